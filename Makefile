@@ -1,0 +1,64 @@
+# Thin driver over CMake: deps, build, run, test, bench. See README.md.
+.PHONY: all deps build build-asan build-fuzz run test unit e2e fuzz fuzz-smoke bench clean
+
+JOBS       ?= $(shell nproc)
+PYTHON     ?= /usr/bin/python3
+CONFIG     ?= examples/grantd.yaml
+FUZZ_SECONDS ?= 8
+FUZZERS    = fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path
+
+all: build
+
+deps:
+	@sh scripts/deps.sh
+
+build: deps
+	@cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
+	@cmake --build build -j $(JOBS) >/dev/null
+
+build-asan: deps
+	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DGRANTD_SANITIZE=ON \
+		-DGRANTD_UNIT_TESTS=ON >/dev/null
+	@cmake --build build-asan -j $(JOBS) >/dev/null
+
+build-fuzz: deps
+	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
+		-DGRANTD_SANITIZE=ON -DGRANTD_FUZZ=ON >/dev/null
+	@cmake --build build-fuzz -j $(JOBS) >/dev/null
+
+run: build
+	@mkdir -p var
+	./build/grantd serve --config $(CONFIG)
+
+unit: build-asan
+	./build-asan/grantd_unit --jobs $(JOBS)
+
+e2e: build
+	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e
+
+# Runs every fuzzer for FUZZ_SECONDS over its committed corpus; a crash,
+# leak or sanitizer report fails the target (the input is left in build-fuzz/).
+fuzz-smoke: build-fuzz
+	@for f in $(FUZZERS); do \
+		mkdir -p build-fuzz/corpus/$$f; \
+		if ./build-fuzz/$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=0 \
+			-artifact_prefix=build-fuzz/$$f- build-fuzz/corpus/$$f \
+			tests/fuzz/corpus/$$f > build-fuzz/$$f.log 2>&1; then \
+			echo "fuzz: $$f: $$(tail -1 build-fuzz/$$f.log)"; \
+		else \
+			tail -40 build-fuzz/$$f.log; echo "fuzz: $$f FAILED"; exit 1; \
+		fi; \
+	done
+
+fuzz: FUZZ_SECONDS = 300
+fuzz: fuzz-smoke
+
+# Unit tests (ASan/UBSan), a short fuzz of every parser, then the end-to-end
+# suite against the release binary; ends with pytest's summary line.
+test:
+	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory e2e
+
+clean:
+	rm -rf build build-asan build-fuzz

@@ -1,0 +1,29 @@
+#!/bin/sh
+# Installs the Debian 12 packages grantd needs to build, test and benchmark.
+# Only missing packages are installed; apt-get update runs at most once.
+set -eu
+
+PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
+libmicrohttpd-dev libjansson-dev libsqlite3-dev libcyaml-dev libssl-dev
+libcriterion-dev sqlite3 curl python3 python3-pytest python3-requests wrk"
+
+missing=""
+for p in $PACKAGES; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+		missing="$missing $p"
+	fi
+done
+
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "deps: missing packages:$missing" >&2
+	echo "deps: run as root, or: sudo apt-get install -y$missing" >&2
+	exit 1
+fi
+
+echo "deps: installing$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+# shellcheck disable=SC2086
+apt-get install -y -q --no-install-recommends $missing

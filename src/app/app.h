@@ -1,0 +1,23 @@
+/* app: the commands grantd runs — serve, migrate, catalog check, keys — with
+ * configuration loading, start-up, signals and shutdown. Each returns the
+ * process exit code: 0 on success, 1 on failure. */
+#ifndef GRANTD_APP_H
+#define GRANTD_APP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/* `argv0` is how the binary was invoked, used in the first-start hints. */
+int app_serve(const char *config_path, const char *argv0);
+int app_migrate(const char *config_path);
+int app_catalog_check(const char *catalog_path);
+
+/* `name` and `scopes` must already be valid (auth_name_valid,
+ * auth_scope_parse): the command line checks them as usage. */
+int app_keys_create(const char *config_path, const char *name,
+		    const char *const *scopes, size_t n_scopes,
+		    long long expires_in_s, bool json);
+int app_keys_list(const char *config_path, bool json);
+int app_keys_revoke(const char *config_path, const char *id);
+
+#endif

@@ -1,0 +1,70 @@
+/* app/common.c: loading configuration, the store and the catalog for every
+ * command, with problems reported to the operator. */
+#include "app/app_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+static const char *env_lookup(const char *name)
+{
+	return getenv(name);
+}
+
+int app_config_load(const char *path, struct config *out)
+{
+	struct util_strlist errors;
+	int rc;
+
+	util_strlist_init(&errors);
+	rc = config_load(path, env_lookup, out, &errors);
+	for (size_t i = 0; i < errors.len; i++)
+		fprintf(stderr, "grantd: config: %s\n", errors.items[i]);
+	util_strlist_release(&errors);
+	return rc;
+}
+
+struct store *app_store_open(const struct config *cfg)
+{
+	struct store_options opts = {
+		.sqlite_path = cfg->storage.sqlite.path,
+		.synchronous_full = strcmp(cfg->storage.sqlite.synchronous, "full") == 0,
+		.batch_max = (int)cfg->storage.batch_max,
+	};
+	struct store *st = NULL;
+	char *err = NULL;
+
+	if (store_open(&opts, &st, &err)) {
+		fprintf(stderr, "grantd: storage: %s\n", err);
+		free(err);
+		return NULL;
+	}
+	return st;
+}
+
+struct catalog *app_catalog_load(const char *path, const char *event)
+{
+	struct util_strlist problems;
+	struct catalog *c = NULL;
+	struct ops_log_line l;
+	struct util_buf all;
+
+	util_strlist_init(&problems);
+	if (catalog_load_file(path, &c, &problems) == 0)
+		goto out;
+	util_buf_init(&all, 0);
+	for (size_t i = 0; i < problems.len; i++)
+		util_buf_printf(&all, "%s%s", i ? "\n" : "", problems.items[i]);
+	if (ops_log_begin(&l, OPS_LOG_ERROR, event)) {
+		ops_log_str(&l, "path", path);
+		ops_log_int(&l, "problem_count", (int64_t)problems.len);
+		ops_log_str(&l, "problems", all.data ? all.data : "");
+		ops_log_end(&l);
+	}
+	util_buf_release(&all);
+out:
+	util_strlist_release(&problems);
+	return c;
+}

@@ -1,0 +1,60 @@
+/* app/config.h (private to app): the YAML configuration, its defaults and
+ * GRANTD_<SECTION>_<KEY> environment overrides. */
+#ifndef GRANTD_APP_CONFIG_H
+#define GRANTD_APP_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+/* The whole configuration after defaults, file and environment are merged.
+ * Every string is owned by the struct and freed by config_release. */
+struct config {
+	struct {
+		char *listen;            /* "127.0.0.1:8080"; host:port, [v6]:port */
+		int64_t threads;         /* HTTP threads, 1..64, default 2 */
+		int64_t max_body_bytes;  /* 1..16777216, default 65536 */
+	} server;
+	struct {
+		char *driver;            /* "sqlite" (only choice for now) */
+		int64_t batch_max;       /* intents per commit, 1..4096, default 256 */
+		struct {
+			char *path;          /* "var/grantd.db" */
+			char *synchronous;   /* "full" (default) or "normal" */
+		} sqlite;
+	} storage;
+	struct {
+		char *path;              /* "examples/catalog.json" */
+	} catalog;
+	struct {
+		bool auto_create;        /* false */
+	} accounts;
+	struct {
+		char *level;             /* "debug", "info" (default), "warn", "error" */
+	} log;
+};
+
+/* Looks up an environment variable; NULL if unset. Tests pass their own. */
+typedef const char *(*config_getenv_fn)(const char *name);
+
+/* Fills *out with the defaults, then the YAML file at `path` (NULL: no file),
+ * then environment overrides read through `getenv_fn` (NULL: none).
+ * Returns 0, or -1 after appending one message per problem to `errors`; each
+ * names the file (or the variable) and the key, e.g.
+ * "grantd.yaml: server.threads: must be an integer from 1 to 64" or
+ * "GRANTD_SERVER_THREADS: must be an integer from 1 to 64".
+ * Unknown keys, wrong nesting and bad values are all problems. On failure
+ * *out is released and need not be released again. */
+int config_load(const char *path, config_getenv_fn getenv_fn, struct config *out,
+		struct util_strlist *errors);
+
+/* Frees every string the config owns; accepts a zeroed struct. */
+void config_release(struct config *c);
+
+/* Appends every key with its current value, one "section.key = value" line
+ * each, for `grantd config` style dumps and docs checks. */
+void config_dump(const struct config *c, struct util_buf *out);
+
+#endif

@@ -1,0 +1,390 @@
+/* engine/engine.c: submission of canonical entitlements and the exactly-once
+ * fulfilment that runs inside the store's writer transaction. */
+#include "engine/engine.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct engine {
+	struct engine_options opts;
+	struct store *store;
+	struct catalog_holder *catalog;
+};
+
+static const char *const outcome_codes[] = {
+	[ENGINE_GRANTED] = "Granted",
+	[ENGINE_REPLAYED] = "Replayed",
+	[ENGINE_INVALID_CUSTOMER] = "InvalidCustomer",
+	[ENGINE_INVALID_ITEM] = "InvalidSku",
+	[ENGINE_OUTSIDE_WINDOW] = "SkuExpired",
+	[ENGINE_ALREADY_OWNED] = "ContentAlreadyOwned",
+	[ENGINE_ACCOUNT_STATE] = "AccountStateError",
+	[ENGINE_CONFLICT] = "TransactionConflict",
+	[ENGINE_STORE_ERROR] = "StoreUnavailable",
+	[ENGINE_UNAVAILABLE] = "ShuttingDown",
+};
+
+const char *engine_outcome_code(enum engine_outcome o)
+{
+	return outcome_codes[o];
+}
+
+bool engine_outcome_ok(enum engine_outcome o)
+{
+	return o == ENGINE_GRANTED || o == ENGINE_REPLAYED;
+}
+
+struct engine *engine_new(const struct engine_options *opts, struct store *st,
+			  struct catalog_holder *catalog)
+{
+	struct engine *e = util_xcalloc(1, sizeof(*e));
+
+	e->opts = *opts;
+	e->store = st;
+	e->catalog = catalog;
+	return e;
+}
+
+void engine_free(struct engine *e)
+{
+	free(e);
+}
+
+__attribute__((format(printf, 3, 4)))
+static void set_outcome(struct engine_job *job, enum engine_outcome o,
+			const char *fmt, ...)
+{
+	va_list ap;
+
+	job->outcome = o;
+	va_start(ap, fmt);
+	vsnprintf(job->message, sizeof(job->message), fmt, ap);
+	va_end(ap);
+}
+
+/* The fingerprint says "same request": every field a source maps, NUL
+ * separated (no field can contain NUL). */
+static void fingerprint(const struct engine_entitlement *ent, char out[65])
+{
+	struct util_buf b;
+
+	util_buf_init(&b, 0);
+	util_buf_printf(&b, "%s%c%s%c%s%c%s%c%" PRId64, ent->source, 0,
+			ent->external_id, 0, ent->account_id, 0,
+			ent->provider_item_id, 0, ent->quantity);
+	util_sha256_hex(b.data, b.len, out);
+	util_buf_release(&b);
+}
+
+static bool account_id_valid(const char *id)
+{
+	size_t n = strlen(id);
+
+	return n > 0 && n <= STORE_ACCOUNT_ID_MAX && util_is_printable_ascii(id, n);
+}
+
+/* ---- rules, checked in order before anything is written -------------- */
+
+static int check_account(struct store_tx *tx, struct engine_job *job)
+{
+	const struct engine_entitlement *ent = &job->ent;
+	enum store_account_state state;
+	bool found;
+
+	if (!account_id_valid(ent->account_id)) {
+		set_outcome(job, ENGINE_INVALID_CUSTOMER, "account id must be 1 to "
+			    "%d printable ASCII characters", STORE_ACCOUNT_ID_MAX);
+		return 0;
+	}
+	if (store_tx_account_get(tx, ent->account_id, &state, &found))
+		return STORE_ERR;
+	if (!found && job->engine_->opts.auto_create_accounts)
+		job->create_account_ = true;  /* created only if granted */
+	else if (!found)
+		set_outcome(job, ENGINE_INVALID_CUSTOMER, "no account \"%s\" exists",
+			    ent->account_id);
+	else if (state != STORE_ACCOUNT_ACTIVE)
+		set_outcome(job, ENGINE_ACCOUNT_STATE, "the account is %s; an "
+			    "active account is required to fulfil to it",
+			    store_account_state_name(state));
+	return 0;
+}
+
+static void check_window(struct engine_job *job)
+{
+	const struct catalog_entitlement *entry = job->entry_;
+	int64_t at = job->ent.received_at_ms;
+	char when[25];
+
+	if (entry->has_starts_at && at < entry->starts_at_ms) {
+		util_rfc3339_format(entry->starts_at_ms, when);
+		set_outcome(job, ENGINE_OUTSIDE_WINDOW, "eligibility period has "
+			    "not started; it starts at %s", when);
+	} else if (entry->has_ends_at && at >= entry->ends_at_ms) {
+		util_rfc3339_format(entry->ends_at_ms, when);
+		set_outcome(job, ENGINE_OUTSIDE_WINDOW, "eligibility period has "
+			    "expired; it ended at %s", when);
+	}
+}
+
+static int check_limit(struct store_tx *tx, struct engine_job *job)
+{
+	const struct catalog_entitlement *entry = job->entry_;
+	int64_t count;
+
+	if (entry->limit_per_account <= 0)
+		return 0;
+	if (store_tx_claim_count(tx, job->ent.account_id, entry->id, &count))
+		return STORE_ERR;
+	if (count >= entry->limit_per_account)
+		set_outcome(job, ENGINE_ALREADY_OWNED, "the account already "
+			    "claimed \"%s\" %" PRId64 " time(s), its limit",
+			    entry->id, count);
+	return 0;
+}
+
+static bool is_unique(const struct catalog_grant *g)
+{
+	return g->item->kind == CATALOG_INSTANCED && g->item->unique;
+}
+
+/* Decides whether unique grant i is skipped: the account owns the item, or
+ * an earlier line of the same entry grants it. Gives the same answer before
+ * and during granting, since earlier lines only add items they name. */
+static int unique_skipped(struct store_tx *tx, const struct engine_job *job,
+			  size_t i, bool *skip)
+{
+	const struct catalog_entitlement *entry = job->entry_;
+
+	for (size_t j = 0; j < i; j++) {
+		if (entry->grants[j].item == entry->grants[i].item) {
+			*skip = true;
+			return 0;
+		}
+	}
+	return store_tx_instance_owned(tx, job->ent.account_id,
+				       entry->grants[i].item->catalog_id, skip);
+}
+
+/* Lists the unique items that will be skipped as a JSON array in `skipped`
+ * (left empty if none), and fails with ALREADY_OWNED if that is every
+ * grant ("fulfil as much as possible" otherwise). */
+static int check_owned(struct store_tx *tx, struct engine_job *job,
+		       struct util_buf *skipped)
+{
+	const struct catalog_entitlement *entry = job->entry_;
+	size_t n = 0;
+
+	for (size_t i = 0; i < entry->n_grants; i++) {
+		bool skip = false;
+
+		if (!is_unique(&entry->grants[i]))
+			continue;
+		if (unique_skipped(tx, job, i, &skip))
+			return STORE_ERR;
+		if (!skip)
+			continue;
+		util_buf_puts(skipped, n++ ? "," : "[");
+		util_buf_json_str(skipped, entry->grants[i].item->catalog_id);
+	}
+	if (n)
+		util_buf_putc(skipped, ']');
+	if (entry->n_grants > 0 && n == entry->n_grants)
+		set_outcome(job, ENGINE_ALREADY_OWNED, "the account already owns "
+			    "all content of \"%s\"", entry->id);
+	return 0;
+}
+
+/* Runs the rules; leaves job->outcome ENGINE_GRANTED if all pass. */
+static int evaluate(struct store_tx *tx, struct engine_job *job,
+		    struct util_buf *skipped)
+{
+	job->outcome = ENGINE_GRANTED;
+	if (check_account(tx, job))
+		return STORE_ERR;
+	if (job->outcome != ENGINE_GRANTED)
+		return 0;
+	if (!job->entry_) {
+		set_outcome(job, ENGINE_INVALID_ITEM, "\"%s\" is not in the catalog",
+			    job->ent.provider_item_id);
+		return 0;
+	}
+	check_window(job);
+	if (job->outcome != ENGINE_GRANTED)
+		return 0;
+	if (check_limit(tx, job))
+		return STORE_ERR;
+	if (job->outcome != ENGINE_GRANTED)
+		return 0;
+	return check_owned(tx, job, skipped);
+}
+
+/* ---- writing the record and the grants -------------------------------- */
+
+static int record(struct store_tx *tx, struct engine_job *job,
+		  const struct store_fulfilment_ref *ref, const char *skipped,
+		  int64_t *row)
+{
+	int64_t now = util_now_ms();
+	bool ok = job->outcome == ENGINE_GRANTED;
+	struct store_fulfilment f = {
+		.fulfillment_id = job->fulfillment_id,
+		.source = job->ent.source,
+		.external_id = job->ent.external_id,
+		.account_id = job->ent.account_id,
+		.provider_item_id = job->ent.provider_item_id,
+		.entitlement_id = job->entry_ ? job->entry_->id : NULL,
+		.fingerprint = job->fingerprint_,
+		.status = ok ? STORE_FULFILMENT_COMPLETED : STORE_FULFILMENT_FAILED,
+		.error_code = ok ? NULL : engine_outcome_code(job->outcome),
+		.skipped = skipped,
+		.created_at_ms = now,
+		.updated_at_ms = now,
+		.fulfilled_at_ms = ok ? now : 0,
+	};
+
+	if (ref->found) {
+		memcpy(job->fulfillment_id, ref->fulfillment_id,
+		       sizeof(job->fulfillment_id));
+		*row = ref->row;
+		return store_tx_fulfilment_update(tx, ref->row, &f);
+	}
+	util_uuid7(job->fulfillment_id);
+	return store_tx_fulfilment_insert(tx, &f, row);
+}
+
+/* Grants line i of the entry; a unique item is granted once at most. */
+static int grant_line(struct store_tx *tx, struct engine_job *job, int64_t row,
+		      size_t i)
+{
+	const struct catalog_grant *g = &job->entry_->grants[i];
+	const char *account = job->ent.account_id;
+	const char *catalog_id = g->item->catalog_id;
+	int64_t copies = is_unique(g) ? 1 : job->ent.quantity;
+	char instance_id[UTIL_UUID_LEN + 1];
+	bool skip = false;
+
+	if (g->item->kind == CATALOG_STACKABLE)
+		return store_tx_grant_stackable(tx, row, account, catalog_id,
+						g->amount * job->ent.quantity);
+	if (is_unique(g) && unique_skipped(tx, job, i, &skip))
+		return STORE_ERR;
+	for (int64_t n = 0; n < copies && !skip; n++) {
+		util_uuid7(instance_id);
+		if (store_tx_grant_instance(tx, row, job->fulfillment_id, account,
+					    catalog_id, instance_id,
+					    job->ent.received_at_ms))
+			return STORE_ERR;
+	}
+	return 0;
+}
+
+/* Records the completed fulfilment, then its grants and its claim. */
+static int grant_all(struct store_tx *tx, struct engine_job *job,
+		     const struct store_fulfilment_ref *ref, const char *skipped)
+{
+	const struct catalog_entitlement *entry = job->entry_;
+	int64_t row;
+	bool created;
+
+	if (job->create_account_ &&
+	    store_tx_account_put(tx, job->ent.account_id, STORE_ACCOUNT_ACTIVE,
+				 util_now_ms(), &created))
+		return STORE_ERR;
+	if (record(tx, job, ref, skipped, &row))
+		return STORE_ERR;
+	for (size_t i = 0; i < entry->n_grants; i++)
+		if (grant_line(tx, job, row, i))
+			return STORE_ERR;
+	if (entry->limit_per_account > 0 &&
+	    store_tx_claim_add(tx, job->ent.account_id, entry->id,
+			       job->ent.received_at_ms))
+		return STORE_ERR;
+	return 0;
+}
+
+/* Answers a request whose (source, external_id) is already recorded, if the
+ * record settles it: a different request conflicts, a fulfilled one is a
+ * replay. Returns true if settled. */
+static bool settle_existing(struct engine_job *job,
+			    const struct store_fulfilment_ref *ref)
+{
+	if (!ref->found)
+		return false;
+	if (strcmp(ref->fingerprint, job->fingerprint_) != 0) {
+		set_outcome(job, ENGINE_CONFLICT, "\"%s\" was already used for a "
+			    "different request", job->ent.external_id);
+	} else if (ref->status == STORE_FULFILMENT_COMPLETED ||
+		   ref->status == STORE_FULFILMENT_REVOKED) {
+		job->outcome = ENGINE_REPLAYED;
+	} else {
+		return false;  /* failed or pending: evaluate afresh */
+	}
+	memcpy(job->fulfillment_id, ref->fulfillment_id,
+	       sizeof(job->fulfillment_id));
+	return true;
+}
+
+static int job_apply(struct store_tx *tx, struct store_intent *in)
+{
+	struct engine_job *job = UTIL_CONTAINER_OF(in, struct engine_job, intent_);
+	struct store_fulfilment_ref ref;
+	struct util_buf skipped;
+	int64_t row;
+	int rc;
+
+	if (store_tx_fulfilment_find(tx, job->ent.source, job->ent.external_id,
+				     &ref))
+		return STORE_ERR;
+	if (settle_existing(job, &ref))
+		return 0;
+	util_buf_init(&skipped, 0);
+	rc = evaluate(tx, job, &skipped);
+	if (rc == 0 && job->outcome != ENGINE_GRANTED)
+		rc = record(tx, job, &ref, NULL, &row);
+	else if (rc == 0)
+		rc = grant_all(tx, job, &ref, skipped.len ? skipped.data : NULL);
+	util_buf_release(&skipped);
+	return rc;
+}
+
+static void job_done(struct store_intent *in, int rc)
+{
+	struct engine_job *job = UTIL_CONTAINER_OF(in, struct engine_job, intent_);
+	void (*done)(struct engine_job *) = job->done_;
+
+	if (rc == STORE_CLOSED) {
+		set_outcome(job, ENGINE_UNAVAILABLE, "the server is shutting down; "
+			    "nothing was done, retry");
+		job->fulfillment_id[0] = '\0';
+	} else if (rc != STORE_OK) {
+		set_outcome(job, ENGINE_STORE_ERROR, "the store failed; nothing "
+			    "was committed, retry");
+		job->fulfillment_id[0] = '\0';
+	}
+	catalog_unref(job->catalog_);
+	job->catalog_ = NULL;
+	job->entry_ = NULL;
+	done(job);
+}
+
+void engine_submit(struct engine *e, struct engine_job *job,
+		   void (*done)(struct engine_job *job))
+{
+	job->engine_ = e;
+	job->done_ = done;
+	job->outcome = ENGINE_GRANTED;
+	job->message[0] = '\0';
+	job->fulfillment_id[0] = '\0';
+	job->create_account_ = false;
+	job->catalog_ = catalog_holder_get(e->catalog);
+	job->entry_ = catalog_lookup(job->catalog_, job->ent.provider,
+				     job->ent.provider_item_id);
+	fingerprint(&job->ent, job->fingerprint_);
+	job->intent_.apply = job_apply;
+	job->intent_.done = job_done;
+	if (store_submit(e->store, &job->intent_) != STORE_OK)
+		job_done(&job->intent_, STORE_CLOSED);
+}

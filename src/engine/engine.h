@@ -1,0 +1,87 @@
+/* engine: the fulfilment engine. Turns a canonical entitlement from any
+ * source into grants, exactly once, inside one store transaction. */
+#ifndef GRANTD_ENGINE_H
+#define GRANTD_ENGINE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "catalog/catalog.h"
+#include "store/store.h"
+#include "util/util.h"
+
+/* What became of a submitted entitlement. */
+enum engine_outcome {
+	ENGINE_GRANTED,           /* fulfilled now; the grants are durable */
+	ENGINE_REPLAYED,          /* fulfilled earlier; nothing new granted */
+	ENGINE_INVALID_CUSTOMER,  /* no such account (and auto-create is off) */
+	ENGINE_INVALID_ITEM,      /* provider item id not in the catalog */
+	ENGINE_OUTSIDE_WINDOW,    /* catalog entry not available at received_at */
+	ENGINE_ALREADY_OWNED,     /* per-account limit reached, or owns it all */
+	ENGINE_ACCOUNT_STATE,     /* account suspended or banned */
+	ENGINE_CONFLICT,          /* same (source, external_id), other request */
+	ENGINE_STORE_ERROR,       /* nothing committed; safe to retry */
+	ENGINE_UNAVAILABLE,       /* shutting down; nothing done */
+};
+
+/* Stable code for an outcome ("InvalidCustomer", …), as recorded in the
+ * fulfilment's error_code; borrowed static string. */
+const char *engine_outcome_code(enum engine_outcome o);
+/* True for the outcomes a source should answer as success. */
+bool engine_outcome_ok(enum engine_outcome o);
+
+#define ENGINE_QUANTITY_MAX 1000
+
+/* The canonical entitlement every source produces. Strings are borrowed and
+ * must stay valid until the job's done callback has run. */
+struct engine_entitlement {
+	const char *source;             /* "primegaming", "twitch", … */
+	enum catalog_provider provider; /* catalog namespace of provider_item_id */
+	const char *external_id;        /* with source: the idempotency key */
+	const char *account_id;
+	const char *provider_item_id;
+	int64_t quantity;               /* 1..ENGINE_QUANTITY_MAX */
+	int64_t received_at_ms;
+};
+
+#define ENGINE_MESSAGE_MAX 320
+
+/* One submission. The caller owns it (typically embedded in its request
+ * state), fills `ent`, and must not touch it again until `done` runs. */
+struct engine_job {
+	struct engine_entitlement ent;
+
+	/* Results, valid inside done. */
+	enum engine_outcome outcome;
+	char message[ENGINE_MESSAGE_MAX];   /* detail for errors, "" on success */
+	char fulfillment_id[UTIL_UUID_LEN + 1]; /* "" if nothing was recorded */
+
+	/* Private to the engine. */
+	struct store_intent intent_;
+	struct engine *engine_;
+	struct catalog *catalog_;
+	const struct catalog_entitlement *entry_;
+	char fingerprint_[65];
+	bool create_account_;
+	void (*done_)(struct engine_job *job);
+};
+
+struct engine_options {
+	bool auto_create_accounts;
+};
+
+struct engine;
+
+/* Creates an engine over a store and the catalog in force; both are
+ * borrowed and must outlive it. Returns a new engine (owned). */
+struct engine *engine_new(const struct engine_options *opts, struct store *st,
+			  struct catalog_holder *catalog);
+void engine_free(struct engine *e);
+
+/* Submits a job. `done` runs exactly once: normally on the store's writer
+ * thread after the commit, or before engine_submit returns if the store is
+ * closing. It may free the job. Keep it short: it delays the next batch. */
+void engine_submit(struct engine *e, struct engine_job *job,
+		   void (*done)(struct engine_job *job));
+
+#endif

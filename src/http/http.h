@@ -1,0 +1,135 @@
+/* http: the libmicrohttpd server — route table, request bodies, request ids,
+ * authentication hook, JSON replies, and suspend/resume for replies that
+ * wait on a commit. */
+#ifndef GRANTD_HTTP_H
+#define GRANTD_HTTP_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_POST = 1 << 1,
+	HTTP_PUT = 1 << 2,
+	HTTP_DELETE = 1 << 3,
+	HTTP_PATCH = 1 << 4,
+};
+
+struct http_request;  /* opaque; one per HTTP request */
+
+typedef void (*http_handler_fn)(struct http_request *req);
+
+/* Route flags. */
+#define HTTP_ROUTE_JSON_BODY 1u  /* Content-Type must be application/json */
+
+/* One row of the route table. A pattern is a path whose segments are
+ * literals or "{name}" parameters, e.g. "/v1/accounts/{account_id}".
+ * Parameters are percent-decoded and must be non-empty. */
+struct http_route {
+	enum http_method method;
+	const char *pattern;
+	http_handler_fn handler;
+	unsigned scopes;       /* credential scopes required; 0: no credential */
+	unsigned flags;
+	const char *name;      /* short name for logs, e.g. "primegaming.fulfill" */
+	void *ctx;             /* handed to the handler via http_request_ctx */
+};
+
+/* Who made the request, filled by the authentication hook. */
+#define HTTP_PRINCIPAL_ID_MAX 48
+#define HTTP_PRINCIPAL_NAME_MAX 64
+struct http_principal {
+	char id[HTTP_PRINCIPAL_ID_MAX + 1];
+	char name[HTTP_PRINCIPAL_NAME_MAX + 1];
+	unsigned scopes;
+};
+
+enum http_auth_result {
+	HTTP_AUTH_OK,
+	HTTP_AUTH_MISSING,    /* no credential: 401 */
+	HTTP_AUTH_INVALID,    /* unknown, revoked or expired credential: 401 */
+	HTTP_AUTH_FORBIDDEN,  /* valid credential without the scope: 403 */
+};
+
+/* Checks an Authorization header value (NULL if absent) against the scopes
+ * a route requires; fills *out on HTTP_AUTH_OK and HTTP_AUTH_FORBIDDEN. */
+typedef enum http_auth_result (*http_auth_fn)(void *arg,
+					      const char *authorization,
+					      unsigned required_scopes,
+					      struct http_principal *out);
+
+struct http_options {
+	const char *listen;          /* "host:port", "[v6addr]:port"; port 0 = any */
+	int threads;                 /* >= 1; 1 uses poll mode, more a thread pool */
+	size_t max_body_bytes;
+	const struct http_route *routes;
+	size_t n_routes;
+	http_auth_fn auth;
+	void *auth_arg;
+};
+
+struct http_server;
+
+/* Starts listening and serving. Returns 0 and a new server, or -1 and a
+ * message in *err (owned by the caller). */
+int http_server_start(const struct http_options *opts, struct http_server **out,
+		      char **err);
+/* The port actually bound (useful when listening on port 0). */
+uint16_t http_server_port(const struct http_server *s);
+/* Stops accepting new connections; open ones are still served. */
+void http_server_quiesce(struct http_server *s);
+/* Waits until no request is in flight, or `timeout_ms` passes.
+ * Returns 0 if idle, -1 on timeout. */
+int http_server_wait_idle(struct http_server *s, int timeout_ms);
+/* Closes every connection and frees the server. Accepts NULL. */
+void http_server_stop(struct http_server *s);
+
+/* ---- inside a handler: what was asked (all borrowed, valid until the
+ * request completes) ---------------------------------------------------- */
+
+/* The ctx of the route that matched (borrowed). */
+void *http_request_ctx(const struct http_request *req);
+const char *http_request_id(const struct http_request *req);
+/* A path parameter by name, decoded; NULL if the route has none by that name. */
+const char *http_request_param(const struct http_request *req, const char *name);
+/* A query argument, percent-decoded ('+' is a space); NULL if absent.
+ * Sets *bad when present but malformed. */
+const char *http_request_query(struct http_request *req, const char *name,
+			       bool *bad);
+/* A request header, NULL if absent. */
+const char *http_request_header(const struct http_request *req, const char *name);
+/* The body (NUL-terminated; may be empty). */
+const char *http_request_body(const struct http_request *req, size_t *len);
+const struct http_principal *http_request_principal(const struct http_request *req);
+
+/* Adds fields to the request's access log line (copied). */
+void http_request_log_account(struct http_request *req, const char *account_id);
+void http_request_log_transaction(struct http_request *req, const char *id);
+
+/* Attaches handler state freed with `free_fn` when the request completes. */
+void http_request_set_state(struct http_request *req, void *state,
+			    void (*free_fn)(void *state));
+
+/* ---- answering: exactly one reply per request ------------------------ */
+
+/* Adds a response header to the coming reply (both strings copied). */
+void http_reply_header(struct http_request *req, const char *name,
+		       const char *value);
+/* Replies with a JSON document; takes over the caller's reference. */
+void http_reply_json(struct http_request *req, unsigned status, json_t *body);
+/* Replies with a static JSON text (not copied; must outlive the reply). */
+void http_reply_static(struct http_request *req, unsigned status,
+		       const char *json);
+/* Replies {"error": {"code": code, "message": <formatted>}}. */
+void http_reply_error(struct http_request *req, unsigned status,
+		      const char *code, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* Defers the reply: call in the handler BEFORE handing work to another
+ * thread. That thread later calls one of the http_reply_* functions, which
+ * resumes the request. */
+void http_request_suspend(struct http_request *req);
+
+#endif

@@ -1,0 +1,106 @@
+/* http/http_int.h (private to http): the server and request structures and
+ * the router shared by the http files. */
+#ifndef GRANTD_HTTP_INT_H
+#define GRANTD_HTTP_INT_H
+
+#include <microhttpd.h>
+#include <stdatomic.h>
+
+#include "http/http.h"
+#include "util/util.h"
+
+#define HTTP_MAX_SEGMENTS 16
+#define HTTP_MAX_PARAMS 4
+#define HTTP_MAX_EXTRA_HEADERS 4
+/* Body bytes read and thrown away after an early error before giving up on
+ * the connection (so the client still sees the error reply). */
+#define HTTP_DRAIN_MAX (1024 * 1024)
+
+/* A route pattern split into segments; a NULL literal is a parameter. */
+struct http_compiled_route {
+	const struct http_route *route;
+	size_t n_segments;
+	const char *literal[HTTP_MAX_SEGMENTS];
+	char *owned[HTTP_MAX_SEGMENTS];      /* storage behind literal/param names */
+	const char *param_name[HTTP_MAX_SEGMENTS];
+};
+
+struct http_server {
+	struct http_options opts;
+	struct MHD_Daemon *daemon;
+	struct http_compiled_route *routes;
+	size_t n_routes;
+	uint16_t port;
+	atomic_long in_flight;
+	atomic_ullong next_request_id;
+	char id_prefix[9];
+};
+
+enum http_request_state {
+	HTTP_REQ_READING,     /* headers seen, body being read */
+	HTTP_REQ_HANDLING,    /* inside the handler */
+	HTTP_REQ_SUSPENDED,   /* waiting for an asynchronous reply */
+	HTTP_REQ_ANSWERED,    /* a response is queued with MHD */
+};
+
+struct http_header_pair {
+	char *name;
+	char *value;
+};
+
+struct http_request {
+	struct http_server *server;
+	struct MHD_Connection *conn;
+	const struct http_compiled_route *route;
+	const char *method;
+	const char *url;
+	int64_t start_us;
+	char request_id[129];
+	enum http_request_state state;
+
+	struct util_buf body;
+	size_t discarded;
+	bool failed_early;     /* an error reply is ready; the body is drained */
+
+	size_t n_params;
+	const char *param_name[HTTP_MAX_PARAMS];
+	char *param_value[HTTP_MAX_PARAMS];
+	struct util_strlist query_values;  /* decoded query arguments handed out */
+
+	struct http_principal principal;
+	bool has_principal;
+
+	unsigned status;
+	struct MHD_Response *response;  /* built reply, not yet queued */
+	size_t n_headers;
+	struct http_header_pair headers[HTTP_MAX_EXTRA_HEADERS];
+
+	char *log_account;
+	char *log_transaction;
+	void *state_ptr;
+	void (*state_free)(void *);
+};
+
+/* Router: compile the table, match a decoded path. */
+int http_router_compile(struct http_server *s, char **err);
+void http_router_free(struct http_server *s);
+/* Finds the route for (method, raw path). Returns it, or NULL with
+ * *allowed set to the methods the path accepts (0: no such path). On a
+ * match, decoded parameters are stored in req. Sets *bad_param when a
+ * parameter is malformed (bad escape, empty). */
+const struct http_compiled_route *http_router_match(struct http_server *s,
+						    struct http_request *req,
+						    enum http_method method,
+						    unsigned *allowed,
+						    bool *bad_param);
+/* Maps a method name to its bit; 0 if unknown. */
+enum http_method http_method_parse(const char *name);
+/* Writes "GET, POST" style text for an Allow header. */
+void http_methods_format(unsigned methods, char *out, size_t size);
+
+/* Replies (reply.c). */
+void http_request_free(struct http_request *req);
+/* Queues the built response with MHD. Returns MHD_YES or MHD_NO. */
+enum MHD_Result http_request_queue(struct http_request *req);
+
+#endif

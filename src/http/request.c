@@ -1,0 +1,81 @@
+/* http/request.c: what a handler can read from its request. */
+#include "http/http_int.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void *http_request_ctx(const struct http_request *req)
+{
+	return req->route ? req->route->route->ctx : NULL;
+}
+
+const char *http_request_id(const struct http_request *req)
+{
+	return req->request_id;
+}
+
+const char *http_request_param(const struct http_request *req, const char *name)
+{
+	for (size_t i = 0; i < req->n_params; i++)
+		if (strcmp(req->param_name[i], name) == 0)
+			return req->param_value[i];
+	return NULL;
+}
+
+const char *http_request_query(struct http_request *req, const char *name,
+			       bool *bad)
+{
+	const char *raw = MHD_lookup_connection_value(req->conn,
+						      MHD_GET_ARGUMENT_KIND, name);
+	size_t n;
+	char *v;
+
+	*bad = false;
+	if (!raw)
+		return NULL;
+	n = strlen(raw);
+	v = util_xmalloc(n + 1);
+	if (util_percent_decode(raw, n, v, true) < 0) {
+		free(v);
+		*bad = true;
+		return NULL;
+	}
+	util_strlist_add(&req->query_values, "%s", v);
+	free(v);
+	return req->query_values.items[req->query_values.len - 1];
+}
+
+const char *http_request_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+const char *http_request_body(const struct http_request *req, size_t *len)
+{
+	*len = req->body.len;
+	return req->body.data ? req->body.data : "";
+}
+
+const struct http_principal *http_request_principal(const struct http_request *req)
+{
+	return req->has_principal ? &req->principal : NULL;
+}
+
+void http_request_log_account(struct http_request *req, const char *account_id)
+{
+	free(req->log_account);
+	req->log_account = util_xstrdup(account_id);
+}
+
+void http_request_log_transaction(struct http_request *req, const char *id)
+{
+	free(req->log_transaction);
+	req->log_transaction = util_xstrdup(id);
+}
+
+void http_request_set_state(struct http_request *req, void *state,
+			    void (*free_fn)(void *state))
+{
+	req->state_ptr = state;
+	req->state_free = free_fn;
+}

@@ -1,0 +1,415 @@
+/* http/server.c: the libmicrohttpd daemon and the request life cycle —
+ * route, authenticate, read the body, dispatch, log. */
+#include "http/http_int.h"
+
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ops/ops.h"
+
+/* ---- request ids ------------------------------------------------------ */
+
+static bool request_id_acceptable(const char *id)
+{
+	size_t n = id ? strlen(id) : 0;
+
+	if (n == 0 || n > 128)
+		return false;
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)id[i] <= 0x20 || (unsigned char)id[i] > 0x7e)
+			return false;
+	return true;
+}
+
+static void assign_request_id(struct http_request *req)
+{
+	const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+							"X-Request-Id");
+	unsigned long long n;
+
+	if (request_id_acceptable(given)) {
+		snprintf(req->request_id, sizeof(req->request_id), "%s", given);
+		return;
+	}
+	n = atomic_fetch_add(&req->server->next_request_id, 1);
+	snprintf(req->request_id, sizeof(req->request_id), "%s-%012llx",
+		 req->server->id_prefix, n);
+}
+
+/* ---- the first call: route, credential, body rules -------------------- */
+
+static void fail_early(struct http_request *req)
+{
+	req->failed_early = true;
+}
+
+static bool route_request(struct http_request *req)
+{
+	enum http_method m = http_method_parse(req->method);
+	unsigned allowed;
+	bool bad_param;
+	char allow[64];
+
+	req->route = http_router_match(req->server, req, m, &allowed, &bad_param);
+	if (req->route && !bad_param)
+		return true;
+	if (req->route) {
+		http_reply_error(req, 400, "InvalidRequest", "a path parameter has "
+				 "a malformed %%-escape or an encoded NUL");
+	} else if (allowed) {
+		http_methods_format(allowed, allow, sizeof(allow));
+		http_reply_header(req, "Allow", allow);
+		http_reply_error(req, 405, "MethodNotAllowed", "%s is not allowed "
+				 "on %s; allowed: %s", req->method, req->url, allow);
+	} else {
+		http_reply_error(req, 404, "NotFound", "no route for %s %s",
+				 req->method, req->url);
+	}
+	return false;
+}
+
+static bool authenticate(struct http_request *req)
+{
+	struct http_server *s = req->server;
+	const char *header;
+	enum http_auth_result r;
+
+	if (!req->route->route->scopes)
+		return true;
+	header = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_AUTHORIZATION);
+	r = s->opts.auth(s->opts.auth_arg, header, req->route->route->scopes,
+			 &req->principal);
+	req->has_principal = r == HTTP_AUTH_OK || r == HTTP_AUTH_FORBIDDEN;
+	switch (r) {
+	case HTTP_AUTH_OK:
+		return true;
+	case HTTP_AUTH_MISSING:
+		http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"grantd\"");
+		http_reply_error(req, 401, "Unauthorized", "an Authorization: "
+				 "Bearer credential is required");
+		return false;
+	case HTTP_AUTH_INVALID:
+		http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"grantd\", "
+				  "error=\"invalid_token\"");
+		http_reply_error(req, 401, "Unauthorized", "the credential is "
+				 "unknown, revoked or expired");
+		return false;
+	case HTTP_AUTH_FORBIDDEN:
+		break;
+	}
+	http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"grantd\", "
+			  "error=\"insufficient_scope\"");
+	http_reply_error(req, 403, "Forbidden", "credential \"%s\" lacks the "
+			 "scope this route requires", req->principal.name);
+	return false;
+}
+
+/* True for "application/json", any case, optionally with parameters. */
+static bool is_json_type(const char *ct)
+{
+	static const char want[] = "application/json";
+	size_t n = sizeof(want) - 1;
+
+	if (!ct || strncasecmp(ct, want, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
+}
+
+static bool check_body_rules(struct http_request *req)
+{
+	const char *ct, *cl;
+	size_t max = req->server->opts.max_body_bytes;
+
+	if (!(req->route->route->flags & HTTP_ROUTE_JSON_BODY))
+		return true;
+	ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!is_json_type(ct)) {
+		http_reply_error(req, 415, "UnsupportedMediaType", "Content-Type "
+				 "must be application/json, not \"%s\"", ct ? ct : "");
+		return false;
+	}
+	cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl && strtoull(cl, NULL, 10) > max) {
+		http_reply_error(req, 413, "PayloadTooLarge", "the body is larger "
+				 "than the limit of %zu bytes", max);
+		return false;
+	}
+	return true;
+}
+
+static struct http_request *request_new(struct http_server *s,
+					struct MHD_Connection *conn,
+					const char *url, const char *method)
+{
+	struct http_request *req = util_xcalloc(1, sizeof(*req));
+
+	req->server = s;
+	req->conn = conn;
+	req->url = url;
+	req->method = method;
+	req->start_us = util_mono_us();
+	req->state = HTTP_REQ_READING;
+	util_buf_init(&req->body, s->opts.max_body_bytes);
+	util_strlist_init(&req->query_values);
+	atomic_fetch_add(&s->in_flight, 1);
+	assign_request_id(req);
+	if (!route_request(req) || !authenticate(req) || !check_body_rules(req))
+		fail_early(req);
+	return req;
+}
+
+/* ---- body and dispatch ------------------------------------------------ */
+
+static void consume_body(struct http_request *req, const char *data, size_t n)
+{
+	if (req->failed_early) {
+		req->discarded += n;
+		return;
+	}
+	if (util_buf_append(&req->body, data, n) == 0)
+		return;
+	req->discarded += n;
+	http_reply_error(req, 413, "PayloadTooLarge", "the body is larger than "
+			 "the limit of %zu bytes", req->server->opts.max_body_bytes);
+	fail_early(req);
+}
+
+static enum MHD_Result dispatch(struct http_request *req)
+{
+	req->state = HTTP_REQ_HANDLING;
+	req->route->route->handler(req);
+	if (req->state == HTTP_REQ_SUSPENDED)
+		return MHD_YES;
+	if (!req->response)
+		util_bug(__FILE__, __LINE__, "handler returned without a reply");
+	return http_request_queue(req);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
+				  const char *url, const char *method,
+				  const char *version, const char *upload_data,
+				  size_t *upload_data_size, void **con_cls)
+{
+	struct http_request *req = *con_cls;
+
+	(void)version;
+	if (!req) {
+		*con_cls = request_new(cls, conn, url, method);
+		return MHD_YES;
+	}
+	if (req->state == HTTP_REQ_SUSPENDED)
+		return req->response ? http_request_queue(req) : MHD_YES;
+	if (*upload_data_size) {
+		consume_body(req, upload_data, *upload_data_size);
+		*upload_data_size = 0;
+		if (req->failed_early && req->discarded > HTTP_DRAIN_MAX)
+			return http_request_queue(req);
+		return MHD_YES;
+	}
+	if (req->failed_early)
+		return http_request_queue(req);
+	return dispatch(req);
+}
+
+/* ---- completion: the access log --------------------------------------- */
+
+static void log_request(const struct http_request *req,
+			enum MHD_RequestTerminationCode toe)
+{
+	struct ops_log_line l;
+
+	if (!ops_log_begin(&l, OPS_LOG_INFO, "request"))
+		return;
+	ops_log_str(&l, "request_id", req->request_id);
+	ops_log_str(&l, "method", req->method);
+	ops_log_str(&l, "path", req->url);
+	ops_log_str(&l, "route", req->route ? req->route->route->name : NULL);
+	ops_log_int(&l, "status", req->status);
+	ops_log_int(&l, "duration_us", util_mono_us() - req->start_us);
+	ops_log_str(&l, "credential", req->has_principal ? req->principal.name : NULL);
+	ops_log_str(&l, "credential_id", req->has_principal ? req->principal.id : NULL);
+	ops_log_str(&l, "account", req->log_account);
+	ops_log_str(&l, "transaction", req->log_transaction);
+	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+		ops_log_bool(&l, "aborted", true);
+	ops_log_end(&l);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+			 enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *s = cls;
+	struct http_request *req = *con_cls;
+
+	(void)conn;
+	if (!req)
+		return;
+	log_request(req, toe);
+	http_request_free(req);
+	*con_cls = NULL;
+	atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* ---- daemon ----------------------------------------------------------- */
+
+/* Keeps the raw path: parameters are decoded per segment by the router and
+ * query values by http_request_query, so "%2F" cannot split a segment. */
+static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+{
+	(void)cls;
+	(void)c;
+	return strlen(s);
+}
+
+/* libmicrohttpd's messages, as JSON log lines. */
+__attribute__((format(printf, 2, 0)))
+static void mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+	size_t n;
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	n = strlen(msg);
+	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
+		msg[--n] = '\0';
+	ops_log(OPS_LOG_WARN, "http_error", "%s", msg);
+}
+
+/* Resolves "host:port" or "[v6]:port" into *res. */
+static int resolve_listen(const char *listen, struct addrinfo **res, char **err)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
+				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+	const char *colon = strrchr(listen, ':');
+	char host[256];
+	size_t hlen;
+	int rc;
+
+	if (!colon || colon == listen)
+		goto bad;
+	hlen = (size_t)(colon - listen);
+	if (listen[0] == '[') {
+		if (hlen < 3 || listen[hlen - 1] != ']')
+			goto bad;
+		listen++;
+		hlen -= 2;
+	}
+	if (hlen >= sizeof(host))
+		goto bad;
+	memcpy(host, listen, hlen);
+	host[hlen] = '\0';
+	rc = getaddrinfo(host, colon + 1, &hints, res);
+	if (rc == 0)
+		return 0;
+	*err = util_xasprintf("server.listen \"%s\": %s", listen, gai_strerror(rc));
+	return -1;
+bad:
+	*err = util_xasprintf("server.listen \"%s\": expected host:port", listen);
+	return -1;
+}
+
+static int start_daemon(struct http_server *s, const struct addrinfo *ai,
+			char **err)
+{
+	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	unsigned pool = s->opts.threads > 1 ? (unsigned)s->opts.threads : 0;
+	const union MHD_DaemonInfo *info;
+
+	/* One epoll thread stalls at multiples of 128 connections in 0.9.75:
+	 * use poll for a single thread, epoll only with a pool. */
+	flags |= pool ? MHD_USE_EPOLL : MHD_USE_POLL;
+	if (ai->ai_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, on_request, s,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_THREAD_POOL_SIZE, pool,
+		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
+		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		MHD_OPTION_END);
+	if (!s->daemon) {
+		*err = util_xasprintf("cannot listen on %s (address in use, or "
+				      "not permitted?)", s->opts.listen);
+		return -1;
+	}
+	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	return 0;
+}
+
+int http_server_start(const struct http_options *opts, struct http_server **out,
+		      char **err)
+{
+	struct http_server *s = util_xcalloc(1, sizeof(*s));
+	struct addrinfo *ai = NULL;
+	unsigned char prefix[4];
+	int rc = -1;
+
+	s->opts = *opts;
+	if (util_random_bytes(prefix, sizeof(prefix))) {
+		*err = util_xstrdup("cannot read random bytes");
+		goto out;
+	}
+	util_hex_encode(prefix, sizeof(prefix), s->id_prefix);
+	if (http_router_compile(s, err) || resolve_listen(opts->listen, &ai, err))
+		goto out;
+	rc = start_daemon(s, ai, err);
+out:
+	if (ai)
+		freeaddrinfo(ai);
+	if (rc) {
+		http_server_stop(s);
+		s = NULL;
+	}
+	*out = s;
+	return rc;
+}
+
+uint16_t http_server_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void http_server_quiesce(struct http_server *s)
+{
+	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+
+	if (fd != MHD_INVALID_SOCKET)
+		close(fd);
+}
+
+int http_server_wait_idle(struct http_server *s, int timeout_ms)
+{
+	int64_t deadline = util_mono_us() + (int64_t)timeout_ms * 1000;
+	struct timespec pause = { 0, 10 * 1000 * 1000 };
+
+	while (atomic_load(&s->in_flight) > 0) {
+		if (util_mono_us() > deadline)
+			return -1;
+		nanosleep(&pause, NULL);
+	}
+	return 0;
+}
+
+void http_server_stop(struct http_server *s)
+{
+	if (!s)
+		return;
+	if (s->daemon)
+		MHD_stop_daemon(s->daemon);
+	http_router_free(s);
+	free(s);
+}

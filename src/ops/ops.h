@@ -1,0 +1,49 @@
+/* ops: structured JSON logging to stderr (one line per event). Metrics and
+ * health live here too as they arrive. */
+#ifndef GRANTD_OPS_H
+#define GRANTD_OPS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+enum ops_log_level {
+	OPS_LOG_DEBUG,
+	OPS_LOG_INFO,
+	OPS_LOG_WARN,
+	OPS_LOG_ERROR,
+};
+
+/* Sets the lowest level written; lines below it cost one comparison. */
+void ops_log_set_level(enum ops_log_level level);
+/* Parses "debug", "info", "warn" or "error". Returns 0 or -1. */
+int ops_log_level_parse(const char *s, enum ops_log_level *out);
+bool ops_log_enabled(enum ops_log_level level);
+
+/* One JSON log line under construction:
+ *   struct ops_log_line l;
+ *   if (ops_log_begin(&l, OPS_LOG_INFO, "request")) {
+ *           ops_log_str(&l, "path", path);
+ *           ops_log_end(&l);
+ *   }
+ * Lines start with "time", "level" and "event". ops_log_begin returns false
+ * (and nothing need be ended) when the level is filtered out. */
+struct ops_log_line {
+	struct util_buf buf;
+};
+
+bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
+		   const char *event);
+/* Adds "key": "value"; a NULL value is written as null. */
+void ops_log_str(struct ops_log_line *l, const char *key, const char *value);
+void ops_log_int(struct ops_log_line *l, const char *key, int64_t value);
+void ops_log_bool(struct ops_log_line *l, const char *key, bool value);
+/* Writes the line to stderr with a single write(2) and frees it. */
+void ops_log_end(struct ops_log_line *l);
+
+/* Shorthand for a line with a formatted "msg". */
+void ops_log(enum ops_log_level level, const char *event, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

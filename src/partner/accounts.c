@@ -1,0 +1,133 @@
+/* partner/accounts.c: PUT and GET /v1/accounts/{account_id}. */
+#include "partner/partner.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "partner/partner_int.h"
+
+/* One PUT in flight: the writer creates or updates the account. */
+struct account_put {
+	struct store_intent intent;
+	struct http_request *req;
+	char account_id[STORE_ACCOUNT_ID_MAX + 1];
+	enum store_account_state state;
+	bool created;
+};
+
+static int put_apply(struct store_tx *tx, struct store_intent *in)
+{
+	struct account_put *p = UTIL_CONTAINER_OF(in, struct account_put, intent);
+
+	return store_tx_account_put(tx, p->account_id, p->state, util_now_ms(),
+				    &p->created);
+}
+
+/* Writer thread: the reply is the last use of p (http frees it after). */
+static void put_done(struct store_intent *in, int rc)
+{
+	struct account_put *p = UTIL_CONTAINER_OF(in, struct account_put, intent);
+
+	if (rc != STORE_OK) {
+		partner_reply_store_error(p->req, rc);
+		return;
+	}
+	http_reply_json(p->req, p->created ? 201 : 200,
+			json_pack("{s:s, s:s}", "account_id", p->account_id,
+				  "state", store_account_state_name(p->state)));
+}
+
+int partner_parse_account_body(const char *body, size_t len,
+				enum store_account_state *state, char *msg,
+				size_t msg_size)
+{
+	json_error_t jerr;
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
+			     &jerr), *v;
+	const char *key;
+	int rc = -1;
+
+	if (!root) {
+		snprintf(msg, msg_size, "body: invalid JSON at line %d column %d: %s",
+			 jerr.line, jerr.column, jerr.text);
+		return -1;
+	}
+	if (!json_is_object(root)) {
+		snprintf(msg, msg_size, "body: must be a JSON object");
+		goto out;
+	}
+	json_object_foreach(root, key, v) {
+		if (strcmp(key, "state") != 0) {
+			snprintf(msg, msg_size, "body: unknown field \"%s\"", key);
+			goto out;
+		}
+	}
+	v = json_object_get(root, "state");
+	if (!json_is_string(v) || store_account_state_parse(json_string_value(v), state)) {
+		snprintf(msg, msg_size, "state: %s", v ? "must be \"active\", "
+			 "\"suspended\" or \"banned\"" : "required");
+		goto out;
+	}
+	rc = 0;
+out:
+	json_decref(root);
+	return rc;
+}
+
+void partner_account_put(struct http_request *req)
+{
+	struct store *st = http_request_ctx(req);
+	const char *id = partner_account_param(req);
+	enum store_account_state state;
+	struct account_put *p;
+	const char *body;
+	char msg[512];
+	size_t len;
+
+	if (!id)
+		return;
+	body = http_request_body(req, &len);
+	if (partner_parse_account_body(body, len, &state, msg, sizeof(msg))) {
+		http_reply_error(req, 400, "InvalidRequest", "%s", msg);
+		return;
+	}
+	p = util_xcalloc(1, sizeof(*p));
+	p->req = req;
+	p->state = state;
+	snprintf(p->account_id, sizeof(p->account_id), "%s", id);
+	p->intent.apply = put_apply;
+	p->intent.done = put_done;
+	http_request_set_state(req, p, free);
+	http_request_suspend(req);
+	if (store_submit(st, &p->intent) != STORE_OK)
+		put_done(&p->intent, STORE_CLOSED);
+}
+
+json_t *partner_account_json(const struct store_account *a)
+{
+	return json_pack("{s:s, s:s, s:I, s:I}", "account_id", a->account_id,
+			 "state", store_account_state_name(a->state),
+			 "created_at_millis", (json_int_t)a->created_at_ms,
+			 "updated_at_millis", (json_int_t)a->updated_at_ms);
+}
+
+void partner_account_get(struct http_request *req)
+{
+	struct store *st = http_request_ctx(req);
+	const char *id = partner_account_param(req);
+	struct store_account a;
+	bool found;
+
+	if (!id)
+		return;
+	if (store_account_read(st, id, &a, &found)) {
+		partner_reply_store_error(req, STORE_ERR);
+		return;
+	}
+	if (!found) {
+		partner_reply_no_account(req, id);
+		return;
+	}
+	http_reply_json(req, 200, partner_account_json(&a));
+}

@@ -1,0 +1,25 @@
+/* partner: the game backend's API (scope "partner") — accounts, inventory
+ * and the entitlement history support staff read. */
+#ifndef GRANTD_PARTNER_H
+#define GRANTD_PARTNER_H
+
+#include "http/http.h"
+#include "store/store.h"
+
+/* Route ctx for every handler here: the struct store. */
+void partner_account_put(struct http_request *req);
+void partner_account_get(struct http_request *req);
+void partner_inventory_get(struct http_request *req);
+void partner_history_get(struct http_request *req);
+
+/* Parses a PUT account body: {"state": "active"|"suspended"|"banned"} and
+ * nothing else. Returns 0, or -1 with the problem in msg. Exposed for the
+ * fuzzer. */
+int partner_parse_account_body(const char *body, size_t len,
+			       enum store_account_state *state, char *msg,
+			       size_t msg_size);
+
+#define PARTNER_PAGE_SIZE_DEFAULT 50
+#define PARTNER_PAGE_SIZE_MAX 1000
+
+#endif

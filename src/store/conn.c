@@ -1,0 +1,215 @@
+/* store/conn.c: SQLite connections, their pragmas, the statement cache and
+ * the pool of reader connections. */
+#include "store/store_int.h"
+
+#include <stdlib.h>
+
+#include "ops/ops.h"
+
+static const char *const stmt_sql[STMT_COUNT] = {
+	[STMT_BEGIN] = "BEGIN IMMEDIATE",
+	[STMT_COMMIT] = "COMMIT",
+	[STMT_ROLLBACK] = "ROLLBACK",
+	[STMT_SAVEPOINT] = "SAVEPOINT intent",
+	[STMT_RELEASE] = "RELEASE intent",
+	[STMT_ROLLBACK_TO] = "ROLLBACK TO intent",
+	[STMT_ACCOUNT_GET] = "SELECT state FROM accounts WHERE account_id = ?1",
+	[STMT_ACCOUNT_INSERT] =
+		"INSERT INTO accounts (account_id, state, created_at_ms,"
+		" updated_at_ms) VALUES (?1, ?2, ?3, ?3)",
+	[STMT_ACCOUNT_UPDATE] =
+		"UPDATE accounts SET state = ?2, updated_at_ms = ?3"
+		" WHERE account_id = ?1",
+	[STMT_FULFILMENT_FIND] =
+		"SELECT row_id, fulfillment_id, request_fingerprint, status"
+		" FROM fulfillments WHERE source = ?1 AND external_id = ?2",
+	[STMT_FULFILMENT_INSERT] =
+		"INSERT INTO fulfillments (fulfillment_id, source, external_id,"
+		" account_id, provider_item_id, entitlement_id,"
+		" request_fingerprint, status, error_code, skipped,"
+		" created_at_ms, updated_at_ms, fulfilled_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+	[STMT_FULFILMENT_UPDATE] =
+		"UPDATE fulfillments SET account_id = ?2, provider_item_id = ?3,"
+		" entitlement_id = ?4, request_fingerprint = ?5, status = ?6,"
+		" error_code = ?7, skipped = ?8, updated_at_ms = ?9,"
+		" fulfilled_at_ms = ?10 WHERE row_id = ?1",
+	[STMT_CLAIM_COUNT] =
+		"SELECT count FROM claims"
+		" WHERE account_id = ?1 AND entitlement_id = ?2",
+	[STMT_CLAIM_ADD] =
+		"INSERT INTO claims (account_id, entitlement_id, count,"
+		" updated_at_ms) VALUES (?1, ?2, 1, ?3)"
+		" ON CONFLICT (account_id, entitlement_id) DO UPDATE"
+		" SET count = count + 1, updated_at_ms = excluded.updated_at_ms",
+	[STMT_INSTANCE_OWNED] =
+		"SELECT 1 FROM inventory_instances"
+		" WHERE account_id = ?1 AND catalog_id = ?2 LIMIT 1",
+	[STMT_GRANT_INSERT] =
+		"INSERT INTO grants (fulfillment_row, catalog_id, amount,"
+		" instance_id) VALUES (?1, ?2, ?3, ?4)",
+	[STMT_STACKABLE_ADD] =
+		"INSERT INTO inventory_stackables (account_id, catalog_id, amount)"
+		" VALUES (?1, ?2, ?3) ON CONFLICT (account_id, catalog_id)"
+		" DO UPDATE SET amount = amount + excluded.amount",
+	[STMT_INSTANCE_INSERT] =
+		"INSERT INTO inventory_instances (instance_id, account_id,"
+		" catalog_id, fulfillment_id, acquired_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_CREDENTIAL_INSERT] =
+		"INSERT INTO credentials (id, kind, name, secret_hash, scopes,"
+		" created_at_ms, expires_at_ms, revoked_at_ms, updated_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?6)",
+	[STMT_CREDENTIAL_REVOKE] =
+		"UPDATE credentials SET revoked_at_ms ="
+		" coalesce(revoked_at_ms, ?2), updated_at_ms = ?2 WHERE id = ?1",
+	[STMT_READ_BEGIN] = "BEGIN",
+	[STMT_READ_END] = "COMMIT",
+	[STMT_READ_ACCOUNT] =
+		"SELECT account_id, state, created_at_ms, updated_at_ms"
+		" FROM accounts WHERE account_id = ?1",
+	[STMT_READ_STACKABLES] =
+		"SELECT catalog_id, amount FROM inventory_stackables"
+		" WHERE account_id = ?1 ORDER BY catalog_id",
+	[STMT_READ_INSTANCES] =
+		"SELECT instance_id, catalog_id, fulfillment_id, acquired_at_ms"
+		" FROM inventory_instances WHERE account_id = ?1"
+		" ORDER BY acquired_at_ms, instance_id",
+	[STMT_READ_HISTORY] =
+		"SELECT fulfillment_id, source, external_id, account_id,"
+		" provider_item_id, entitlement_id, status, error_code, skipped,"
+		" created_at_ms, fulfilled_at_ms FROM fulfillments"
+		" WHERE account_id = ?1 ORDER BY created_at_ms DESC, row_id DESC"
+		" LIMIT ?2 OFFSET ?3",
+	[STMT_READ_CREDENTIALS] =
+		"SELECT id, kind, name, secret_hash, scopes, created_at_ms,"
+		" expires_at_ms, revoked_at_ms FROM credentials"
+		" ORDER BY created_at_ms, id",
+	[STMT_PING] = "SELECT 1",
+};
+
+void store_log_error(struct store_conn *c, const char *what, int rc)
+{
+	struct ops_log_line l;
+
+	if (!ops_log_begin(&l, OPS_LOG_ERROR, "store_error"))
+		return;
+	ops_log_str(&l, "op", what);
+	ops_log_int(&l, "sqlite_code", rc);
+	ops_log_str(&l, "msg", c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	ops_log_end(&l);
+}
+
+static int apply_pragmas(struct store *st, sqlite3 *db, char **err)
+{
+	char *msg = NULL;
+	const char *sql = st->opts.synchronous_full ?
+		"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
+		"PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;" :
+		"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+		"PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;";
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	*err = util_xasprintf("%s: %s", st->path, msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+int store_conn_open(struct store *st, struct store_conn **out, char **err)
+{
+	struct store_conn *c = util_xcalloc(1, sizeof(*c));
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
+		    SQLITE_OPEN_NOMUTEX;
+	int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+
+	if (rc != SQLITE_OK) {
+		*err = util_xasprintf("cannot open %s: %s", st->path,
+				      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+		goto fail;
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	if (apply_pragmas(st, c->db, err))
+		goto fail;
+	*out = c;
+	return 0;
+fail:
+	store_conn_close(c);
+	return -1;
+}
+
+void store_conn_close(struct store_conn *c)
+{
+	if (!c)
+		return;
+	for (int i = 0; i < STMT_COUNT; i++)
+		sqlite3_finalize(c->stmts[i]);
+	sqlite3_close(c->db);
+	free(c);
+}
+
+sqlite3_stmt *store_conn_stmt(struct store_conn *c, enum store_stmt id)
+{
+	sqlite3_stmt *s = c->stmts[id];
+	int rc;
+
+	if (s) {
+		sqlite3_reset(s);
+		sqlite3_clear_bindings(s);
+		return s;
+	}
+	rc = sqlite3_prepare_v3(c->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+				&s, NULL);
+	if (rc != SQLITE_OK) {
+		store_log_error(c, stmt_sql[id], rc);
+		return NULL;
+	}
+	c->stmts[id] = s;
+	return s;
+}
+
+int store_conn_exec(struct store_conn *c, enum store_stmt id)
+{
+	sqlite3_stmt *s = store_conn_stmt(c, id);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_log_error(c, stmt_sql[id], rc);
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+struct store_conn *store_reader_acquire(struct store *st)
+{
+	struct store_conn *c;
+	char *err = NULL;
+
+	pthread_mutex_lock(&st->readers_lock);
+	c = st->free_readers;
+	if (c)
+		st->free_readers = c->next_free;
+	pthread_mutex_unlock(&st->readers_lock);
+	if (c)
+		return c;
+	if (store_conn_open(st, &c, &err)) {
+		ops_log(OPS_LOG_ERROR, "store_error", "reader: %s", err);
+		free(err);
+		return NULL;
+	}
+	return c;
+}
+
+void store_reader_release(struct store *st, struct store_conn *c)
+{
+	if (!c)
+		return;
+	pthread_mutex_lock(&st->readers_lock);
+	c->next_free = st->free_readers;
+	st->free_readers = c;
+	pthread_mutex_unlock(&st->readers_lock);
+}

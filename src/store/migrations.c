@@ -1,0 +1,150 @@
+/* store/migrations.c: the versioned schema, embedded and applied in order. */
+#include "store/store_int.h"
+
+#include <stdio.h>
+
+/* Each entry moves the schema from version i to i+1. Never edit a released
+ * entry; append a new one. */
+static const char *const migrations[] = {
+	/* 1: the foundation schema (DESIGN.md §5). */
+	"CREATE TABLE accounts ("
+	"  account_id TEXT PRIMARY KEY,"
+	"  state TEXT NOT NULL CHECK (state IN ('active','suspended','banned')),"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  updated_at_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE fulfillments ("
+	"  row_id INTEGER PRIMARY KEY,"
+	"  fulfillment_id TEXT NOT NULL UNIQUE,"
+	"  source TEXT NOT NULL,"
+	"  external_id TEXT NOT NULL,"
+	"  account_id TEXT NOT NULL,"
+	"  provider_item_id TEXT NOT NULL,"
+	"  entitlement_id TEXT,"
+	"  request_fingerprint TEXT NOT NULL,"
+	"  status TEXT NOT NULL"
+	"    CHECK (status IN ('pending','completed','failed','revoked')),"
+	"  error_code TEXT,"
+	"  skipped TEXT,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  updated_at_ms INTEGER NOT NULL,"
+	"  fulfilled_at_ms INTEGER,"
+	"  UNIQUE (source, external_id)"
+	");"
+	"CREATE INDEX fulfillments_by_account"
+	"  ON fulfillments (account_id, created_at_ms, row_id);"
+	"CREATE TABLE grants ("
+	"  fulfillment_row INTEGER NOT NULL REFERENCES fulfillments (row_id),"
+	"  catalog_id TEXT NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  instance_id TEXT"
+	");"
+	"CREATE INDEX grants_by_fulfillment ON grants (fulfillment_row);"
+	"CREATE TABLE inventory_stackables ("
+	"  account_id TEXT NOT NULL,"
+	"  catalog_id TEXT NOT NULL,"
+	"  amount INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, catalog_id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE inventory_instances ("
+	"  instance_id TEXT PRIMARY KEY,"
+	"  account_id TEXT NOT NULL,"
+	"  catalog_id TEXT NOT NULL,"
+	"  fulfillment_id TEXT NOT NULL,"
+	"  acquired_at_ms INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX inventory_instances_by_account"
+	"  ON inventory_instances (account_id, catalog_id);"
+	"CREATE TABLE claims ("
+	"  account_id TEXT NOT NULL,"
+	"  entitlement_id TEXT NOT NULL,"
+	"  count INTEGER NOT NULL,"
+	"  updated_at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, entitlement_id)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE credentials ("
+	"  id TEXT PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  secret_hash TEXT NOT NULL UNIQUE,"
+	"  scopes TEXT NOT NULL,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  expires_at_ms INTEGER,"
+	"  revoked_at_ms INTEGER,"
+	"  updated_at_ms INTEGER NOT NULL"
+	");",
+};
+
+static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)
+{
+	char *msg = NULL;
+
+	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
+		return 0;
+	*err = util_xasprintf("%s: %s", what, msg ? msg : sqlite3_errmsg(db));
+	sqlite3_free(msg);
+	return -1;
+}
+
+static int read_version(sqlite3 *db, int *version)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &s, NULL) != SQLITE_OK)
+		goto out;
+	if (sqlite3_step(s) != SQLITE_ROW)
+		goto out;
+	*version = sqlite3_column_int(s, 0);
+	rc = 0;
+out:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* Applies the next pending migration in its own transaction, reading the
+ * version inside it so that two processes starting together cannot both
+ * apply the same step. Sets *done when nothing was pending. */
+static int apply_next(sqlite3 *db, int want, bool *done, char **err)
+{
+	char what[64], bump[64];
+	int have = 0;
+
+	if (exec_sql(db, "BEGIN IMMEDIATE", err, "migration"))
+		return -1;
+	if (read_version(db, &have)) {
+		*err = util_xasprintf("cannot read schema version: %s",
+				      sqlite3_errmsg(db));
+		goto fail;
+	}
+	if (have > want) {
+		*err = util_xasprintf("database schema version %d is newer than "
+				      "this grantd knows (%d)", have, want);
+		goto fail;
+	}
+	*done = have == want;
+	if (*done)
+		return exec_sql(db, "COMMIT", err, "migration");
+	snprintf(what, sizeof(what), "migration %d", have + 1);
+	snprintf(bump, sizeof(bump), "PRAGMA user_version = %d", have + 1);
+	if (exec_sql(db, migrations[have], err, what) ||
+	    exec_sql(db, bump, err, what) ||
+	    exec_sql(db, "COMMIT", err, what))
+		goto fail;
+	return 0;
+fail:
+	sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+int store_migrate(struct store_conn *c, int *version, char **err)
+{
+	int want = (int)UTIL_ARRAY_LEN(migrations);
+	bool done = false;
+
+	while (!done)
+		if (apply_next(c->db, want, &done, err))
+			return -1;
+	*version = want;
+	return 0;
+}

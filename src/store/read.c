@@ -1,0 +1,216 @@
+/* store/read.c: reads on pooled reader connections (WAL snapshots that never
+ * wait for the writer). */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const char *col_text(sqlite3_stmt *s, int col)
+{
+	return (const char *)sqlite3_column_text(s, col);
+}
+
+static int64_t col_time(sqlite3_stmt *s, int col)
+{
+	return sqlite3_column_type(s, col) == SQLITE_NULL ?
+		0 : sqlite3_column_int64(s, col);
+}
+
+/* Steps through every row, calling `row_fn` for each. */
+static int each_row(struct store_conn *c, sqlite3_stmt *s,
+		    void (*row_fn)(sqlite3_stmt *s, void *ctx), void *ctx,
+		    const char *what)
+{
+	int rc;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW)
+		row_fn(s, ctx);
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return STORE_OK;
+	store_log_error(c, what, rc);
+	return STORE_ERR;
+}
+
+int store_account_read(struct store *st, const char *account_id,
+		       struct store_account *out, bool *found)
+{
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	*found = false;
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_ACCOUNT);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	if (rc == SQLITE_ROW) {
+		const char *state = col_text(s, 1);
+
+		snprintf(out->account_id, sizeof(out->account_id), "%s",
+			 col_text(s, 0));
+		out->created_at_ms = sqlite3_column_int64(s, 2);
+		out->updated_at_ms = sqlite3_column_int64(s, 3);
+		*found = state && store_account_state_parse(state, &out->state) == 0;
+		rc = *found ? STORE_OK : STORE_ERR;
+	} else if (rc == SQLITE_DONE) {
+		rc = STORE_OK;
+	} else {
+		store_log_error(c, "account_read", rc);
+		rc = STORE_ERR;
+	}
+	sqlite3_reset(s);
+out:
+	store_reader_release(st, c);
+	return rc;
+}
+
+struct inventory_ctx {
+	store_stackable_fn on_stackable;
+	store_instance_fn on_instance;
+	void *arg;
+};
+
+static void stackable_row(sqlite3_stmt *s, void *ctx)
+{
+	struct inventory_ctx *ic = ctx;
+
+	ic->on_stackable(ic->arg, col_text(s, 0), sqlite3_column_int64(s, 1));
+}
+
+static void instance_row(sqlite3_stmt *s, void *ctx)
+{
+	struct inventory_ctx *ic = ctx;
+	struct store_instance_row r = {
+		.instance_id = col_text(s, 0),
+		.catalog_id = col_text(s, 1),
+		.fulfillment_id = col_text(s, 2),
+		.acquired_at_ms = sqlite3_column_int64(s, 3),
+	};
+
+	ic->on_instance(ic->arg, &r);
+}
+
+/* Runs one account-keyed query on `c`, feeding each row to `row_fn`. */
+static int query_account(struct store_conn *c, enum store_stmt id,
+			 const char *account_id,
+			 void (*row_fn)(sqlite3_stmt *s, void *ctx), void *ctx)
+{
+	sqlite3_stmt *s = store_conn_stmt(c, id);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
+	return each_row(c, s, row_fn, ctx, "inventory_read");
+}
+
+int store_inventory_read(struct store *st, const char *account_id,
+			 store_stackable_fn on_stackable,
+			 store_instance_fn on_instance, void *arg)
+{
+	struct inventory_ctx ic = { on_stackable, on_instance, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	if (store_conn_exec(c, STMT_READ_BEGIN))
+		goto out;
+	rc = query_account(c, STMT_READ_STACKABLES, account_id, stackable_row, &ic);
+	if (rc == STORE_OK)
+		rc = query_account(c, STMT_READ_INSTANCES, account_id,
+				   instance_row, &ic);
+	if (store_conn_exec(c, STMT_READ_END))
+		rc = STORE_ERR;
+out:
+	store_reader_release(st, c);
+	return rc;
+}
+
+struct history_ctx {
+	store_history_fn fn;
+	void *arg;
+};
+
+static void history_row(sqlite3_stmt *s, void *ctx)
+{
+	struct history_ctx *hc = ctx;
+	struct store_history_row r = {
+		.fulfillment_id = col_text(s, 0),
+		.source = col_text(s, 1),
+		.external_id = col_text(s, 2),
+		.account_id = col_text(s, 3),
+		.provider_item_id = col_text(s, 4),
+		.entitlement_id = col_text(s, 5),
+		.status = col_text(s, 6),
+		.error_code = col_text(s, 7),
+		.skipped = col_text(s, 8),
+		.created_at_ms = sqlite3_column_int64(s, 9),
+		.fulfilled_at_ms = col_time(s, 10),
+	};
+
+	hc->fn(hc->arg, &r);
+}
+
+int store_history_read(struct store *st, const char *account_id,
+		       int64_t offset, int64_t limit, store_history_fn fn,
+		       void *arg)
+{
+	struct history_ctx hc = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_HISTORY);
+	if (s) {
+		sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, limit);
+		sqlite3_bind_int64(s, 3, offset);
+		rc = each_row(c, s, history_row, &hc, "history_read");
+	}
+	store_reader_release(st, c);
+	return rc;
+}
+
+struct credential_ctx {
+	store_credential_fn fn;
+	void *arg;
+};
+
+static void credential_row(sqlite3_stmt *s, void *ctx)
+{
+	struct credential_ctx *cc = ctx;
+	struct store_credential c = {
+		.id = col_text(s, 0),
+		.kind = col_text(s, 1),
+		.name = col_text(s, 2),
+		.secret_hash = col_text(s, 3),
+		.scopes = col_text(s, 4),
+		.created_at_ms = sqlite3_column_int64(s, 5),
+		.expires_at_ms = col_time(s, 6),
+		.revoked_at_ms = col_time(s, 7),
+	};
+
+	cc->fn(cc->arg, &c);
+}
+
+int store_credentials_read(struct store *st, store_credential_fn fn, void *arg)
+{
+	struct credential_ctx cc = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_CREDENTIALS);
+	if (s)
+		rc = each_row(c, s, credential_row, &cc, "credentials_read");
+	store_reader_release(st, c);
+	return rc;
+}

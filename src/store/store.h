@@ -1,0 +1,230 @@
+/* store: durable state (accounts, fulfilments, grants, inventory, claims,
+ * credentials) behind one interface, and the writer that commits many write
+ * intents in one transaction (group commit). */
+#ifndef GRANTD_STORE_H
+#define GRANTD_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "util/util.h"
+
+/* Return codes: 0 is success; negative values are failures. */
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,     /* the database failed; nothing of the intent was kept */
+	STORE_CLOSED = -2,  /* the store is shutting down and takes no more work */
+};
+
+#define STORE_ACCOUNT_ID_MAX 128
+
+enum store_account_state {
+	STORE_ACCOUNT_ACTIVE,
+	STORE_ACCOUNT_SUSPENDED,
+	STORE_ACCOUNT_BANNED,
+};
+
+enum store_fulfilment_status {
+	STORE_FULFILMENT_PENDING,
+	STORE_FULFILMENT_COMPLETED,
+	STORE_FULFILMENT_FAILED,
+	STORE_FULFILMENT_REVOKED,
+};
+
+/* Names as stored and shown in the API ("active", "completed", …); borrowed
+ * static strings. The parsers return 0, or -1 for an unknown name. */
+const char *store_account_state_name(enum store_account_state s);
+int store_account_state_parse(const char *s, enum store_account_state *out);
+const char *store_fulfilment_status_name(enum store_fulfilment_status s);
+
+struct store_options {
+	const char *sqlite_path;
+	bool synchronous_full;  /* true: fsync every commit (power-loss safe) */
+	int batch_max;          /* most intents committed together, >= 1 */
+};
+
+struct store;     /* opaque: one database and its writer thread */
+struct store_tx;  /* opaque: the writer's transaction, valid inside apply */
+
+/* Opens (creating if needed) the database, applies pending migrations and
+ * starts the writer thread. Returns 0 and a new store in *out, or -1 with a
+ * message in *err (owned by the caller). */
+int store_open(const struct store_options *opts, struct store **out, char **err);
+/* Drains queued intents, stops the writer and closes every connection.
+ * Accepts NULL. */
+void store_close(struct store *st);
+/* Schema version after migrations. */
+int store_schema_version(struct store *st);
+/* Runs a trivial read on a reader connection. Returns 0 if it works. */
+int store_ping(struct store *st);
+
+/* ---- writes: intents committed by the writer thread ------------------ */
+
+/* A unit of work for the writer. The owner embeds it in its own state and
+ * keeps it alive until `done` runs.
+ * apply: runs on the writer thread inside its own savepoint. Returns 0 to
+ *        keep its writes, or a negative value to roll back just this intent.
+ * done:  runs on the writer thread after the batch's commit returned, with
+ *        apply's result, or STORE_ERR if the commit failed (then nothing of
+ *        the batch was kept), or STORE_CLOSED if the store was shutting down.
+ *        A 0 here means the intent's writes are durable. */
+struct store_intent {
+	int (*apply)(struct store_tx *tx, struct store_intent *in);
+	void (*done)(struct store_intent *in, int rc);
+	struct store_intent *next_;  /* private to the writer's queue */
+};
+
+/* Queues an intent. Returns 0, or STORE_CLOSED (done is then not called). */
+int store_submit(struct store *st, struct store_intent *in);
+
+/* Runs `apply(tx, arg)` as one intent and waits for its commit. Returns what
+ * the intent's done received. For command-line tools and tests. */
+int store_run(struct store *st, int (*apply)(struct store_tx *tx, void *arg),
+	      void *arg);
+
+/* Writer statistics since open. */
+struct store_stats {
+	uint64_t batches;
+	uint64_t intents;
+	uint64_t max_batch;
+};
+void store_stats_get(struct store *st, struct store_stats *out);
+
+/* ---- transaction primitives (only inside apply) ---------------------- */
+
+int store_tx_account_get(struct store_tx *tx, const char *account_id,
+			 enum store_account_state *state, bool *found);
+/* Creates or updates an account; *created tells which. */
+int store_tx_account_put(struct store_tx *tx, const char *account_id,
+			 enum store_account_state state, int64_t now_ms,
+			 bool *created);
+
+/* A fulfilment as the engine records it. Strings are borrowed. */
+struct store_fulfilment {
+	const char *fulfillment_id;
+	const char *source;
+	const char *external_id;
+	const char *account_id;
+	const char *provider_item_id;
+	const char *entitlement_id;     /* catalog entry, NULL if none matched */
+	const char *fingerprint;        /* hex digest of the request's fields */
+	enum store_fulfilment_status status;
+	const char *error_code;         /* NULL unless failed */
+	const char *skipped;            /* JSON array of skipped catalogIds, or NULL */
+	int64_t created_at_ms;
+	int64_t updated_at_ms;
+	int64_t fulfilled_at_ms;        /* 0 unless completed */
+};
+
+/* What the engine needs to know about an existing fulfilment. */
+struct store_fulfilment_ref {
+	bool found;
+	int64_t row;
+	char fulfillment_id[UTIL_UUID_LEN + 1];
+	char fingerprint[65];
+	enum store_fulfilment_status status;
+};
+
+int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
+			     const char *external_id,
+			     struct store_fulfilment_ref *out);
+/* Inserts a new fulfilment; its row id goes to *row. */
+int store_tx_fulfilment_insert(struct store_tx *tx,
+			       const struct store_fulfilment *f, int64_t *row);
+/* Rewrites an existing fulfilment (a failed one evaluated again). The
+ * fulfillment_id, source, external_id and created time are kept. */
+int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,
+			       const struct store_fulfilment *f);
+
+/* How many times an account claimed a catalog entry limited per account. */
+int store_tx_claim_count(struct store_tx *tx, const char *account_id,
+			 const char *entitlement_id, int64_t *count);
+int store_tx_claim_add(struct store_tx *tx, const char *account_id,
+		       const char *entitlement_id, int64_t now_ms);
+
+/* True in *owned if the account holds an instance of `catalog_id`. */
+int store_tx_instance_owned(struct store_tx *tx, const char *account_id,
+			    const char *catalog_id, bool *owned);
+/* Records a stackable grant of fulfilment `row` and adds it to the balance. */
+int store_tx_grant_stackable(struct store_tx *tx, int64_t row,
+			     const char *account_id, const char *catalog_id,
+			     int64_t amount);
+/* Records an instanced grant and creates the instance `instance_id`. */
+int store_tx_grant_instance(struct store_tx *tx, int64_t row,
+			    const char *fulfillment_id, const char *account_id,
+			    const char *catalog_id, const char *instance_id,
+			    int64_t now_ms);
+
+/* ---- credentials ------------------------------------------------------ */
+
+struct store_credential {
+	const char *id;
+	const char *kind;           /* "api_key" */
+	const char *name;
+	const char *secret_hash;    /* hex SHA-256 of the secret */
+	const char *scopes;         /* space-separated */
+	int64_t created_at_ms;
+	int64_t expires_at_ms;      /* 0: never */
+	int64_t revoked_at_ms;      /* 0: not revoked */
+};
+
+int store_tx_credential_insert(struct store_tx *tx,
+			       const struct store_credential *c);
+/* Marks a credential revoked; *found is false if no such id. */
+int store_tx_credential_revoke(struct store_tx *tx, const char *id,
+			       int64_t now_ms, bool *found);
+
+/* ---- reads (reader connections; never wait for the writer) ----------- */
+
+struct store_account {
+	char account_id[STORE_ACCOUNT_ID_MAX + 1];
+	enum store_account_state state;
+	int64_t created_at_ms;
+	int64_t updated_at_ms;
+};
+
+int store_account_read(struct store *st, const char *account_id,
+		       struct store_account *out, bool *found);
+
+/* Row callbacks: pointers are borrowed for the duration of the call. */
+struct store_instance_row {
+	const char *instance_id;
+	const char *catalog_id;
+	const char *fulfillment_id;
+	int64_t acquired_at_ms;
+};
+typedef void (*store_stackable_fn)(void *arg, const char *catalog_id,
+				   int64_t amount);
+typedef void (*store_instance_fn)(void *arg, const struct store_instance_row *r);
+
+/* Reads an account's stackable balances and instances from one snapshot. */
+int store_inventory_read(struct store *st, const char *account_id,
+			 store_stackable_fn on_stackable,
+			 store_instance_fn on_instance, void *arg);
+
+struct store_history_row {
+	const char *fulfillment_id;
+	const char *source;
+	const char *external_id;
+	const char *account_id;
+	const char *provider_item_id;
+	const char *entitlement_id;     /* may be NULL */
+	const char *status;
+	const char *error_code;         /* may be NULL */
+	const char *skipped;            /* JSON array text, may be NULL */
+	int64_t created_at_ms;
+	int64_t fulfilled_at_ms;        /* 0 if not completed */
+};
+typedef void (*store_history_fn)(void *arg, const struct store_history_row *r);
+
+/* Reads an account's fulfilments, newest first, skipping `offset`. */
+int store_history_read(struct store *st, const char *account_id,
+		       int64_t offset, int64_t limit, store_history_fn fn,
+		       void *arg);
+
+typedef void (*store_credential_fn)(void *arg, const struct store_credential *c);
+/* Reads every credential, oldest first. */
+int store_credentials_read(struct store *st, store_credential_fn fn, void *arg);
+
+#endif

@@ -1,0 +1,321 @@
+/* store/tx.c: the primitives the engine composes inside a writer intent. */
+#include "store/store_int.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Binds a possibly-NULL string. */
+static void bind_text(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Binds an optional time: 0 means "none" and is stored as NULL. */
+static void bind_time(sqlite3_stmt *s, int i, int64_t ms)
+{
+	if (ms)
+		sqlite3_bind_int64(s, i, ms);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+/* Steps a statement expected to finish without rows. */
+static int step_done(struct store_conn *c, sqlite3_stmt *s, const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	sqlite3_reset(s);
+	if (rc == SQLITE_DONE)
+		return STORE_OK;
+	store_log_error(c, what, rc);
+	return STORE_ERR;
+}
+
+/* Steps a statement returning at most one row; *row tells whether it did.
+ * The row stays readable until the next use of the statement. */
+static int step_row(struct store_conn *c, sqlite3_stmt *s, bool *row,
+		    const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		*row = true;
+		return STORE_OK;
+	}
+	sqlite3_reset(s);
+	*row = false;
+	if (rc == SQLITE_DONE)
+		return STORE_OK;
+	store_log_error(c, what, rc);
+	return STORE_ERR;
+}
+
+int store_tx_account_get(struct store_tx *tx, const char *account_id,
+			 enum store_account_state *state, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_ACCOUNT_GET);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	rc = step_row(tx->conn, s, found, "account_get");
+	if (rc == STORE_OK && *found) {
+		const char *name = (const char *)sqlite3_column_text(s, 0);
+
+		if (!name || store_account_state_parse(name, state))
+			rc = STORE_ERR;
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+int store_tx_account_put(struct store_tx *tx, const char *account_id,
+			 enum store_account_state state, int64_t now_ms,
+			 bool *created)
+{
+	const char *name = store_account_state_name(state);
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_ACCOUNT_UPDATE);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, now_ms);
+	if (step_done(tx->conn, s, "account_update"))
+		return STORE_ERR;
+	*created = sqlite3_changes(tx->conn->db) == 0;
+	if (!*created)
+		return STORE_OK;
+	s = store_conn_stmt(tx->conn, STMT_ACCOUNT_INSERT);
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, name);
+	sqlite3_bind_int64(s, 3, now_ms);
+	return step_done(tx->conn, s, "account_insert");
+}
+
+static int status_parse(const char *s, enum store_fulfilment_status *out)
+{
+	for (int i = STORE_FULFILMENT_PENDING; i <= STORE_FULFILMENT_REVOKED; i++) {
+		if (strcmp(s, store_fulfilment_status_name(i)) == 0) {
+			*out = (enum store_fulfilment_status)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+static void copy_column(sqlite3_stmt *s, int col, char *dst, size_t size)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+
+	snprintf(dst, size, "%s", v ? v : "");
+}
+
+int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
+			     const char *external_id,
+			     struct store_fulfilment_ref *out)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_FIND);
+	const char *status;
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, source);
+	bind_text(s, 2, external_id);
+	rc = step_row(tx->conn, s, &out->found, "fulfilment_find");
+	if (rc != STORE_OK || !out->found)
+		return rc;
+	out->row = sqlite3_column_int64(s, 0);
+	copy_column(s, 1, out->fulfillment_id, sizeof(out->fulfillment_id));
+	copy_column(s, 2, out->fingerprint, sizeof(out->fingerprint));
+	status = (const char *)sqlite3_column_text(s, 3);
+	if (!status || status_parse(status, &out->status))
+		rc = STORE_ERR;
+	sqlite3_reset(s);
+	return rc;
+}
+
+int store_tx_fulfilment_insert(struct store_tx *tx,
+			       const struct store_fulfilment *f, int64_t *row)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, f->fulfillment_id);
+	bind_text(s, 2, f->source);
+	bind_text(s, 3, f->external_id);
+	bind_text(s, 4, f->account_id);
+	bind_text(s, 5, f->provider_item_id);
+	bind_text(s, 6, f->entitlement_id);
+	bind_text(s, 7, f->fingerprint);
+	bind_text(s, 8, store_fulfilment_status_name(f->status));
+	bind_text(s, 9, f->error_code);
+	bind_text(s, 10, f->skipped);
+	sqlite3_bind_int64(s, 11, f->created_at_ms);
+	sqlite3_bind_int64(s, 12, f->updated_at_ms);
+	bind_time(s, 13, f->fulfilled_at_ms);
+	if (step_done(tx->conn, s, "fulfilment_insert"))
+		return STORE_ERR;
+	*row = sqlite3_last_insert_rowid(tx->conn->db);
+	return STORE_OK;
+}
+
+int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,
+			       const struct store_fulfilment *f)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_UPDATE);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, row);
+	bind_text(s, 2, f->account_id);
+	bind_text(s, 3, f->provider_item_id);
+	bind_text(s, 4, f->entitlement_id);
+	bind_text(s, 5, f->fingerprint);
+	bind_text(s, 6, store_fulfilment_status_name(f->status));
+	bind_text(s, 7, f->error_code);
+	bind_text(s, 8, f->skipped);
+	sqlite3_bind_int64(s, 9, f->updated_at_ms);
+	bind_time(s, 10, f->fulfilled_at_ms);
+	return step_done(tx->conn, s, "fulfilment_update");
+}
+
+int store_tx_claim_count(struct store_tx *tx, const char *account_id,
+			 const char *entitlement_id, int64_t *count)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CLAIM_COUNT);
+	bool row;
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, entitlement_id);
+	rc = step_row(tx->conn, s, &row, "claim_count");
+	*count = 0;
+	if (rc == STORE_OK && row) {
+		*count = sqlite3_column_int64(s, 0);
+		sqlite3_reset(s);
+	}
+	return rc;
+}
+
+int store_tx_claim_add(struct store_tx *tx, const char *account_id,
+		       const char *entitlement_id, int64_t now_ms)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CLAIM_ADD);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, entitlement_id);
+	sqlite3_bind_int64(s, 3, now_ms);
+	return step_done(tx->conn, s, "claim_add");
+}
+
+int store_tx_instance_owned(struct store_tx *tx, const char *account_id,
+			    const char *catalog_id, bool *owned)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_INSTANCE_OWNED);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, catalog_id);
+	rc = step_row(tx->conn, s, owned, "instance_owned");
+	if (rc == STORE_OK && *owned)
+		sqlite3_reset(s);
+	return rc;
+}
+
+static int grant_insert(struct store_tx *tx, int64_t row, const char *catalog_id,
+			int64_t amount, const char *instance_id)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GRANT_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, row);
+	bind_text(s, 2, catalog_id);
+	sqlite3_bind_int64(s, 3, amount);
+	bind_text(s, 4, instance_id);
+	return step_done(tx->conn, s, "grant_insert");
+}
+
+int store_tx_grant_stackable(struct store_tx *tx, int64_t row,
+			     const char *account_id, const char *catalog_id,
+			     int64_t amount)
+{
+	sqlite3_stmt *s;
+
+	if (grant_insert(tx, row, catalog_id, amount, NULL))
+		return STORE_ERR;
+	s = store_conn_stmt(tx->conn, STMT_STACKABLE_ADD);
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, catalog_id);
+	sqlite3_bind_int64(s, 3, amount);
+	return step_done(tx->conn, s, "stackable_add");
+}
+
+int store_tx_grant_instance(struct store_tx *tx, int64_t row,
+			    const char *fulfillment_id, const char *account_id,
+			    const char *catalog_id, const char *instance_id,
+			    int64_t now_ms)
+{
+	sqlite3_stmt *s;
+
+	if (grant_insert(tx, row, catalog_id, 1, instance_id))
+		return STORE_ERR;
+	s = store_conn_stmt(tx->conn, STMT_INSTANCE_INSERT);
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, instance_id);
+	bind_text(s, 2, account_id);
+	bind_text(s, 3, catalog_id);
+	bind_text(s, 4, fulfillment_id);
+	sqlite3_bind_int64(s, 5, now_ms);
+	return step_done(tx->conn, s, "instance_insert");
+}
+
+int store_tx_credential_insert(struct store_tx *tx,
+			       const struct store_credential *c)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, c->id);
+	bind_text(s, 2, c->kind);
+	bind_text(s, 3, c->name);
+	bind_text(s, 4, c->secret_hash);
+	bind_text(s, 5, c->scopes);
+	sqlite3_bind_int64(s, 6, c->created_at_ms);
+	bind_time(s, 7, c->expires_at_ms);
+	return step_done(tx->conn, s, "credential_insert");
+}
+
+int store_tx_credential_revoke(struct store_tx *tx, const char *id,
+			       int64_t now_ms, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_REVOKE);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	if (step_done(tx->conn, s, "credential_revoke"))
+		return STORE_ERR;
+	*found = sqlite3_changes(tx->conn->db) > 0;
+	return STORE_OK;
+}

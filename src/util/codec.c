@@ -1,0 +1,120 @@
+/* util/codec.c: hex, base64url, SHA-256, percent-decoding and number parsing. */
+#include "util/util.h"
+
+#include <errno.h>
+#include <openssl/sha.h>
+#include <stdlib.h>
+
+void util_hex_encode(const void *in, size_t n, char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+	const unsigned char *p = in;
+
+	for (size_t i = 0; i < n; i++) {
+		out[2 * i] = hex[p[i] >> 4];
+		out[2 * i + 1] = hex[p[i] & 15];
+	}
+	out[2 * n] = '\0';
+}
+
+size_t util_base64url_encode(const void *in, size_t n, char *out)
+{
+	static const char tab[] =
+		"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+	const unsigned char *p = in;
+	size_t o = 0, i = 0;
+
+	for (; i + 2 < n; i += 3) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
+
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+		out[o++] = tab[v & 63];
+	}
+	if (n - i == 1) {
+		uint32_t v = (uint32_t)p[i] << 16;
+
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+	} else if (n - i == 2) {
+		uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
+
+		out[o++] = tab[v >> 18];
+		out[o++] = tab[(v >> 12) & 63];
+		out[o++] = tab[(v >> 6) & 63];
+	}
+	out[o] = '\0';
+	return o;
+}
+
+void util_sha256_hex(const void *in, size_t n, char out[static 65])
+{
+	unsigned char md[SHA256_DIGEST_LENGTH];
+
+	SHA256(in, n, md);
+	util_hex_encode(md, sizeof(md), out);
+}
+
+static int hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+long util_percent_decode(const char *in, size_t n, char *out, bool plus_is_space)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char c = in[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= n)
+				return -1;
+			hi = hexval(in[i + 1]);
+			lo = hexval(in[i + 2]);
+			if (hi < 0 || lo < 0)
+				return -1;
+			c = (char)(hi << 4 | lo);
+			i += 2;
+		} else if (c == '+' && plus_is_space) {
+			c = ' ';
+		}
+		if (c == '\0')
+			return -1;
+		out[o++] = c;
+	}
+	out[o] = '\0';
+	return (long)o;
+}
+
+bool util_is_printable_ascii(const char *s, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x20 || (unsigned char)s[i] > 0x7e)
+			return false;
+	return true;
+}
+
+int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
+{
+	char *end = NULL;
+	long long v;
+
+	if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
+		return -1;
+	errno = 0;
+	v = strtoll(s, &end, 10);
+	if (errno || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}

@@ -1,0 +1,120 @@
+/* util: small shared helpers (memory, buffers, time, ids, codecs) used by every module. */
+#ifndef GRANTD_UTIL_H
+#define GRANTD_UTIL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- invariants and memory ------------------------------------------- */
+
+/* Aborts with file and line when a broken invariant is found (a bug, not bad
+ * input). Cheap checks stay on in release builds. */
+#define UTIL_ASSERT(cond) \
+	((cond) ? (void)0 : util_bug(__FILE__, __LINE__, #cond))
+_Noreturn void util_bug(const char *file, int line, const char *what);
+
+#define UTIL_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+#define UTIL_CONTAINER_OF(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+/* Allocators that abort on out-of-memory; all return new memory the caller
+ * owns and frees with free(). */
+void *util_xmalloc(size_t n);
+void *util_xcalloc(size_t count, size_t n);
+void *util_xrealloc(void *p, size_t n);
+char *util_xstrdup(const char *s);
+char *util_xstrndup(const char *s, size_t n);
+/* Returns a new string formatted like printf (owned by the caller). */
+char *util_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* ---- growable byte buffer -------------------------------------------- */
+
+/* A length-tracking buffer that stays NUL-terminated and refuses to grow past
+ * `max` bytes (0 = no cap). A failed append leaves the content unchanged. */
+struct util_buf {
+	char *data;  /* owned; NULL until the first append */
+	size_t len;
+	size_t cap;
+	size_t max;
+};
+
+void util_buf_init(struct util_buf *b, size_t max);
+/* Frees the content; the buffer may be reused after util_buf_init. */
+void util_buf_release(struct util_buf *b);
+/* Empties the buffer but keeps its memory. */
+void util_buf_reset(struct util_buf *b);
+/* Append functions return 0, or -1 if the cap would be exceeded. */
+int util_buf_append(struct util_buf *b, const void *p, size_t n);
+int util_buf_puts(struct util_buf *b, const char *s);
+int util_buf_putc(struct util_buf *b, char c);
+int util_buf_printf(struct util_buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int util_buf_vprintf(struct util_buf *b, const char *fmt, va_list ap)
+	__attribute__((format(printf, 2, 0)));
+/* Appends `s` as a JSON string literal, quotes included. Invalid UTF-8 bytes
+ * are replaced by U+FFFD so the output is always valid JSON. */
+int util_buf_json_str(struct util_buf *b, const char *s);
+/* Hands the content to the caller (owned; never NULL) and empties `b`. */
+char *util_buf_take(struct util_buf *b);
+
+/* ---- lists of messages ----------------------------------------------- */
+
+/* A list of owned strings, used to report every problem found in an input. */
+struct util_strlist {
+	char **items;
+	size_t len;
+	size_t cap;
+};
+
+void util_strlist_init(struct util_strlist *l);
+void util_strlist_release(struct util_strlist *l);
+void util_strlist_add(struct util_strlist *l, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* ---- time ------------------------------------------------------------ */
+
+/* Milliseconds since the Unix epoch (wall clock). */
+int64_t util_now_ms(void);
+/* Microseconds from a monotonic clock, for durations. */
+int64_t util_mono_us(void);
+
+/* Parses an RFC 3339 timestamp ("2026-01-31T12:00:00Z", "…+02:00",
+ * fractional seconds allowed) into milliseconds since the epoch.
+ * Returns 0, or -1 if `s` is not exactly one valid timestamp. */
+int util_rfc3339_parse(const char *s, int64_t *out_ms);
+/* Formats `ms` as "YYYY-MM-DDTHH:MM:SS.mmmZ" into out (>= 25 bytes). */
+void util_rfc3339_format(int64_t ms, char out[static 25]);
+
+/* ---- ids and randomness ---------------------------------------------- */
+
+/* Fills `out` with `n` bytes from the operating system's CSPRNG.
+ * Returns 0, or -1 if the kernel refused (never silently weak). */
+int util_random_bytes(void *out, size_t n);
+
+#define UTIL_UUID_LEN 36
+/* Writes a new time-ordered UUID (version 7) as 36 characters plus NUL. */
+void util_uuid7(char out[static UTIL_UUID_LEN + 1]);
+
+/* ---- codecs ---------------------------------------------------------- */
+
+/* Lower-case hex of `n` bytes into out (2n+1 bytes, NUL-terminated). */
+void util_hex_encode(const void *in, size_t n, char *out);
+/* Unpadded base64url of `n` bytes into out (4*ceil(n/3)+1 bytes suffices). */
+size_t util_base64url_encode(const void *in, size_t n, char *out);
+/* SHA-256 of `n` bytes as 64 hex characters plus NUL. */
+void util_sha256_hex(const void *in, size_t n, char out[static 65]);
+
+/* Decodes %XX escapes of a URL path segment or query component into out
+ * (at least n+1 bytes); '+' is kept literally unless `plus_is_space`.
+ * Returns the decoded length, or -1 on a malformed escape or a decoded NUL. */
+long util_percent_decode(const char *in, size_t n, char *out, bool plus_is_space);
+
+/* True if every byte of s[0..n) is printable ASCII (0x20..0x7e). */
+bool util_is_printable_ascii(const char *s, size_t n);
+
+/* Parses a whole decimal integer in [min, max]. Returns 0 or -1. */
+int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
+
+#endif

@@ -1,0 +1,231 @@
+"""Fixtures that run the real grantd binary on a loopback port against a
+throwaway SQLite file, and helpers to talk to it with a real HTTP client."""
+import json
+import os
+import shutil
+import signal
+import sqlite3
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent.parent
+GRANTD = os.environ.get("GRANTD_BIN", str(REPO / "build" / "grantd"))
+TEST_CATALOG = HERE / "catalog_test.json"
+
+
+class Grantd:
+    """One grantd process with its own config, database and catalog."""
+
+    def __init__(self, workdir: Path, catalog=TEST_CATALOG, config=None,
+                 env=None):
+        self.dir = workdir
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.dir / "grantd.db"
+        self.catalog_path = self.dir / "catalog.json"
+        shutil.copy(catalog, self.catalog_path)
+        self.config_path = self.dir / "grantd.yaml"
+        self.stdout_path = self.dir / "stdout.log"
+        self.stderr_path = self.dir / "stderr.log"
+        self.env = dict(os.environ, **(env or {}))
+        self.proc = None
+        self.port = None
+        self.keys = {}
+        self.write_config(config or {})
+
+    # ---- configuration and command line ---------------------------------
+    def write_config(self, extra):
+        cfg = {
+            "server": {"listen": "127.0.0.1:0", "threads": 2},
+            "storage": {"sqlite": {"path": str(self.db_path)}},
+            "catalog": {"path": str(self.catalog_path)},
+            "log": {"level": "info"},
+        }
+        for section, values in extra.items():
+            if isinstance(values, dict):
+                cfg.setdefault(section, {}).update(values)
+            else:
+                cfg[section] = values
+        lines = []
+
+        def emit(d, indent):
+            for k, v in d.items():
+                if isinstance(v, dict):
+                    lines.append(" " * indent + f"{k}:")
+                    emit(v, indent + 2)
+                else:
+                    if isinstance(v, bool):
+                        v = "true" if v else "false"
+                    lines.append(" " * indent + f"{k}: {json.dumps(v) if isinstance(v, str) else v}")
+
+        emit(cfg, 0)
+        self.config_path.write_text("\n".join(lines) + "\n")
+
+    def cli(self, *args, check=False, timeout=30):
+        return subprocess.run([GRANTD, *args], capture_output=True, text=True,
+                              env=self.env, timeout=timeout, check=check)
+
+    def create_key(self, name, *scopes, extra=()):
+        args = ["keys", "create", "--config", str(self.config_path),
+                "--name", name, "--json"]
+        for s in scopes:
+            args += ["--scope", s]
+        r = self.cli(*args, *extra)
+        assert r.returncode == 0, r.stderr
+        key = json.loads(r.stdout.strip().splitlines()[-1])
+        self.keys[name] = key
+        return key["key"]
+
+    # ---- process --------------------------------------------------------
+    def start(self, timeout=10):
+        assert self.proc is None
+        self.stderr_file = open(self.stderr_path, "ab")
+        self.stdout_file = open(self.stdout_path, "ab")
+        start_offset = self.stderr_path.stat().st_size
+        self.proc = subprocess.Popen(
+            [GRANTD, "serve", "--config", str(self.config_path)],
+            stdout=self.stdout_file, stderr=self.stderr_file, env=self.env)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for line in self._lines_from(start_offset):
+                if line.get("event") == "listening":
+                    self.port = line["port"]
+                    return self
+            if self.proc.poll() is not None:
+                raise AssertionError(
+                    f"grantd exited with {self.proc.returncode}: "
+                    f"{self.stderr_path.read_text()}")
+            time.sleep(0.02)
+        raise AssertionError("grantd did not start listening")
+
+    def stop(self, sig=signal.SIGTERM, timeout=30):
+        """Stops the process and returns its exit code."""
+        if self.proc is None:
+            return None
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        try:
+            rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            rc = self.proc.wait()
+            raise AssertionError("grantd did not stop in time")
+        finally:
+            self.proc = None
+            self.stderr_file.close()
+            self.stdout_file.close()
+        return rc
+
+    def kill9(self):
+        return self.stop(signal.SIGKILL)
+
+    def restart(self):
+        self.stop()
+        return self.start()
+
+    # ---- logs -----------------------------------------------------------
+    def _lines_from(self, offset):
+        with open(self.stderr_path, "rb") as f:
+            f.seek(offset)
+            for raw in f:
+                try:
+                    yield json.loads(raw)
+                except ValueError:
+                    continue
+
+    def log_lines(self, event=None):
+        return [l for l in self._lines_from(0)
+                if event is None or l.get("event") == event]
+
+    def wait_log(self, event, count=1, timeout=10):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            lines = self.log_lines(event)
+            if len(lines) >= count:
+                return lines
+            time.sleep(0.02)
+        raise AssertionError(f"no {event!r} log line after {timeout}s")
+
+    # ---- HTTP -----------------------------------------------------------
+    def url(self, path):
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def request(self, method, path, key=None, **kw):
+        headers = kw.pop("headers", {})
+        if key is not None:
+            headers["Authorization"] = f"Bearer {key}"
+        kw.setdefault("timeout", 10)
+        return requests.request(method, self.url(path), headers=headers, **kw)
+
+    def fulfill(self, account_id, sku, transaction_id, key=None, **kw):
+        body = {"account_id": account_id, "sku": sku,
+                "transaction_id": transaction_id}
+        return self.request("POST", "/v1/primegaming/fulfillment",
+                            key=key or self.prime_key, json=body, **kw)
+
+    def put_account(self, account_id, state="active", key=None):
+        return self.request("PUT", f"/v1/accounts/{account_id}",
+                            key=key or self.partner_key, json={"state": state})
+
+    def inventory(self, account_id):
+        r = self.request("GET", f"/v1/accounts/{account_id}/inventory",
+                         key=self.partner_key)
+        assert r.status_code == 200, r.text
+        return r.json()
+
+    def balance(self, account_id, catalog_id):
+        for s in self.inventory(account_id)["stackables"]:
+            if s["catalog_id"] == catalog_id:
+                return s["amount"]
+        return 0
+
+    def history(self, account_id, **params):
+        r = self.request("GET", f"/v1/accounts/{account_id}/entitlements/history",
+                         key=self.partner_key, params=params)
+        assert r.status_code == 200, r.text
+        return r.json()["provider_entitlement_records"]
+
+    # ---- the database, read directly -------------------------------------
+    def db(self):
+        return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
+                               timeout=10)
+
+    def snapshot(self):
+        """Every table's rows: compare two snapshots to prove nothing changed."""
+        with self.db() as c:
+            tables = [r[0] for r in c.execute(
+                "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
+            return {t: sorted(map(repr, c.execute(f"SELECT * FROM {t}")))
+                    for t in tables}
+
+
+@pytest.fixture
+def make_grantd(tmp_path):
+    """Factory for grantd instances; every one is stopped at teardown."""
+    made = []
+
+    def make(name="g", **kw):
+        g = Grantd(tmp_path / name, **kw)
+        made.append(g)
+        return g
+
+    yield make
+    for g in made:
+        if g.proc is not None:
+            g.stop(signal.SIGKILL)
+
+
+@pytest.fixture
+def grantd(make_grantd):
+    """A running grantd with a Prime Gaming key and a partner key, and the
+    account "player-1" created."""
+    g = make_grantd()
+    g.prime_key = g.create_key("prime", "fulfillment:primegaming")
+    g.partner_key = g.create_key("backend", "partner")
+    g.start()
+    assert g.put_account("player-1").status_code == 201
+    return g

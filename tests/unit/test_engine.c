@@ -1,0 +1,301 @@
+/* Unit tests of the fulfilment engine's rules on a temporary SQLite store:
+ * idempotency, conflicts, accounts, catalog, windows, limits, uniques. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "engine/engine.h"
+#include "helpers.h"
+
+static const char catalog_json[] =
+	"{\"items\": ["
+	" {\"catalogId\": \"gold\", \"kind\": \"stackable\"},"
+	" {\"catalogId\": \"hat\", \"kind\": \"instanced\", \"unique\": true},"
+	" {\"catalogId\": \"sword\", \"kind\": \"instanced\"}],"
+	" \"bundles\": ["
+	" {\"id\": \"b1\", \"stackables\": [{\"catalogId\": \"gold\", \"amount\": 10}],"
+	"  \"instanced\": [{\"catalogId\": \"hat\"}, {\"catalogId\": \"sword\"}]}],"
+	" \"entitlements\": ["
+	" {\"id\": \"gold-5\", \"stackable\": {\"catalogId\": \"gold\", \"amount\": 5},"
+	"  \"providerDetails\": [{\"primeGaming\": {\"sku\": \"g5\"}}]},"
+	" {\"id\": \"once\", \"stackable\": {\"catalogId\": \"gold\", \"amount\": 1},"
+	"  \"limitPerAccount\": 1, \"providerDetails\": [{\"primeGaming\": {\"sku\": \"once\"}}]},"
+	" {\"id\": \"twice\", \"instanced\": {\"catalogId\": \"sword\"},"
+	"  \"limitPerAccount\": 2, \"providerDetails\": [{\"primeGaming\": {\"sku\": \"twice\"}}]},"
+	" {\"id\": \"bundle\", \"bundle\": {\"id\": \"b1\"},"
+	"  \"providerDetails\": [{\"primeGaming\": {\"sku\": \"bundle\"}}]},"
+	" {\"id\": \"hat\", \"instanced\": {\"catalogId\": \"hat\"},"
+	"  \"providerDetails\": [{\"primeGaming\": {\"sku\": \"hat\"}}]},"
+	" {\"id\": \"window\", \"stackable\": {\"catalogId\": \"gold\", \"amount\": 1},"
+	"  \"availability\": {\"startsAt\": \"2026-01-01T00:00:00Z\","
+	"                    \"endsAt\": \"2026-02-01T00:00:00Z\"},"
+	"  \"providerDetails\": [{\"primeGaming\": {\"sku\": \"window\"}}]}]}";
+
+static char *dir;
+static struct store *st;
+static struct catalog_holder *holder;
+static struct engine *engine;
+
+static void setup_with(bool auto_create)
+{
+	struct engine_options opts = { .auto_create_accounts = auto_create };
+
+	dir = test_tmpdir();
+	st = test_store_open(dir, 16);
+	holder = catalog_holder_new(test_catalog(catalog_json));
+	engine = engine_new(&opts, st, holder);
+}
+
+static void setup(void)
+{
+	setup_with(false);
+}
+
+static void setup_auto(void)
+{
+	setup_with(true);
+}
+
+static void teardown(void)
+{
+	store_close(st);
+	engine_free(engine);
+	catalog_holder_free(holder);
+	test_rmdir(dir);
+}
+
+/* Waits for a job on the writer thread. */
+struct waiter {
+	struct engine_job job;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool finished;
+};
+
+static void waiter_done(struct engine_job *job)
+{
+	struct waiter *w = UTIL_CONTAINER_OF(job, struct waiter, job);
+
+	pthread_mutex_lock(&w->lock);
+	w->finished = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static struct waiter run_at(const char *account, const char *sku, const char *txn,
+			    int64_t quantity, int64_t at_ms)
+{
+	struct waiter w = { 0 };
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	w.job.ent = (struct engine_entitlement){
+		.source = "primegaming", .provider = CATALOG_PRIME_GAMING,
+		.external_id = txn, .account_id = account, .provider_item_id = sku,
+		.quantity = quantity, .received_at_ms = at_ms,
+	};
+	engine_submit(engine, &w.job, waiter_done);
+	pthread_mutex_lock(&w.lock);
+	while (!w.finished)
+		pthread_cond_wait(&w.cond, &w.lock);
+	pthread_mutex_unlock(&w.lock);
+	pthread_cond_destroy(&w.cond);
+	pthread_mutex_destroy(&w.lock);
+	return w;
+}
+
+static enum engine_outcome run(const char *account, const char *sku,
+			       const char *txn)
+{
+	return run_at(account, sku, txn, 1, util_now_ms()).job.outcome;
+}
+
+static int put_account_apply(struct store_tx *tx, void *arg)
+{
+	const char **a = arg;
+	enum store_account_state state;
+	bool created;
+
+	cr_assert_eq(store_account_state_parse(a[1], &state), 0);
+	return store_tx_account_put(tx, a[0], state, 1, &created);
+}
+
+static void account(const char *id, const char *state)
+{
+	const char *args[2] = { id, state };
+
+	cr_assert_eq(store_run(st, put_account_apply, args), STORE_OK);
+}
+
+static long long sql(const char *q)
+{
+	return test_sql_int(dir, q);
+}
+
+TestSuite(engine, .init = setup, .fini = teardown);
+
+Test(engine, grants_once_and_replays)
+{
+	struct waiter w;
+
+	account("p1", "active");
+	w = run_at("p1", "g5", "t1", 1, util_now_ms());
+	cr_assert_eq(w.job.outcome, ENGINE_GRANTED);
+	cr_assert_eq(strlen(w.job.fulfillment_id), UTIL_UUID_LEN);
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_REPLAYED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 5);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 1);
+}
+
+Test(engine, conflicting_repeat_changes_nothing)
+{
+	account("p1", "active");
+	account("p2", "active");
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(run("p2", "g5", "t1"), ENGINE_CONFLICT);
+	cr_assert_eq(run("p1", "once", "t1"), ENGINE_CONFLICT);
+	cr_assert_eq(run_at("p1", "g5", "t1", 2, util_now_ms()).job.outcome,
+		     ENGINE_CONFLICT);
+	cr_assert_eq(sql("SELECT sum(amount) FROM inventory_stackables"), 5);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments"), 1);
+}
+
+Test(engine, unknown_account_fails_and_is_recorded)
+{
+	struct waiter w = run_at("ghost", "g5", "t1", 1, util_now_ms());
+
+	cr_assert_eq(w.job.outcome, ENGINE_INVALID_CUSTOMER);
+	cr_assert(strstr(w.job.message, "ghost"));
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE status = 'failed'"
+			 " AND error_code = 'InvalidCustomer'"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
+	/* evaluated afresh once the account exists; same fulfilment id */
+	account("ghost", "active");
+	cr_assert_eq(run("ghost", "g5", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE status = "
+			 "'completed' AND error_code IS NULL"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments"), 1);
+}
+
+Test(engine, bad_account_ids_are_invalid_customers)
+{
+	char long_id[130];
+
+	memset(long_id, 'a', 129);
+	long_id[129] = '\0';
+	cr_assert_eq(run(long_id, "g5", "t1"), ENGINE_INVALID_CUSTOMER);
+	cr_assert_eq(run("tab\there", "g5", "t2"), ENGINE_INVALID_CUSTOMER);
+	cr_assert_eq(run("caf\xc3\xa9", "g5", "t3"), ENGINE_INVALID_CUSTOMER);
+}
+
+Test(engine, unknown_item_is_invalid)
+{
+	account("p1", "active");
+	cr_assert_eq(run("p1", "nope", "t1"), ENGINE_INVALID_ITEM);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE entitlement_id "
+			 "IS NULL AND error_code = 'InvalidSku'"), 1);
+}
+
+Test(engine, availability_window_is_half_open)
+{
+	int64_t start, end;
+
+	cr_assert_eq(util_rfc3339_parse("2026-01-01T00:00:00Z", &start), 0);
+	cr_assert_eq(util_rfc3339_parse("2026-02-01T00:00:00Z", &end), 0);
+	account("p1", "active");
+	cr_assert_eq(run_at("p1", "window", "a", 1, start - 1).job.outcome,
+		     ENGINE_OUTSIDE_WINDOW);
+	cr_assert_eq(run_at("p1", "window", "b", 1, start).job.outcome,
+		     ENGINE_GRANTED);
+	cr_assert_eq(run_at("p1", "window", "c", 1, end - 1).job.outcome,
+		     ENGINE_GRANTED);
+	cr_assert_eq(run_at("p1", "window", "d", 1, end).job.outcome,
+		     ENGINE_OUTSIDE_WINDOW);
+	/* a completed fulfilment replays even after its window closed */
+	cr_assert_eq(run_at("p1", "window", "b", 1, end + 1000).job.outcome,
+		     ENGINE_REPLAYED);
+}
+
+Test(engine, inactive_accounts_are_refused)
+{
+	struct waiter w;
+
+	account("s", "suspended");
+	account("b", "banned");
+	w = run_at("s", "g5", "t1", 1, util_now_ms());
+	cr_assert_eq(w.job.outcome, ENGINE_ACCOUNT_STATE);
+	cr_assert(strstr(w.job.message, "suspended"));
+	w = run_at("b", "g5", "t2", 1, util_now_ms());
+	cr_assert_eq(w.job.outcome, ENGINE_ACCOUNT_STATE);
+	cr_assert(strstr(w.job.message, "banned"));
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
+}
+
+Test(engine, limit_per_account)
+{
+	account("p1", "active");
+	account("p2", "active");
+	cr_assert_eq(run("p1", "once", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(run("p1", "once", "t2"), ENGINE_ALREADY_OWNED);
+	cr_assert_eq(run("p2", "once", "t3"), ENGINE_GRANTED);
+	cr_assert_eq(run("p1", "twice", "t4"), ENGINE_GRANTED);
+	cr_assert_eq(run("p1", "twice", "t5"), ENGINE_GRANTED);
+	cr_assert_eq(run("p1", "twice", "t6"), ENGINE_ALREADY_OWNED);
+	cr_assert_eq(sql("SELECT count FROM claims WHERE account_id = 'p1' AND "
+			 "entitlement_id = 'twice'"), 2);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances"), 2);
+}
+
+Test(engine, owned_unique_items_are_skipped_not_refused)
+{
+	account("p1", "active");
+	cr_assert_eq(run("p1", "hat", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(run("p1", "bundle", "t2"), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances WHERE "
+			 "catalog_id = 'hat'"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances WHERE "
+			 "catalog_id = 'sword'"), 1);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 10);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE external_id = "
+			 "'t2' AND skipped = '[\"hat\"]'"), 1);
+	/* wholly owned: refused */
+	cr_assert_eq(run("p1", "hat", "t3"), ENGINE_ALREADY_OWNED);
+}
+
+Test(engine, quantity_multiplies_non_unique_grants)
+{
+	account("p1", "active");
+	cr_assert_eq(run_at("p1", "g5", "t1", 3, util_now_ms()).job.outcome,
+		     ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 15);
+	cr_assert_eq(run_at("p1", "hat", "t2", 3, util_now_ms()).job.outcome,
+		     ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances"), 1);
+}
+
+Test(engine, catalog_reload_applies_to_new_jobs)
+{
+	account("p1", "active");
+	catalog_holder_swap(holder, test_catalog(
+		"{\"items\": [{\"catalogId\": \"gold\", \"kind\": \"stackable\"}],"
+		" \"entitlements\": [{\"id\": \"g7\", \"stackable\": {\"catalogId\":"
+		" \"gold\", \"amount\": 7}, \"providerDetails\": [{\"primeGaming\":"
+		" {\"sku\": \"g7\"}}]}]}"));
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_INVALID_ITEM);
+	cr_assert_eq(run("p1", "g7", "t2"), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 7);
+}
+
+TestSuite(engine_auto, .init = setup_auto, .fini = teardown);
+
+Test(engine_auto, creates_accounts_only_when_granting)
+{
+	cr_assert_eq(run("fresh", "g5", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count(*) FROM accounts WHERE account_id = "
+			 "'fresh' AND state = 'active'"), 1);
+	cr_assert_eq(run("ghost", "nope", "t2"), ENGINE_INVALID_ITEM);
+	cr_assert_eq(sql("SELECT count(*) FROM accounts WHERE account_id = 'ghost'"), 0);
+}

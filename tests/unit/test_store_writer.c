@@ -1,0 +1,162 @@
+/* Unit tests of the store's writer: batching (whatever queued while the last
+ * commit ran, up to batch_max) and per-intent rollback inside a batch. */
+#include <criterion/criterion.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "helpers.h"
+
+/* An intent that creates one account, or fails after writing it. */
+struct probe {
+	struct store_intent in;
+	char account[32];
+	bool fail;
+	int sleep_ms;          /* holds the writer so others queue behind */
+	atomic_int done_calls;
+	int rc;
+};
+
+static int probe_apply(struct store_tx *tx, struct store_intent *in)
+{
+	struct probe *p = UTIL_CONTAINER_OF(in, struct probe, in);
+	bool created;
+
+	if (p->sleep_ms)
+		usleep((useconds_t)p->sleep_ms * 1000);
+	if (store_tx_account_put(tx, p->account, STORE_ACCOUNT_ACTIVE, 1, &created))
+		return STORE_ERR;
+	return p->fail ? STORE_ERR : STORE_OK;
+}
+
+static void probe_done(struct store_intent *in, int rc)
+{
+	struct probe *p = UTIL_CONTAINER_OF(in, struct probe, in);
+
+	p->rc = rc;
+	atomic_fetch_add(&p->done_calls, 1);
+}
+
+static void wait_all(struct probe *p, size_t n)
+{
+	for (int spins = 0; spins < 5000; spins++) {
+		size_t finished = 0;
+
+		for (size_t i = 0; i < n; i++)
+			finished += atomic_load(&p[i].done_calls) > 0;
+		if (finished == n)
+			return;
+		usleep(1000);
+	}
+	cr_assert_fail("intents not answered within 5 s");
+}
+
+static void submit_probes(struct store *st, struct probe *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		snprintf(p[i].account, sizeof(p[i].account), "acct-%zu", i);
+		p[i].in.apply = probe_apply;
+		p[i].in.done = probe_done;
+		cr_assert_eq(store_submit(st, &p[i].in), STORE_OK);
+	}
+}
+
+Test(writer, batches_what_queued_and_rolls_back_one_intent_alone)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 256);
+	struct probe p[40] = { 0 };
+	struct store_stats stats;
+
+	p[0].sleep_ms = 200;   /* the rest queue while this one runs */
+	p[17].fail = true;
+	submit_probes(st, p, 40);
+	wait_all(p, 40);
+	for (size_t i = 0; i < 40; i++) {
+		cr_assert_eq(atomic_load(&p[i].done_calls), 1, "intent %zu", i);
+		cr_assert_eq(p[i].rc, i == 17 ? STORE_ERR : STORE_OK, "intent %zu", i);
+	}
+	store_stats_get(st, &stats);
+	cr_assert_eq(stats.intents, 40);
+	cr_assert_geq(stats.max_batch, 30, "max batch %llu",
+		      (unsigned long long)stats.max_batch);
+	cr_assert_leq(stats.batches, 10);
+	store_close(st);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 39);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts "
+				  "WHERE account_id = 'acct-17'"), 0);
+	test_rmdir(dir);
+}
+
+Test(writer, respects_batch_max)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 4);
+	struct probe p[21] = { 0 };
+	struct store_stats stats;
+
+	p[0].sleep_ms = 100;
+	submit_probes(st, p, 21);
+	wait_all(p, 21);
+	store_stats_get(st, &stats);
+	cr_assert_eq(stats.max_batch, 4);
+	cr_assert_geq(stats.batches, 6);
+	store_close(st);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 21);
+	test_rmdir(dir);
+}
+
+Test(writer, close_answers_everything_queued)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	struct probe p[12] = { 0 };
+
+	p[0].sleep_ms = 50;
+	submit_probes(st, p, 12);
+	store_close(st);  /* drains: every queued intent is committed */
+	for (size_t i = 0; i < 12; i++)
+		cr_assert_eq(p[i].rc, STORE_OK);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 12);
+	test_rmdir(dir);
+}
+
+static int insert_then_fail(struct store_tx *tx, void *arg)
+{
+	bool created;
+
+	(void)arg;
+	store_tx_account_put(tx, "doomed", STORE_ACCOUNT_ACTIVE, 1, &created);
+	return STORE_ERR;
+}
+
+Test(writer, store_run_reports_the_intent_result)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+
+	cr_assert_eq(store_run(st, insert_then_fail, NULL), STORE_ERR);
+	store_close(st);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 0);
+	test_rmdir(dir);
+}
+
+Test(writer, reopen_keeps_schema_and_data)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	struct probe p[3] = { 0 };
+	int version = store_schema_version(st);
+
+	submit_probes(st, p, 3);
+	wait_all(p, 3);
+	store_close(st);
+	st = test_store_open(dir, 8);
+	cr_assert_eq(store_schema_version(st), version);
+	cr_assert_eq(store_ping(st), 0);
+	store_close(st);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 3);
+	test_rmdir(dir);
+}
