@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -167,6 +168,13 @@ static struct http_request *request_new(struct http_server *s,
 	return req;
 }
 
+static bool expects_continue(const struct http_request *req)
+{
+	const char *expect = http_request_header(req, "Expect");
+
+	return expect && strcasecmp(expect, "100-continue") == 0;
+}
+
 /* ---- body and dispatch ------------------------------------------------ */
 
 static void consume_body(struct http_request *req, const char *data, size_t n)
@@ -203,7 +211,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 
 	(void)version;
 	if (!req) {
-		*con_cls = request_new(cls, conn, url, method);
+		*con_cls = req = request_new(cls, conn, url, method);
+		/* A client waiting for "100 Continue" has not sent its body: an
+		 * early error goes out now, and the body never comes. */
+		if (req->failed_early && expects_continue(req))
+			return http_request_queue(req);
 		return MHD_YES;
 	}
 	if (req->state == HTTP_REQ_SUSPENDED)

@@ -176,3 +176,32 @@ def test_sighup_reloads_a_good_catalog_and_keeps_the_old_on_a_bad_one(grantd):
     assert grantd.balance("player-1", "gems") == 6
     r = grantd.request("GET", "/readyz")
     assert r.status_code == 200
+
+
+def test_store_failure_is_503_commits_nothing_and_retry_succeeds(grantd):
+    """A database failure after the fulfilment row was written but while
+    granting: the whole intent rolls back, the caller gets a retryable 503,
+    other requests are unaffected, and the retry grants exactly once."""
+    import sqlite3
+    assert grantd.fulfill("player-1", "pg_hat", "t-before").status_code == 200
+    with sqlite3.connect(grantd.db_path, timeout=10) as c:
+        c.execute("CREATE TRIGGER fail_gold BEFORE INSERT ON inventory_stackables"
+                  " BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+    before = grantd.snapshot()
+    r = grantd.fulfill("player-1", "pg_starter", "t-fault")
+    assert r.status_code == 503
+    assert r.json()["error"]["code"] == "StoreUnavailable"
+    assert r.headers["Retry-After"] == "1"
+    after = grantd.snapshot()
+    after.pop("sqlite_master", None), before.pop("sqlite_master", None)
+    assert after == before  # no fulfilment row, no grant, no instance
+    assert any(l.get("event") == "store_error" for l in grantd.log_lines())
+    with sqlite3.connect(grantd.db_path, timeout=10) as c:
+        c.execute("DROP TRIGGER fail_gold")
+    r = grantd.fulfill("player-1", "pg_starter", "t-fault")
+    assert r.status_code == 200
+    assert grantd.fulfill("player-1", "pg_starter", "t-fault").status_code == 200
+    assert grantd.balance("player-1", "gold") == 100
+    with grantd.db() as db:
+        completed_once(db, "primegaming", ["t-fault"], 2)  # gold + sword; hat owned
+        check_ledger(db)

@@ -319,3 +319,33 @@ def test_request_id_is_echoed_or_generated(grantd):
     assert r1.headers["X-Request-Id"] != r2.headers["X-Request-Id"]
     r = grantd.fulfill("player-1", "pg_gold_100", "t-rid", headers={"X-Request-Id": "prime-req-9"})
     assert r.headers["X-Request-Id"] == "prime-req-9"
+
+
+def raw_exchange(g, head, timeout=5):
+    """Sends only `head` on a fresh connection; returns what comes back."""
+    import socket
+    with socket.create_connection(("127.0.0.1", g.port), timeout=timeout) as s:
+        s.sendall(head.encode())
+        reply = b""
+        while True:
+            chunk = s.recv(65536)
+            if not chunk:
+                return reply
+            reply += chunk
+            if b"\r\n\r\n" in reply and reply.rstrip().endswith(b"}"):
+                return reply
+
+
+@pytest.mark.parametrize("auth,status", [(True, 413), (False, 401)])
+def test_early_error_answers_a_client_waiting_for_100_continue(grantd, auth, status):
+    """curl and others send "Expect: 100-continue" for large bodies: the
+    error must come before the body is asked for, not a 100 then a close."""
+    head = (f"POST {FULFILL} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 5000000\r\n"
+            "Expect: 100-continue\r\n"
+            + (f"Authorization: Bearer {grantd.prime_key}\r\n" if auth else "")
+            + "\r\n")
+    reply = raw_exchange(grantd, head)
+    assert reply.startswith(f"HTTP/1.1 {status} ".encode()), reply[:200]
+    assert b"100 Continue" not in reply
+    assert grantd.fulfill("player-1", "pg_gold_100", "t-after-expect").status_code == 200
