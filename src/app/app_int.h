@@ -4,6 +4,7 @@
 
 #include "app/config.h"
 #include "catalog/catalog.h"
+#include "engine/engine.h"
 #include "http/http.h"
 #include "store/store.h"
 
@@ -16,15 +17,18 @@ struct store *app_store_open(const struct config *cfg);
 /* Loads the catalog, logging every problem. Returns a new snapshot or NULL. */
 struct catalog *app_catalog_load(const char *path, const char *event);
 
-/* What the health handlers read (route ctx). */
-struct app_health {
+/* What the operations handlers read (their route ctx). */
+struct app_ctx {
 	struct store *store;
 	struct catalog_holder *catalog;
+	struct engine *engine;
 };
 
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */
 #define APP_ROUTES_MAX 16
-size_t app_routes_build(struct http_route *routes, struct store *st,
-			void *engine, struct app_health *health);
+size_t app_routes_build(struct http_route *routes, struct app_ctx *ctx);
+
+/* GET /metrics (metrics.c). */
+void app_metrics(struct http_request *req);
 
 #endif

@@ -13,7 +13,7 @@ static void healthz(struct http_request *req)
 
 static void readyz(struct http_request *req)
 {
-	struct app_health *h = http_request_ctx(req);
+	struct app_ctx *h = http_request_ctx(req);
 	struct catalog *c = catalog_holder_get(h->catalog);
 	bool catalog_ok = c != NULL;
 
@@ -29,13 +29,14 @@ static void readyz(struct http_request *req)
 	http_reply_static(req, 200, "{\"status\":\"ready\"}");
 }
 
-size_t app_routes_build(struct http_route *r, struct store *st, void *engine,
-			struct app_health *health)
+size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 {
+	struct store *st = ctx->store;
+
 	const struct http_route table[] = {
 		{ HTTP_POST, "/v1/primegaming/fulfillment",
 		  sources_primegaming_fulfill, AUTH_SCOPE_PRIMEGAMING,
-		  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", engine },
+		  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", ctx->engine },
 		{ HTTP_PUT, "/v1/accounts/{account_id}", partner_account_put,
 		  AUTH_SCOPE_PARTNER, HTTP_ROUTE_JSON_BODY, "accounts.put", st },
 		{ HTTP_GET, "/v1/accounts/{account_id}", partner_account_get,
@@ -44,8 +45,10 @@ size_t app_routes_build(struct http_route *r, struct store *st, void *engine,
 		  partner_inventory_get, AUTH_SCOPE_PARTNER, 0, "inventory.get", st },
 		{ HTTP_GET, "/v1/accounts/{account_id}/entitlements/history",
 		  partner_history_get, AUTH_SCOPE_PARTNER, 0, "history.get", st },
-		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", health },
-		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", health },
+		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", ctx },
+		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx },
+		{ HTTP_GET, "/metrics", app_metrics, AUTH_SCOPE_OPERATOR, 0,
+		  "metrics", ctx },
 	};
 
 	UTIL_ASSERT(UTIL_ARRAY_LEN(table) <= APP_ROUTES_MAX);

@@ -23,7 +23,7 @@ struct server {
 	struct store *store;
 	struct auth *auth;
 	struct engine *engine;
-	struct app_health health;
+	struct app_ctx ctx;
 	struct http_route routes[APP_ROUTES_MAX];
 	struct http_server *http;
 };
@@ -73,7 +73,7 @@ static int start_http(struct server *s)
 	struct ops_log_line l;
 	char *err = NULL;
 
-	opts.n_routes = app_routes_build(s->routes, s->store, s->engine, &s->health);
+	opts.n_routes = app_routes_build(s->routes, &s->ctx);
 	if (http_server_start(&opts, &s->http, &err)) {
 		fprintf(stderr, "grantd: %s\n", err);
 		free(err);
@@ -115,8 +115,9 @@ static int start(struct server *s)
 		return -1;
 	eopts.auto_create_accounts = s->cfg.accounts.auto_create;
 	s->engine = engine_new(&eopts, s->store, s->catalog);
-	s->health.store = s->store;
-	s->health.catalog = s->catalog;
+	s->ctx.store = s->store;
+	s->ctx.catalog = s->catalog;
+	s->ctx.engine = s->engine;
 	return start_http(s);
 }
 

@@ -139,6 +139,7 @@ struct auth *auth_new(struct store *st, int refresh_ms)
 		auth_free(a);
 		return NULL;
 	}
+	pthread_setname_np(a->thread, "grantd-auth");
 	a->started = true;
 	return a;
 }
@@ -183,7 +184,7 @@ enum http_auth_result auth_check(void *auth, const char *authorization,
 
 	if (!token)
 		return authorization ? HTTP_AUTH_INVALID : HTTP_AUTH_MISSING;
-	SHA256((const unsigned char *)token, strlen(token), probe.hash);
+	util_sha256(token, strlen(token), probe.hash);
 	pthread_rwlock_rdlock(&a->lock);
 	hit = bsearch(&probe, a->snap.items, a->snap.len, sizeof(probe), by_hash);
 	if (hit && CRYPTO_memcmp(hit->hash, probe.hash, sizeof(probe.hash)) == 0 &&

@@ -3,14 +3,26 @@
 #include "engine/engine.h"
 
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Outcome counts per source; sources register on first use. */
+#define ENGINE_MAX_SOURCES 32
+struct source_counts {
+	const char *source;
+	atomic_ullong n[ENGINE_OUTCOME_COUNT];
+};
 
 struct engine {
 	struct engine_options opts;
 	struct store *store;
 	struct catalog_holder *catalog;
+	pthread_mutex_t sources_lock;
+	atomic_size_t n_sources;
+	struct source_counts sources[ENGINE_MAX_SOURCES];
 };
 
 static const char *const outcome_codes[] = {
@@ -44,12 +56,56 @@ struct engine *engine_new(const struct engine_options *opts, struct store *st,
 	e->opts = *opts;
 	e->store = st;
 	e->catalog = catalog;
+	pthread_mutex_init(&e->sources_lock, NULL);
 	return e;
 }
 
 void engine_free(struct engine *e)
 {
+	if (!e)
+		return;
+	pthread_mutex_destroy(&e->sources_lock);
 	free(e);
+}
+
+static struct source_counts *find_source(struct engine *e, const char *source,
+					 size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (strcmp(e->sources[i].source, source) == 0)
+			return &e->sources[i];
+	return NULL;
+}
+
+/* Counts an outcome; the first use of a source registers it. */
+static void count_outcome(struct engine *e, const char *source,
+			  enum engine_outcome o)
+{
+	struct source_counts *sc = find_source(e, source, atomic_load(&e->n_sources));
+
+	if (!sc) {
+		pthread_mutex_lock(&e->sources_lock);
+		sc = find_source(e, source, atomic_load(&e->n_sources));
+		if (!sc && atomic_load(&e->n_sources) < ENGINE_MAX_SOURCES) {
+			sc = &e->sources[atomic_load(&e->n_sources)];
+			sc->source = source;
+			atomic_fetch_add(&e->n_sources, 1);
+		}
+		pthread_mutex_unlock(&e->sources_lock);
+	}
+	if (sc)
+		atomic_fetch_add_explicit(&sc->n[o], 1, memory_order_relaxed);
+}
+
+void engine_stats_each(struct engine *e, engine_stats_fn fn, void *arg)
+{
+	size_t n = atomic_load(&e->n_sources);
+
+	for (size_t i = 0; i < n; i++)
+		for (int o = 0; o < ENGINE_OUTCOME_COUNT; o++)
+			fn(arg, e->sources[i].source, (enum engine_outcome)o,
+			   atomic_load_explicit(&e->sources[i].n[o],
+						memory_order_relaxed));
 }
 
 __attribute__((format(printf, 3, 4)))
@@ -64,18 +120,42 @@ static void set_outcome(struct engine_job *job, enum engine_outcome o,
 	va_end(ap);
 }
 
-/* The fingerprint says "same request": every field a source maps, NUL
- * separated (no field can contain NUL). */
-static void fingerprint(const struct engine_entitlement *ent, char out[65])
+/* Appends s and its NUL to p (bounded by end); returns the new end. */
+static char *put_field(char *p, char *end, const char *s)
 {
-	struct util_buf b;
+	size_t n = strlen(s) + 1;
 
-	util_buf_init(&b, 0);
-	util_buf_printf(&b, "%s%c%s%c%s%c%s%c%" PRId64, ent->source, 0,
-			ent->external_id, 0, ent->account_id, 0,
-			ent->provider_item_id, 0, ent->quantity);
-	util_sha256_hex(b.data, b.len, out);
-	util_buf_release(&b);
+	if ((size_t)(end - p) < n)
+		return NULL;
+	memcpy(p, s, n);
+	return p + n;
+}
+
+/* The fingerprint says "same request": a digest of every field a source
+ * maps, NUL separated (no field can contain NUL). Sources bound their
+ * fields, so they fit on the stack; longer ones take the heap. */
+static void fingerprint(const struct engine_entitlement *ent,
+			unsigned char out[STORE_FINGERPRINT_LEN])
+{
+	unsigned char md[32];
+	char stack[2048], quantity[24], *buf = stack, *p;
+	size_t size = sizeof(stack);
+	const char *parts[] = { ent->source, ent->external_id, ent->account_id,
+				ent->provider_item_id, quantity };
+
+	snprintf(quantity, sizeof(quantity), "%" PRId64, ent->quantity);
+	for (size_t need = 0, i = 0; i < UTIL_ARRAY_LEN(parts); i++) {
+		need += strlen(parts[i]) + 1;
+		if (i + 1 == UTIL_ARRAY_LEN(parts) && need > size)
+			buf = util_xmalloc(size = need);
+	}
+	p = buf;
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++)
+		p = put_field(p, buf + size, parts[i]);
+	util_sha256(buf, (size_t)(p - buf), md);
+	if (buf != stack)
+		free(buf);
+	memcpy(out, md, STORE_FINGERPRINT_LEN);
 }
 
 static bool account_id_valid(const char *id)
@@ -230,7 +310,6 @@ static int record(struct store_tx *tx, struct engine_job *job,
 	int64_t now = util_now_ms();
 	bool ok = job->outcome == ENGINE_GRANTED;
 	struct store_fulfilment f = {
-		.fulfillment_id = job->fulfillment_id,
 		.source = job->ent.source,
 		.external_id = job->ent.external_id,
 		.account_id = job->ent.account_id,
@@ -251,13 +330,16 @@ static int record(struct store_tx *tx, struct engine_job *job,
 		*row = ref->row;
 		return store_tx_fulfilment_update(tx, ref->row, &f);
 	}
-	util_uuid7(job->fulfillment_id);
-	return store_tx_fulfilment_insert(tx, &f, row);
+	if (store_tx_fulfilment_insert(tx, &f, row))
+		return STORE_ERR;
+	store_fulfilment_id_format(*row, job->fulfillment_id);
+	return 0;
 }
 
-/* Grants line i of the entry; a unique item is granted once at most. */
+/* Grants line i of the entry; a unique item is granted once at most. Each
+ * grant row takes the next ledger line number from *line. */
 static int grant_line(struct store_tx *tx, struct engine_job *job, int64_t row,
-		      size_t i)
+		      size_t i, int *line)
 {
 	const struct catalog_grant *g = &job->entry_->grants[i];
 	const char *account = job->ent.account_id;
@@ -267,15 +349,15 @@ static int grant_line(struct store_tx *tx, struct engine_job *job, int64_t row,
 	bool skip = false;
 
 	if (g->item->kind == CATALOG_STACKABLE)
-		return store_tx_grant_stackable(tx, row, account, catalog_id,
+		return store_tx_grant_stackable(tx, row, (*line)++, account,
+						catalog_id,
 						g->amount * job->ent.quantity);
 	if (is_unique(g) && unique_skipped(tx, job, i, &skip))
 		return STORE_ERR;
 	for (int64_t n = 0; n < copies && !skip; n++) {
 		util_uuid7(instance_id);
-		if (store_tx_grant_instance(tx, row, job->fulfillment_id, account,
-					    catalog_id, instance_id,
-					    job->ent.received_at_ms))
+		if (store_tx_grant_instance(tx, row, (*line)++, account, catalog_id,
+					    instance_id, job->ent.received_at_ms))
 			return STORE_ERR;
 	}
 	return 0;
@@ -287,6 +369,7 @@ static int grant_all(struct store_tx *tx, struct engine_job *job,
 {
 	const struct catalog_entitlement *entry = job->entry_;
 	int64_t row;
+	int line = 0;
 	bool created;
 
 	if (job->create_account_ &&
@@ -296,7 +379,7 @@ static int grant_all(struct store_tx *tx, struct engine_job *job,
 	if (record(tx, job, ref, skipped, &row))
 		return STORE_ERR;
 	for (size_t i = 0; i < entry->n_grants; i++)
-		if (grant_line(tx, job, row, i))
+		if (grant_line(tx, job, row, i, &line))
 			return STORE_ERR;
 	if (entry->limit_per_account > 0 &&
 	    store_tx_claim_add(tx, job->ent.account_id, entry->id,
@@ -313,7 +396,7 @@ static bool settle_existing(struct engine_job *job,
 {
 	if (!ref->found)
 		return false;
-	if (strcmp(ref->fingerprint, job->fingerprint_) != 0) {
+	if (memcmp(ref->fingerprint, job->fingerprint_, STORE_FINGERPRINT_LEN) != 0) {
 		set_outcome(job, ENGINE_CONFLICT, "\"%s\" was already used for a "
 			    "different request", job->ent.external_id);
 	} else if (ref->status == STORE_FULFILMENT_COMPLETED ||
@@ -335,6 +418,11 @@ static int job_apply(struct store_tx *tx, struct store_intent *in)
 	int64_t row;
 	int rc;
 
+	/* apply may run again (store.h): every result starts afresh. */
+	job->outcome = ENGINE_GRANTED;
+	job->message[0] = '\0';
+	job->fulfillment_id[0] = '\0';
+	job->create_account_ = false;
 	if (store_tx_fulfilment_find(tx, job->ent.source, job->ent.external_id,
 				     &ref))
 		return STORE_ERR;
@@ -367,6 +455,7 @@ static void job_done(struct store_intent *in, int rc)
 	catalog_unref(job->catalog_);
 	job->catalog_ = NULL;
 	job->entry_ = NULL;
+	count_outcome(job->engine_, job->ent.source, job->outcome);
 	done(job);
 }
 

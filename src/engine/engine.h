@@ -22,6 +22,7 @@ enum engine_outcome {
 	ENGINE_CONFLICT,          /* same (source, external_id), other request */
 	ENGINE_STORE_ERROR,       /* nothing committed; safe to retry */
 	ENGINE_UNAVAILABLE,       /* shutting down; nothing done */
+	ENGINE_OUTCOME_COUNT
 };
 
 /* Stable code for an outcome ("InvalidCustomer", …), as recorded in the
@@ -54,14 +55,14 @@ struct engine_job {
 	/* Results, valid inside done. */
 	enum engine_outcome outcome;
 	char message[ENGINE_MESSAGE_MAX];   /* detail for errors, "" on success */
-	char fulfillment_id[UTIL_UUID_LEN + 1]; /* "" if nothing was recorded */
+	char fulfillment_id[STORE_FULFILMENT_ID_LEN + 1]; /* "" if none recorded */
 
 	/* Private to the engine. */
 	struct store_intent intent_;
 	struct engine *engine_;
 	struct catalog *catalog_;
 	const struct catalog_entitlement *entry_;
-	char fingerprint_[65];
+	unsigned char fingerprint_[STORE_FINGERPRINT_LEN];
 	bool create_account_;
 	void (*done_)(struct engine_job *job);
 };
@@ -83,5 +84,12 @@ void engine_free(struct engine *e);
  * closing. It may free the job. Keep it short: it delays the next batch. */
 void engine_submit(struct engine *e, struct engine_job *job,
 		   void (*done)(struct engine_job *job));
+
+/* Calls fn for every (source, outcome) seen since the engine started, with
+ * its count. Source names are borrowed from the submitted jobs' sources,
+ * which must be static strings. */
+typedef void (*engine_stats_fn)(void *arg, const char *source,
+				enum engine_outcome outcome, uint64_t count);
+void engine_stats_each(struct engine *e, engine_stats_fn fn, void *arg);
 
 #endif

@@ -78,7 +78,9 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 		      char **err);
 /* The port actually bound (useful when listening on port 0). */
 uint16_t http_server_port(const struct http_server *s);
-/* Stops accepting new connections; open ones are still served. */
+/* Stops accepting new connections. Requests already begun are served to
+ * the end; new requests on connections still open get 503 ShuttingDown
+ * with Connection: close. */
 void http_server_quiesce(struct http_server *s);
 /* Waits until no request is in flight, or `timeout_ms` passes.
  * Returns 0 if idle, -1 on timeout. */
@@ -112,6 +114,30 @@ void http_request_log_transaction(struct http_request *req, const char *id);
 void http_request_set_state(struct http_request *req, void *state,
 			    void (*free_fn)(void *state));
 
+/* ---- statistics ------------------------------------------------------- */
+
+/* Upper bounds (seconds) of the request duration histogram buckets; the
+ * last bucket is +Inf. */
+#define HTTP_LATENCY_BUCKETS 13
+extern const double http_latency_bounds[HTTP_LATENCY_BUCKETS - 1];
+
+/* Counts for one route ("unmatched" for requests no route took). */
+struct http_route_stats {
+	const char *name;
+	uint64_t by_status[600];                  /* index: HTTP status */
+	uint64_t latency[HTTP_LATENCY_BUCKETS];   /* non-cumulative */
+	double latency_sum;                       /* seconds */
+	uint64_t count;
+};
+typedef void (*http_route_stats_fn)(void *arg, const struct http_route_stats *s);
+
+/* Calls fn for every route of the server handling `req`, then the
+ * unmatched pseudo-route. */
+void http_stats_each(const struct http_request *req, http_route_stats_fn fn,
+		     void *arg);
+/* Requests being handled now by the server handling `req`. */
+long http_stats_in_flight(const struct http_request *req);
+
 /* ---- answering: exactly one reply per request ------------------------ */
 
 /* Adds a response header to the coming reply (both strings copied). */
@@ -119,6 +145,9 @@ void http_reply_header(struct http_request *req, const char *name,
 		       const char *value);
 /* Replies with a JSON document; takes over the caller's reference. */
 void http_reply_json(struct http_request *req, unsigned status, json_t *body);
+/* Replies with `text` (owned: taken over and freed) as `content_type`. */
+void http_reply_text(struct http_request *req, unsigned status,
+		     const char *content_type, char *text);
 /* Replies with a static JSON text (not copied; must outlive the reply). */
 void http_reply_static(struct http_request *req, unsigned status,
 		       const char *json);

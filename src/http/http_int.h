@@ -15,6 +15,16 @@
 /* Body bytes read and thrown away after an early error before giving up on
  * the connection (so the client still sees the error reply). */
 #define HTTP_DRAIN_MAX (1024 * 1024)
+/* Memory per connection for its headers and buffers (bodies go to the
+ * request's own buffer); request headers must fit in about half of it. */
+#define HTTP_CONNECTION_MEMORY (16 * 1024)
+
+/* Live counters behind struct http_route_stats. */
+struct http_counters {
+	atomic_ullong by_status[600];
+	atomic_ullong latency[HTTP_LATENCY_BUCKETS];
+	atomic_ullong latency_sum_us;
+};
 
 /* A route pattern split into segments; a NULL literal is a parameter. */
 struct http_compiled_route {
@@ -23,6 +33,7 @@ struct http_compiled_route {
 	const char *literal[HTTP_MAX_SEGMENTS];
 	char *owned[HTTP_MAX_SEGMENTS];      /* storage behind literal/param names */
 	const char *param_name[HTTP_MAX_SEGMENTS];
+	struct http_counters counters;
 };
 
 struct http_server {
@@ -32,6 +43,8 @@ struct http_server {
 	size_t n_routes;
 	uint16_t port;
 	atomic_long in_flight;
+	atomic_bool draining;     /* quiesced: new requests are turned away */
+	struct http_counters unmatched;
 	atomic_ullong next_request_id;
 	char id_prefix[9];
 };
@@ -97,6 +110,9 @@ const struct http_compiled_route *http_router_match(struct http_server *s,
 enum http_method http_method_parse(const char *name);
 /* Writes "GET, POST" style text for an Allow header. */
 void http_methods_format(unsigned methods, char *out, size_t size);
+
+/* Statistics (stats.c): counts a finished request. */
+void http_stats_record(struct http_request *req);
 
 /* Replies (reply.c). */
 void http_request_free(struct http_request *req);

@@ -20,9 +20,10 @@ void http_reply_header(struct http_request *req, const char *name,
 }
 
 /* Adds the standard and extra headers; frees the extra ones. */
-static void add_headers(struct http_request *req, struct MHD_Response *r)
+static void add_headers(struct http_request *req, struct MHD_Response *r,
+			const char *content_type)
 {
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
 	MHD_add_response_header(r, "X-Request-Id", req->request_id);
 	for (size_t i = 0; i < req->n_headers; i++) {
 		MHD_add_response_header(r, req->headers[i].name,
@@ -34,18 +35,24 @@ static void add_headers(struct http_request *req, struct MHD_Response *r)
 }
 
 /* Installs the response; resumes the request if it was suspended. */
-static void finish(struct http_request *req, unsigned status,
-		   struct MHD_Response *r)
+static void finish_typed(struct http_request *req, unsigned status,
+			 struct MHD_Response *r, const char *content_type)
 {
 	if (!r)
 		util_bug(__FILE__, __LINE__, "cannot create response");
 	if (req->response)
 		util_bug(__FILE__, __LINE__, "second reply to one request");
-	add_headers(req, r);
+	add_headers(req, r, content_type);
 	req->status = status;
 	req->response = r;
 	if (req->state == HTTP_REQ_SUSPENDED)
 		MHD_resume_connection(req->conn);
+}
+
+static void finish(struct http_request *req, unsigned status,
+		   struct MHD_Response *r)
+{
+	finish_typed(req, status, r, "application/json");
 }
 
 void http_reply_static(struct http_request *req, unsigned status,
@@ -60,6 +67,14 @@ static void reply_owned(struct http_request *req, unsigned status, char *text,
 {
 	finish(req, status, MHD_create_response_from_buffer(len, text,
 							    MHD_RESPMEM_MUST_FREE));
+}
+
+void http_reply_text(struct http_request *req, unsigned status,
+		     const char *content_type, char *text)
+{
+	finish_typed(req, status, MHD_create_response_from_buffer(
+			     strlen(text), text, MHD_RESPMEM_MUST_FREE),
+		     content_type);
 }
 
 void http_reply_json(struct http_request *req, unsigned status, json_t *body)

@@ -27,6 +27,19 @@ static bool request_id_acceptable(const char *id)
 	return true;
 }
 
+/* "<8 hex prefix>-<12 hex counter>", without printf on the hot path. */
+static void format_request_id(const char *prefix, unsigned long long n,
+			      char *out)
+{
+	static const char hex[] = "0123456789abcdef";
+
+	memcpy(out, prefix, 8);
+	out[8] = '-';
+	for (int i = 0; i < 12; i++)
+		out[9 + i] = hex[(n >> (44 - 4 * i)) & 15];
+	out[21] = '\0';
+}
+
 static void assign_request_id(struct http_request *req)
 {
 	const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
@@ -38,8 +51,7 @@ static void assign_request_id(struct http_request *req)
 		return;
 	}
 	n = atomic_fetch_add(&req->server->next_request_id, 1);
-	snprintf(req->request_id, sizeof(req->request_id), "%s-%012llx",
-		 req->server->id_prefix, n);
+	format_request_id(req->server->id_prefix, n, req->request_id);
 }
 
 /* ---- the first call: route, credential, body rules -------------------- */
@@ -147,6 +159,21 @@ static bool check_body_rules(struct http_request *req)
 	return true;
 }
 
+/* While draining for shutdown, requests that arrive on connections still
+ * open are answered at once and never suspended: the daemon can only stop
+ * once no connection is suspended, and a stream of keep-alive requests
+ * would otherwise never let that moment come. */
+static bool turned_away(struct http_request *req)
+{
+	if (!atomic_load(&req->server->draining))
+		return false;
+	http_reply_header(req, "Connection", "close");
+	http_reply_header(req, "Retry-After", "1");
+	http_reply_error(req, 503, "ShuttingDown", "the server is shutting down; "
+			 "nothing was done, retry");
+	return true;
+}
+
 static struct http_request *request_new(struct http_server *s,
 					struct MHD_Connection *conn,
 					const char *url, const char *method)
@@ -163,7 +190,8 @@ static struct http_request *request_new(struct http_server *s,
 	util_strlist_init(&req->query_values);
 	atomic_fetch_add(&s->in_flight, 1);
 	assign_request_id(req);
-	if (!route_request(req) || !authenticate(req) || !check_body_rules(req))
+	if (turned_away(req) || !route_request(req) || !authenticate(req) ||
+	    !check_body_rules(req))
 		fail_early(req);
 	return req;
 }
@@ -266,6 +294,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!req)
 		return;
 	log_request(req, toe);
+	http_stats_record(req);
 	http_request_free(req);
 	*con_cls = NULL;
 	atomic_fetch_sub(&s->in_flight, 1);
@@ -351,6 +380,10 @@ static int start_daemon(struct http_server *s, const struct addrinfo *ai,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+		/* Per-connection memory for headers and buffers. libmicrohttpd
+		 * zeroes it for every request, so the 32 KiB default costs more
+		 * than the largest headers grantd accepts need. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
 		MHD_OPTION_END);
 	if (!s->daemon) {
 		*err = util_xasprintf("cannot listen on %s (address in use, or "
@@ -397,7 +430,10 @@ uint16_t http_server_port(const struct http_server *s)
 
 void http_server_quiesce(struct http_server *s)
 {
-	MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+	MHD_socket fd;
+
+	atomic_store(&s->draining, true);
+	fd = MHD_quiesce_daemon(s->daemon);
 
 	if (fd != MHD_INVALID_SOCKET)
 		close(fd);

@@ -46,4 +46,16 @@ void ops_log_end(struct ops_log_line *l);
 void ops_log(enum ops_log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* ---- Prometheus text format ------------------------------------------ */
+
+/* Appends "# HELP" and "# TYPE" lines for a metric family. */
+void ops_metric_family(struct util_buf *b, const char *name, const char *type,
+		       const char *help);
+/* Appends one sample. `kv` is a NULL-terminated list of label name/value
+ * pairs, or NULL; values are escaped. */
+void ops_metric_u64(struct util_buf *b, const char *name,
+		    const char *const *kv, uint64_t value);
+void ops_metric_f64(struct util_buf *b, const char *name,
+		    const char *const *kv, double value);
+
 #endif

@@ -21,14 +21,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"UPDATE accounts SET state = ?2, updated_at_ms = ?3"
 		" WHERE account_id = ?1",
 	[STMT_FULFILMENT_FIND] =
-		"SELECT row_id, fulfillment_id, request_fingerprint, status"
+		"SELECT row_id, request_fingerprint, status"
 		" FROM fulfillments WHERE source = ?1 AND external_id = ?2",
 	[STMT_FULFILMENT_INSERT] =
-		"INSERT INTO fulfillments (fulfillment_id, source, external_id,"
+		"INSERT INTO fulfillments (source, external_id,"
 		" account_id, provider_item_id, entitlement_id,"
 		" request_fingerprint, status, error_code, skipped,"
 		" created_at_ms, updated_at_ms, fulfilled_at_ms)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
 	[STMT_FULFILMENT_UPDATE] =
 		"UPDATE fulfillments SET account_id = ?2, provider_item_id = ?3,"
 		" entitlement_id = ?4, request_fingerprint = ?5, status = ?6,"
@@ -46,15 +46,15 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"SELECT 1 FROM inventory_instances"
 		" WHERE account_id = ?1 AND catalog_id = ?2 LIMIT 1",
 	[STMT_GRANT_INSERT] =
-		"INSERT INTO grants (fulfillment_row, catalog_id, amount,"
-		" instance_id) VALUES (?1, ?2, ?3, ?4)",
+		"INSERT INTO grants (fulfillment_row, line, catalog_id, amount,"
+		" instance_id) VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_STACKABLE_ADD] =
 		"INSERT INTO inventory_stackables (account_id, catalog_id, amount)"
 		" VALUES (?1, ?2, ?3) ON CONFLICT (account_id, catalog_id)"
 		" DO UPDATE SET amount = amount + excluded.amount",
 	[STMT_INSTANCE_INSERT] =
 		"INSERT INTO inventory_instances (instance_id, account_id,"
-		" catalog_id, fulfillment_id, acquired_at_ms)"
+		" catalog_id, fulfillment_row, acquired_at_ms)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_CREDENTIAL_INSERT] =
 		"INSERT INTO credentials (id, kind, name, secret_hash, scopes,"
@@ -72,14 +72,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"SELECT catalog_id, amount FROM inventory_stackables"
 		" WHERE account_id = ?1 ORDER BY catalog_id",
 	[STMT_READ_INSTANCES] =
-		"SELECT instance_id, catalog_id, fulfillment_id, acquired_at_ms"
+		"SELECT instance_id, catalog_id, fulfillment_row, acquired_at_ms"
 		" FROM inventory_instances WHERE account_id = ?1"
 		" ORDER BY acquired_at_ms, instance_id",
 	[STMT_READ_HISTORY] =
-		"SELECT fulfillment_id, source, external_id, account_id,"
+		"SELECT row_id, source, external_id, account_id,"
 		" provider_item_id, entitlement_id, status, error_code, skipped,"
 		" created_at_ms, fulfilled_at_ms FROM fulfillments"
-		" WHERE account_id = ?1 ORDER BY created_at_ms DESC, row_id DESC"
+		" WHERE account_id = ?1 ORDER BY row_id DESC"
 		" LIMIT ?2 OFFSET ?3",
 	[STMT_READ_CREDENTIALS] =
 		"SELECT id, kind, name, secret_hash, scopes, created_at_ms,"
@@ -100,14 +100,18 @@ void store_log_error(struct store_conn *c, const char *what, int rc)
 	ops_log_end(&l);
 }
 
+/* After a checkpoint resets the WAL, the file is truncated to this size. */
+#define PRAGMAS "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;" \
+	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 67108864;"
+
+/* synchronous=NORMAL on every connection: commits do not fsync, SQLite
+ * syncs around checkpoints and stays consistent across power loss. When
+ * storage.sqlite.synchronous is "full", the syncer (syncer.c) fsyncs the
+ * WAL before any commit is acknowledged. */
 static int apply_pragmas(struct store *st, sqlite3 *db, char **err)
 {
 	char *msg = NULL;
-	const char *sql = st->opts.synchronous_full ?
-		"PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;"
-		"PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;" :
-		"PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-		"PRAGMA busy_timeout = 10000; PRAGMA foreign_keys = OFF;";
+	const char *sql = PRAGMAS "PRAGMA synchronous = NORMAL;";
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
@@ -121,8 +125,13 @@ int store_conn_open(struct store *st, struct store_conn **out, char **err)
 	struct store_conn *c = util_xcalloc(1, sizeof(*c));
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE |
 		    SQLITE_OPEN_NOMUTEX;
-	int rc = sqlite3_open_v2(st->path, &c->db, flags, NULL);
+	int rc;
 
+	if (store_vfs_register()) {
+		*err = util_xstrdup("cannot register the SQLite VFS");
+		goto fail;
+	}
+	rc = sqlite3_open_v2(st->path, &c->db, flags, STORE_VFS_NAME);
 	if (rc != SQLITE_OK) {
 		*err = util_xasprintf("cannot open %s: %s", st->path,
 				      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));

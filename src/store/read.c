@@ -84,13 +84,15 @@ static void stackable_row(sqlite3_stmt *s, void *ctx)
 static void instance_row(sqlite3_stmt *s, void *ctx)
 {
 	struct inventory_ctx *ic = ctx;
+	char fid[STORE_FULFILMENT_ID_LEN + 1];
 	struct store_instance_row r = {
 		.instance_id = col_text(s, 0),
 		.catalog_id = col_text(s, 1),
-		.fulfillment_id = col_text(s, 2),
+		.fulfillment_id = fid,
 		.acquired_at_ms = sqlite3_column_int64(s, 3),
 	};
 
+	store_fulfilment_id_format(sqlite3_column_int64(s, 2), fid);
 	ic->on_instance(ic->arg, &r);
 }
 
@@ -138,8 +140,9 @@ struct history_ctx {
 static void history_row(sqlite3_stmt *s, void *ctx)
 {
 	struct history_ctx *hc = ctx;
+	char fid[STORE_FULFILMENT_ID_LEN + 1];
 	struct store_history_row r = {
-		.fulfillment_id = col_text(s, 0),
+		.fulfillment_id = fid,
 		.source = col_text(s, 1),
 		.external_id = col_text(s, 2),
 		.account_id = col_text(s, 3),
@@ -152,6 +155,7 @@ static void history_row(sqlite3_stmt *s, void *ctx)
 		.fulfilled_at_ms = col_time(s, 10),
 	};
 
+	store_fulfilment_id_format(sqlite3_column_int64(s, 0), fid);
 	hc->fn(hc->arg, &r);
 }
 

@@ -38,6 +38,40 @@ const char *store_fulfilment_status_name(enum store_fulfilment_status s)
 	return fulfilment_statuses[s];
 }
 
+void store_fulfilment_id_format(int64_t row, char out[STORE_FULFILMENT_ID_LEN + 1])
+{
+	static const char hex[] = "0123456789abcdef";
+	uint64_t v = (uint64_t)row;
+
+	out[0] = 'f';
+	out[1] = '_';
+	for (int i = 0; i < 16; i++)
+		out[2 + i] = hex[(v >> (60 - 4 * i)) & 15];
+	out[STORE_FULFILMENT_ID_LEN] = '\0';
+}
+
+int store_fulfilment_id_parse(const char *id, int64_t *row)
+{
+	uint64_t v = 0;
+
+	if (strlen(id) != STORE_FULFILMENT_ID_LEN || id[0] != 'f' || id[1] != '_')
+		return -1;
+	for (int i = 2; i < STORE_FULFILMENT_ID_LEN; i++) {
+		char c = id[i];
+
+		if (c >= '0' && c <= '9')
+			v = v << 4 | (uint64_t)(c - '0');
+		else if (c >= 'a' && c <= 'f')
+			v = v << 4 | (uint64_t)(c - 'a' + 10);
+		else
+			return -1;
+	}
+	if (v == 0 || v > INT64_MAX)
+		return -1;
+	*row = (int64_t)v;
+	return 0;
+}
+
 int store_open(const struct store_options *opts, struct store **out, char **err)
 {
 	struct store *st = util_xcalloc(1, sizeof(*st));
@@ -45,10 +79,13 @@ int store_open(const struct store_options *opts, struct store **out, char **err)
 	st->opts = *opts;
 	st->path = util_xstrdup(opts->sqlite_path);
 	st->opts.sqlite_path = st->path;
+	st->checkpointer.db_fd = -1;
+	st->syncer.wal_fd = -1;
 	pthread_mutex_init(&st->readers_lock, NULL);
 	if (store_conn_open(st, &st->writer_conn, err))
 		goto fail;
-	if (store_migrate(st->writer_conn, &st->schema_version, err))
+	if (store_migrate(st->writer_conn, &st->schema_version, err) ||
+	    store_checkpointer_start(st, err) || store_syncer_start(st, err))
 		goto fail;
 	if (store_writer_start(st)) {
 		*err = util_xstrdup("cannot start the writer thread");
@@ -69,6 +106,8 @@ void store_close(struct store *st)
 	if (!st)
 		return;
 	store_writer_stop(st);
+	store_syncer_stop(st);
+	store_checkpointer_stop(st);
 	store_conn_close(st->writer_conn);
 	for (c = st->free_readers; c; c = next) {
 		next = c->next_free;
@@ -92,6 +131,10 @@ int store_ping(struct store *st)
 
 	if (!c)
 		return STORE_ERR;
+	if (store_syncer_broken(st)) {
+		store_reader_release(st, c);
+		return STORE_ERR;
+	}
 	s = store_conn_stmt(c, STMT_PING);
 	if (s && sqlite3_step(s) == SQLITE_ROW)
 		rc = STORE_OK;

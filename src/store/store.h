@@ -18,6 +18,15 @@ enum store_rc {
 };
 
 #define STORE_ACCOUNT_ID_MAX 128
+/* A fulfilment's public id is derived from its row: "f_" and 16 hex digits,
+ * so no separate unique index is kept for it. */
+#define STORE_FULFILMENT_ID_LEN 18
+void store_fulfilment_id_format(int64_t row, char out[STORE_FULFILMENT_ID_LEN + 1]);
+/* Returns 0 and the row, or -1 if `id` is not a fulfilment id. */
+int store_fulfilment_id_parse(const char *id, int64_t *row);
+
+/* A request fingerprint: the first 16 bytes of a SHA-256. */
+#define STORE_FINGERPRINT_LEN 16
 
 enum store_account_state {
 	STORE_ACCOUNT_ACTIVE,
@@ -40,7 +49,10 @@ const char *store_fulfilment_status_name(enum store_fulfilment_status s);
 
 struct store_options {
 	const char *sqlite_path;
-	bool synchronous_full;  /* true: fsync every commit (power-loss safe) */
+	/* true: an intent is answered only once its commit is on disk (power-
+	 * loss safe); false: once committed (safe against a crash of grantd,
+	 * not of the machine). */
+	bool synchronous_full;
 	int batch_max;          /* most intents committed together, >= 1 */
 };
 
@@ -63,16 +75,23 @@ int store_ping(struct store *st);
 
 /* A unit of work for the writer. The owner embeds it in its own state and
  * keeps it alive until `done` runs.
- * apply: runs on the writer thread inside its own savepoint. Returns 0 to
- *        keep its writes, or a negative value to roll back just this intent.
- * done:  runs on the writer thread after the batch's commit returned, with
+ * apply: runs on the writer thread inside the batch's transaction. Returns 0
+ *        to keep its writes, or a negative value to have just this intent
+ *        rolled back. apply may run more than once for one submission: a
+ *        batch runs without savepoints, and if any intent fails the batch is
+ *        rolled back and run again with a savepoint per intent. Only the
+ *        last run's writes and results count, so apply must set every
+ *        result it reports afresh each time.
+ * done:  runs once the batch's commit is durable (on the writer thread, or
+ *        the syncer thread that waits for the WAL to reach the disk), with
  *        apply's result, or STORE_ERR if the commit failed (then nothing of
  *        the batch was kept), or STORE_CLOSED if the store was shutting down.
  *        A 0 here means the intent's writes are durable. */
 struct store_intent {
 	int (*apply)(struct store_tx *tx, struct store_intent *in);
 	void (*done)(struct store_intent *in, int rc);
-	struct store_intent *next_;  /* private to the writer's queue */
+	struct store_intent *next_;  /* private to the writer */
+	int rc_;                     /* private to the writer */
 };
 
 /* Queues an intent. Returns 0, or STORE_CLOSED (done is then not called). */
@@ -83,12 +102,26 @@ int store_submit(struct store *st, struct store_intent *in);
 int store_run(struct store *st, int (*apply)(struct store_tx *tx, void *arg),
 	      void *arg);
 
-/* Writer statistics since open. */
+/* Batch sizes are counted in power-of-two buckets: bucket i holds batches
+ * of at most 2^i intents (the last bucket holds the rest). */
+#define STORE_BATCH_BUCKETS 13
+
+/* Statistics since open (syncs: since the process started). */
 struct store_stats {
-	uint64_t batches;
-	uint64_t intents;
+	uint64_t batch_sizes[STORE_BATCH_BUCKETS];
+	uint64_t batches;       /* commits of the writer */
+	uint64_t intents;       /* intents those commits carried */
 	uint64_t max_batch;
+	uint64_t careful_batches; /* batches re-run with savepoints after a failure */
+	uint64_t durable_syncs;   /* WAL syncs that made commits durable */
+	uint64_t syncs;         /* fsync/fdatasync calls on database files */
+	uint64_t checkpoints;   /* background passes */
+	uint64_t writer_checkpoints;   /* finished by the writer (WAL restarts) */
+	uint64_t writer_checkpoint_us; /* time the writer spent on them */
+	int64_t wal_pages;      /* WAL size after the last commit */
+	uint64_t queued;        /* intents waiting for the writer now */
 };
+/* Valid until store_close. */
 void store_stats_get(struct store *st, struct store_stats *out);
 
 /* ---- transaction primitives (only inside apply) ---------------------- */
@@ -102,13 +135,12 @@ int store_tx_account_put(struct store_tx *tx, const char *account_id,
 
 /* A fulfilment as the engine records it. Strings are borrowed. */
 struct store_fulfilment {
-	const char *fulfillment_id;
 	const char *source;
 	const char *external_id;
 	const char *account_id;
 	const char *provider_item_id;
 	const char *entitlement_id;     /* catalog entry, NULL if none matched */
-	const char *fingerprint;        /* hex digest of the request's fields */
+	const unsigned char *fingerprint; /* STORE_FINGERPRINT_LEN bytes */
 	enum store_fulfilment_status status;
 	const char *error_code;         /* NULL unless failed */
 	const char *skipped;            /* JSON array of skipped catalogIds, or NULL */
@@ -121,8 +153,8 @@ struct store_fulfilment {
 struct store_fulfilment_ref {
 	bool found;
 	int64_t row;
-	char fulfillment_id[UTIL_UUID_LEN + 1];
-	char fingerprint[65];
+	char fulfillment_id[STORE_FULFILMENT_ID_LEN + 1];
+	unsigned char fingerprint[STORE_FINGERPRINT_LEN];
 	enum store_fulfilment_status status;
 };
 
@@ -132,8 +164,8 @@ int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 /* Inserts a new fulfilment; its row id goes to *row. */
 int store_tx_fulfilment_insert(struct store_tx *tx,
 			       const struct store_fulfilment *f, int64_t *row);
-/* Rewrites an existing fulfilment (a failed one evaluated again). The
- * fulfillment_id, source, external_id and created time are kept. */
+/* Rewrites an existing fulfilment (a failed one evaluated again). Its row
+ * (so its id), source, external_id and created time are kept. */
 int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 			       const struct store_fulfilment *f);
 
@@ -146,15 +178,15 @@ int store_tx_claim_add(struct store_tx *tx, const char *account_id,
 /* True in *owned if the account holds an instance of `catalog_id`. */
 int store_tx_instance_owned(struct store_tx *tx, const char *account_id,
 			    const char *catalog_id, bool *owned);
-/* Records a stackable grant of fulfilment `row` and adds it to the balance. */
-int store_tx_grant_stackable(struct store_tx *tx, int64_t row,
+/* Records line `line` (0, 1, … within the fulfilment) of fulfilment `row`
+ * as a stackable grant and adds it to the balance. */
+int store_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
 			     const char *account_id, const char *catalog_id,
 			     int64_t amount);
-/* Records an instanced grant and creates the instance `instance_id`. */
-int store_tx_grant_instance(struct store_tx *tx, int64_t row,
-			    const char *fulfillment_id, const char *account_id,
-			    const char *catalog_id, const char *instance_id,
-			    int64_t now_ms);
+/* Records line `line` as an instanced grant and creates the instance. */
+int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
+			    const char *account_id, const char *catalog_id,
+			    const char *instance_id, int64_t now_ms);
 
 /* ---- credentials ------------------------------------------------------ */
 

@@ -5,6 +5,7 @@
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <stdatomic.h>
 
 #include "store/store.h"
 
@@ -54,6 +55,22 @@ struct store_tx {
 	struct store_conn *conn;
 };
 
+/* The syncer: makes committed batches durable, then answers them. */
+struct store_syncer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_cond_t taken;        /* the syncer took the waiting batch */
+	struct store_intent *head;   /* committed, not yet synced */
+	struct store_intent *tail;
+	int wal_fd;
+	char *wal_path;
+	bool stopping;
+	bool started;
+	atomic_bool broken;          /* a sync failed: nothing is acknowledged */
+	atomic_ullong syncs;
+};
+
 /* The writer's queue and thread. */
 struct store_writer {
 	pthread_t thread;
@@ -66,6 +83,24 @@ struct store_writer {
 	bool started;
 	int batch_max;
 	struct store_stats stats;
+	atomic_ullong careful_batches;
+};
+
+/* The thread that checkpoints the WAL (checkpoint.c). */
+struct store_checkpointer {
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	struct store_conn *conn;
+	int db_fd;                 /* the database file, for fdatasync */
+	atomic_bool due;
+	atomic_int wal_pages;      /* WAL size after the writer's last commit */
+	atomic_ullong count;       /* background checkpoints run */
+	atomic_bool reset_wanted;  /* the writer should finish one */
+	atomic_ullong writer_turns;
+	atomic_ullong writer_turn_us;
+	bool stopping;
+	bool started;
 };
 
 struct store {
@@ -73,6 +108,8 @@ struct store {
 	char *path;
 	struct store_conn *writer_conn;
 	struct store_writer writer;
+	struct store_checkpointer checkpointer;
+	struct store_syncer syncer;
 	pthread_mutex_t readers_lock;
 	struct store_conn *free_readers;
 	int schema_version;
@@ -96,6 +133,29 @@ void store_reader_release(struct store *st, struct store_conn *c);
 
 /* Logs a database failure with the connection's message. */
 void store_log_error(struct store_conn *c, const char *what, int rc);
+
+/* The counting VFS every connection opens through (vfs.c). */
+#define STORE_VFS_NAME "grantd"
+int store_vfs_register(void);
+uint64_t store_vfs_syncs(void);
+/* Counts a sync grantd made itself, outside SQLite. */
+void store_vfs_count_sync(void);
+
+/* Checkpointer lifecycle; start after the writer connection is open. */
+int store_checkpointer_start(struct store *st, char **err);
+void store_checkpointer_stop(struct store *st);
+/* On the writer thread between batches: finishes a checkpoint if asked, so
+ * the WAL can restart. */
+void store_checkpoint_writer_turn(struct store *st);
+
+/* Syncer (syncer.c). start after migrations; stop after the writer. Hand
+ * over a committed batch (intents linked by next_, results in rc_). */
+int store_syncer_start(struct store *st, char **err);
+void store_syncer_stop(struct store *st);
+void store_syncer_submit(struct store *st, struct store_intent *batch);
+bool store_syncer_broken(struct store *st);
+/* Calls done on every intent of a batch with its rc_. */
+void store_answer_batch(struct store_intent *batch);
 
 /* Writer lifecycle. */
 int store_writer_start(struct store *st);

@@ -110,13 +110,6 @@ static int status_parse(const char *s, enum store_fulfilment_status *out)
 	return -1;
 }
 
-static void copy_column(sqlite3_stmt *s, int col, char *dst, size_t size)
-{
-	const char *v = (const char *)sqlite3_column_text(s, col);
-
-	snprintf(dst, size, "%s", v ? v : "");
-}
-
 int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 			     const char *external_id,
 			     struct store_fulfilment_ref *out)
@@ -133,9 +126,12 @@ int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 	if (rc != STORE_OK || !out->found)
 		return rc;
 	out->row = sqlite3_column_int64(s, 0);
-	copy_column(s, 1, out->fulfillment_id, sizeof(out->fulfillment_id));
-	copy_column(s, 2, out->fingerprint, sizeof(out->fingerprint));
-	status = (const char *)sqlite3_column_text(s, 3);
+	store_fulfilment_id_format(out->row, out->fulfillment_id);
+	if (sqlite3_column_bytes(s, 1) == STORE_FINGERPRINT_LEN)
+		memcpy(out->fingerprint, sqlite3_column_blob(s, 1), STORE_FINGERPRINT_LEN);
+	else
+		memset(out->fingerprint, 0, STORE_FINGERPRINT_LEN);
+	status = (const char *)sqlite3_column_text(s, 2);
 	if (!status || status_parse(status, &out->status))
 		rc = STORE_ERR;
 	sqlite3_reset(s);
@@ -149,19 +145,18 @@ int store_tx_fulfilment_insert(struct store_tx *tx,
 
 	if (!s)
 		return STORE_ERR;
-	bind_text(s, 1, f->fulfillment_id);
-	bind_text(s, 2, f->source);
-	bind_text(s, 3, f->external_id);
-	bind_text(s, 4, f->account_id);
-	bind_text(s, 5, f->provider_item_id);
-	bind_text(s, 6, f->entitlement_id);
-	bind_text(s, 7, f->fingerprint);
-	bind_text(s, 8, store_fulfilment_status_name(f->status));
-	bind_text(s, 9, f->error_code);
-	bind_text(s, 10, f->skipped);
-	sqlite3_bind_int64(s, 11, f->created_at_ms);
-	sqlite3_bind_int64(s, 12, f->updated_at_ms);
-	bind_time(s, 13, f->fulfilled_at_ms);
+	bind_text(s, 1, f->source);
+	bind_text(s, 2, f->external_id);
+	bind_text(s, 3, f->account_id);
+	bind_text(s, 4, f->provider_item_id);
+	bind_text(s, 5, f->entitlement_id);
+	sqlite3_bind_blob(s, 6, f->fingerprint, STORE_FINGERPRINT_LEN, SQLITE_STATIC);
+	bind_text(s, 7, store_fulfilment_status_name(f->status));
+	bind_text(s, 8, f->error_code);
+	bind_text(s, 9, f->skipped);
+	sqlite3_bind_int64(s, 10, f->created_at_ms);
+	sqlite3_bind_int64(s, 11, f->updated_at_ms);
+	bind_time(s, 12, f->fulfilled_at_ms);
 	if (step_done(tx->conn, s, "fulfilment_insert"))
 		return STORE_ERR;
 	*row = sqlite3_last_insert_rowid(tx->conn->db);
@@ -179,7 +174,7 @@ int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 	bind_text(s, 2, f->account_id);
 	bind_text(s, 3, f->provider_item_id);
 	bind_text(s, 4, f->entitlement_id);
-	bind_text(s, 5, f->fingerprint);
+	sqlite3_bind_blob(s, 5, f->fingerprint, STORE_FINGERPRINT_LEN, SQLITE_STATIC);
 	bind_text(s, 6, store_fulfilment_status_name(f->status));
 	bind_text(s, 7, f->error_code);
 	bind_text(s, 8, f->skipped);
@@ -237,27 +232,29 @@ int store_tx_instance_owned(struct store_tx *tx, const char *account_id,
 	return rc;
 }
 
-static int grant_insert(struct store_tx *tx, int64_t row, const char *catalog_id,
-			int64_t amount, const char *instance_id)
+static int grant_insert(struct store_tx *tx, int64_t row, int line,
+			const char *catalog_id, int64_t amount,
+			const char *instance_id)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GRANT_INSERT);
 
 	if (!s)
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, row);
-	bind_text(s, 2, catalog_id);
-	sqlite3_bind_int64(s, 3, amount);
-	bind_text(s, 4, instance_id);
+	sqlite3_bind_int(s, 2, line);
+	bind_text(s, 3, catalog_id);
+	sqlite3_bind_int64(s, 4, amount);
+	bind_text(s, 5, instance_id);
 	return step_done(tx->conn, s, "grant_insert");
 }
 
-int store_tx_grant_stackable(struct store_tx *tx, int64_t row,
+int store_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
 			     const char *account_id, const char *catalog_id,
 			     int64_t amount)
 {
 	sqlite3_stmt *s;
 
-	if (grant_insert(tx, row, catalog_id, amount, NULL))
+	if (grant_insert(tx, row, line, catalog_id, amount, NULL))
 		return STORE_ERR;
 	s = store_conn_stmt(tx->conn, STMT_STACKABLE_ADD);
 	if (!s)
@@ -268,14 +265,13 @@ int store_tx_grant_stackable(struct store_tx *tx, int64_t row,
 	return step_done(tx->conn, s, "stackable_add");
 }
 
-int store_tx_grant_instance(struct store_tx *tx, int64_t row,
-			    const char *fulfillment_id, const char *account_id,
-			    const char *catalog_id, const char *instance_id,
-			    int64_t now_ms)
+int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
+			    const char *account_id, const char *catalog_id,
+			    const char *instance_id, int64_t now_ms)
 {
 	sqlite3_stmt *s;
 
-	if (grant_insert(tx, row, catalog_id, 1, instance_id))
+	if (grant_insert(tx, row, line, catalog_id, 1, instance_id))
 		return STORE_ERR;
 	s = store_conn_stmt(tx->conn, STMT_INSTANCE_INSERT);
 	if (!s)
@@ -283,7 +279,7 @@ int store_tx_grant_instance(struct store_tx *tx, int64_t row,
 	bind_text(s, 1, instance_id);
 	bind_text(s, 2, account_id);
 	bind_text(s, 3, catalog_id);
-	bind_text(s, 4, fulfillment_id);
+	sqlite3_bind_int64(s, 4, row);
 	sqlite3_bind_int64(s, 5, now_ms);
 	return step_done(tx->conn, s, "instance_insert");
 }

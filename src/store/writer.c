@@ -1,6 +1,7 @@
 /* store/writer.c: the writer thread. It takes whatever intents queued while
- * the last commit ran (up to batch_max), runs each in its own savepoint
- * inside one transaction, commits once, then answers every intent. */
+ * the last commit ran (up to batch_max), runs them in one transaction and
+ * commits once; then the syncer makes the commit durable and answers them
+ * while the writer goes on with the next batch. */
 #include "store/store_int.h"
 
 #include <stdlib.h>
@@ -27,89 +28,148 @@ static struct store_intent *take_batch(struct store_writer *w, size_t *n)
 	return head;
 }
 
-/* Runs one intent in its own savepoint. Returns -1 if the transaction itself
- * is broken (then the whole batch must be rolled back). */
-static int run_intent(struct store_tx *tx, struct store_intent *in, int *rc)
+/* Rolls back whatever transaction is open on c. */
+static void abandon(struct store_conn *c)
+{
+	if (!sqlite3_get_autocommit(c->db))
+		store_conn_exec(c, STMT_ROLLBACK);
+}
+
+/* The common case: every intent runs straight in one transaction, no
+ * savepoints (a savepoint makes SQLite copy each page an intent touches to
+ * a sub-journal first). Returns 0 if all succeeded and the commit did;
+ * otherwise rolls everything back and returns -1. */
+static int run_fast(struct store_tx *tx, struct store_intent *batch)
+{
+	if (store_conn_exec(tx->conn, STMT_BEGIN))
+		goto fail;
+	for (struct store_intent *in = batch; in; in = in->next_)
+		if (in->apply(tx, in) != STORE_OK)
+			goto fail;
+	if (store_conn_exec(tx->conn, STMT_COMMIT))
+		goto fail;
+	return 0;
+fail:
+	abandon(tx->conn);
+	return -1;
+}
+
+/* Runs one intent in its own savepoint; its result goes to in->rc_.
+ * Returns -1 if the transaction itself is broken (then the whole batch must
+ * be rolled back). */
+static int run_intent(struct store_tx *tx, struct store_intent *in)
 {
 	struct store_conn *c = tx->conn;
 
 	if (store_conn_exec(c, STMT_SAVEPOINT))
 		return -1;
-	*rc = in->apply(tx, in);
-	if (*rc == STORE_OK)
+	in->rc_ = in->apply(tx, in);
+	if (in->rc_ == STORE_OK)
 		return store_conn_exec(c, STMT_RELEASE) ? -1 : 0;
 	if (store_conn_exec(c, STMT_ROLLBACK_TO) || store_conn_exec(c, STMT_RELEASE))
 		return -1;
 	return 0;
 }
 
-/* Runs and commits a batch; leaves each intent's result in rcs[]. */
-static void run_batch(struct store *st, struct store_intent *batch, size_t n,
-		      int *rcs)
+static void set_results(struct store_intent *batch, int rc)
 {
-	struct store_tx tx = { .conn = st->writer_conn };
-	struct store_intent *in;
-	bool broken = false;
-	size_t i = 0;
-
-	if (store_conn_exec(tx.conn, STMT_BEGIN)) {
-		broken = true;
-		goto out;
-	}
-	for (in = batch; in && !broken; in = in->next_, i++)
-		if (run_intent(&tx, in, &rcs[i]))
-			broken = true;
-	if (!broken && store_conn_exec(tx.conn, STMT_COMMIT))
-		broken = true;
-out:
-	if (!broken)
-		return;
-	if (!sqlite3_get_autocommit(tx.conn->db))
-		store_conn_exec(tx.conn, STMT_ROLLBACK);
-	for (i = 0; i < n; i++)
-		rcs[i] = STORE_ERR;
+	for (struct store_intent *in = batch; in; in = in->next_)
+		in->rc_ = rc;
 }
 
-static void answer_batch(struct store_intent *batch, const int *rcs)
+/* After a failure: every intent again, each in its own savepoint, so the
+ * ones that fail are rolled back alone. Returns -1 if nothing could be
+ * committed (then every rc_ is STORE_ERR). */
+static int run_careful(struct store_tx *tx, struct store_intent *batch)
+{
+	bool broken = store_conn_exec(tx->conn, STMT_BEGIN) != 0;
+
+	for (struct store_intent *in = batch; in && !broken; in = in->next_)
+		if (run_intent(tx, in))
+			broken = true;
+	if (!broken && store_conn_exec(tx->conn, STMT_COMMIT))
+		broken = true;
+	if (!broken)
+		return 0;
+	abandon(tx->conn);
+	set_results(batch, STORE_ERR);
+	return -1;
+}
+
+/* Runs and commits a batch, leaving each intent's result in rc_. Returns 0
+ * if the batch was committed, -1 if not. */
+static int run_batch(struct store *st, struct store_intent *batch)
+{
+	struct store_tx tx = { .conn = st->writer_conn };
+
+	if (store_syncer_broken(st)) {
+		set_results(batch, STORE_ERR);
+		return -1;
+	}
+	if (run_fast(&tx, batch) == 0) {
+		set_results(batch, STORE_OK);
+		return 0;
+	}
+	atomic_fetch_add_explicit(&st->writer.careful_batches, 1,
+				  memory_order_relaxed);
+	return run_careful(&tx, batch);
+}
+
+void store_answer_batch(struct store_intent *batch)
 {
 	struct store_intent *in = batch, *next;
-	size_t i = 0;
 
-	for (; in; in = next, i++) {
+	for (; in; in = next) {
 		next = in->next_;  /* done may free the intent */
 		in->next_ = NULL;
-		in->done(in, rcs[i]);
+		in->done(in, in->rc_);
 	}
+}
+
+static void count_batch(struct store_stats *stats, size_t n)
+{
+	size_t bucket = 0;
+
+	while (bucket < STORE_BATCH_BUCKETS - 1 && ((size_t)1 << bucket) < n)
+		bucket++;
+	stats->batch_sizes[bucket]++;
+	stats->batches++;
+	stats->intents += n;
+	if (n > stats->max_batch)
+		stats->max_batch = n;
+}
+
+/* Waits for work; returns the next batch, or NULL once closing and drained. */
+static struct store_intent *next_batch(struct store_writer *w)
+{
+	struct store_intent *batch = NULL;
+	size_t n;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->head && !w->closing)
+		pthread_cond_wait(&w->wake, &w->lock);
+	if (w->head) {
+		batch = take_batch(w, &n);
+		count_batch(&w->stats, n);
+	}
+	pthread_mutex_unlock(&w->lock);
+	return batch;
 }
 
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
-	struct store_writer *w = &st->writer;
-	int *rcs = util_xcalloc((size_t)w->batch_max, sizeof(*rcs));
+	struct store_intent *batch;
 
-	for (;;) {
-		struct store_intent *batch;
-		size_t n;
-
-		pthread_mutex_lock(&w->lock);
-		while (!w->head && !w->closing)
-			pthread_cond_wait(&w->wake, &w->lock);
-		if (!w->head) {
-			pthread_mutex_unlock(&w->lock);
-			break;
-		}
-		batch = take_batch(w, &n);
-		w->stats.batches++;
-		w->stats.intents += n;
-		if (n > w->stats.max_batch)
-			w->stats.max_batch = n;
-		pthread_mutex_unlock(&w->lock);
-
-		run_batch(st, batch, n, rcs);
-		answer_batch(batch, rcs);
+	while ((batch = next_batch(&st->writer))) {
+		/* A durable store answers once the syncer has the commit on
+		 * disk; a failed batch, or a store that need not wait, now. */
+		if (run_batch(st, batch) == 0 && st->opts.synchronous_full)
+			store_syncer_submit(st, batch);
+		else
+			store_answer_batch(batch);
+		store_checkpoint_writer_turn(st);
 	}
-	free(rcs);
 	return NULL;
 }
 
@@ -122,6 +182,7 @@ int store_writer_start(struct store *st)
 	w->batch_max = st->opts.batch_max > 0 ? st->opts.batch_max : 1;
 	if (pthread_create(&w->thread, NULL, writer_main, st))
 		return -1;
+	pthread_setname_np(w->thread, "grantd-writer");
 	w->started = true;
 	return 0;
 }
@@ -167,7 +228,15 @@ void store_stats_get(struct store *st, struct store_stats *out)
 {
 	pthread_mutex_lock(&st->writer.lock);
 	*out = st->writer.stats;
+	out->queued = st->writer.queued;
 	pthread_mutex_unlock(&st->writer.lock);
+	out->syncs = store_vfs_syncs();
+	out->careful_batches = atomic_load(&st->writer.careful_batches);
+	out->durable_syncs = atomic_load(&st->syncer.syncs);
+	out->checkpoints = atomic_load(&st->checkpointer.count);
+	out->writer_checkpoints = atomic_load(&st->checkpointer.writer_turns);
+	out->writer_checkpoint_us = atomic_load(&st->checkpointer.writer_turn_us);
+	out->wal_pages = atomic_load(&st->checkpointer.wal_pages);
 }
 
 /* store_run: one intent, waited for. */

@@ -2,7 +2,8 @@
 #include "util/util.h"
 
 #include <errno.h>
-#include <openssl/sha.h>
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdlib.h>
 
 void util_hex_encode(const void *in, size_t n, char *out)
@@ -48,11 +49,29 @@ size_t util_base64url_encode(const void *in, size_t n, char *out)
 	return o;
 }
 
+/* OpenSSL 3's one-shot SHA256() looks the algorithm up in its provider
+ * registry on every call; fetch it once and reuse it (it is immutable and
+ * safe to share between threads). */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+
+static void fetch_sha256(void)
+{
+	sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL);
+}
+
+void util_sha256(const void *in, size_t n, unsigned char out[static 32])
+{
+	pthread_once(&sha256_once, fetch_sha256);
+	if (!sha256_md || !EVP_Digest(in, n, out, NULL, sha256_md, NULL))
+		util_bug(__FILE__, __LINE__, "SHA-256 is not available");
+}
+
 void util_sha256_hex(const void *in, size_t n, char out[static 65])
 {
-	unsigned char md[SHA256_DIGEST_LENGTH];
+	unsigned char md[32];
 
-	SHA256(in, n, md);
+	util_sha256(in, n, md);
 	util_hex_encode(md, sizeof(md), out);
 }
 

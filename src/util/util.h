@@ -103,6 +103,8 @@ void util_uuid7(char out[static UTIL_UUID_LEN + 1]);
 void util_hex_encode(const void *in, size_t n, char *out);
 /* Unpadded base64url of `n` bytes into out (4*ceil(n/3)+1 bytes suffices). */
 size_t util_base64url_encode(const void *in, size_t n, char *out);
+/* SHA-256 of `n` bytes, raw. */
+void util_sha256(const void *in, size_t n, unsigned char out[static 32]);
 /* SHA-256 of `n` bytes as 64 hex characters plus NUL. */
 void util_sha256_hex(const void *in, size_t n, char out[static 65]);
 

@@ -216,7 +216,12 @@ def test_sigterm_under_load_loses_no_acknowledged_fulfilment(grantd):
                 except requests.RequestException:
                     return  # the server has gone away: stop
                 with lock:
-                    (acked if r.status_code == 200 else refused).append((tid, r.status_code))
+                    if r.status_code == 200:
+                        acked.append((tid, 200))
+                    else:
+                        refused.append((tid, r.status_code, r.json()["error"]["code"],
+                                        r.headers.get("Connection")))
+                        return  # told to go away: this connection is closing
         finally:
             s.close()
 
@@ -234,10 +239,14 @@ def test_sigterm_under_load_loses_no_acknowledged_fulfilment(grantd):
         assert not t.is_alive()
     assert rc == 0
     grantd.stop()
-    assert refused == []
+    # Requests that arrived on open keep-alive connections after SIGTERM are
+    # turned away (and only those): 503 ShuttingDown, Connection: close, and
+    # nothing recorded for them.
+    assert all(r[1:] == (503, "ShuttingDown", "close") for r in refused), refused
     acked = {tid for tid, _ in acked}
     done = completed(grantd)
     assert acked <= done, acked - done
+    assert not done & {r[0] for r in refused}
     assert done <= set(sent)
     with grantd.db() as c:
         gold = c.execute("SELECT amount FROM inventory_stackables WHERE "

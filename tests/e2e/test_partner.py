@@ -322,8 +322,9 @@ def test_inventory_shape_after_fulfilments(shop):
     assert [i["acquired_at_millis"] for i in inst] == sorted(i["acquired_at_millis"] for i in inst)
     # the database agrees
     with shop.db() as c:
-        rows = sorted(c.execute("SELECT instance_id, catalog_id, fulfillment_id FROM "
-                                "inventory_instances WHERE account_id='player-1'"))
+        rows = sorted((iid, cat, f"f_{row:016x}") for iid, cat, row in c.execute(
+            "SELECT instance_id, catalog_id, fulfillment_row FROM "
+            "inventory_instances WHERE account_id='player-1'"))
     assert rows == sorted((i["instance_id"], i["catalog_id"], i["fulfillment_id"]) for i in inst)
 
 

@@ -143,7 +143,8 @@ Test(engine, grants_once_and_replays)
 	account("p1", "active");
 	w = run_at("p1", "g5", "t1", 1, util_now_ms());
 	cr_assert_eq(w.job.outcome, ENGINE_GRANTED);
-	cr_assert_eq(strlen(w.job.fulfillment_id), UTIL_UUID_LEN);
+	cr_assert_eq(strlen(w.job.fulfillment_id), STORE_FULFILMENT_ID_LEN);
+	cr_assert_eq(strncmp(w.job.fulfillment_id, "f_", 2), 0);
 	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_REPLAYED);
 	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 5);
 	cr_assert_eq(sql("SELECT count(*) FROM fulfillments"), 1);

@@ -83,6 +83,8 @@ Test(writer, batches_what_queued_and_rolls_back_one_intent_alone)
 	cr_assert_geq(stats.max_batch, 30, "max batch %llu",
 		      (unsigned long long)stats.max_batch);
 	cr_assert_leq(stats.batches, 10);
+	/* the failing intent sent its batch down the careful path, once */
+	cr_assert_eq(stats.careful_batches, 1);
 	store_close(st);
 	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 39);
 	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts "
@@ -102,6 +104,7 @@ Test(writer, respects_batch_max)
 	wait_all(p, 21);
 	store_stats_get(st, &stats);
 	cr_assert_eq(stats.max_batch, 4);
+	cr_assert_eq(stats.careful_batches, 0);
 	cr_assert_geq(stats.batches, 6);
 	store_close(st);
 	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 21);
@@ -158,5 +161,105 @@ Test(writer, reopen_keeps_schema_and_data)
 	cr_assert_eq(store_ping(st), 0);
 	store_close(st);
 	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 3);
+	test_rmdir(dir);
+}
+
+/* ---- durability: answers wait for the syncer -------------------------- */
+
+#include <fcntl.h>
+
+#include "store/store_int.h"
+
+/* Records how many durable WAL syncs had happened when done ran. */
+struct sync_probe {
+	struct store_intent in;
+	struct store *st;
+	uint64_t syncs_at_done;
+	atomic_int finished;
+	int rc;
+};
+
+static int sync_probe_apply(struct store_tx *tx, struct store_intent *in)
+{
+	bool created;
+
+	(void)in;
+	return store_tx_account_put(tx, "durable", STORE_ACCOUNT_ACTIVE, 1, &created);
+}
+
+static void sync_probe_done(struct store_intent *in, int rc)
+{
+	struct sync_probe *p = UTIL_CONTAINER_OF(in, struct sync_probe, in);
+	struct store_stats s;
+
+	store_stats_get(p->st, &s);
+	p->syncs_at_done = s.durable_syncs;
+	p->rc = rc;
+	atomic_store(&p->finished, 1);
+}
+
+static void run_sync_probe(struct store *st, struct sync_probe *p)
+{
+	p->st = st;
+	p->in.apply = sync_probe_apply;
+	p->in.done = sync_probe_done;
+	cr_assert_eq(store_submit(st, &p->in), STORE_OK);
+	for (int i = 0; i < 5000 && !atomic_load(&p->finished); i++)
+		usleep(1000);
+	cr_assert(atomic_load(&p->finished), "not answered");
+}
+
+Test(writer, full_durability_answers_only_after_the_wal_sync)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	struct sync_probe p = { 0 };
+
+	run_sync_probe(st, &p);
+	cr_assert_eq(p.rc, STORE_OK);
+	cr_assert_geq(p.syncs_at_done, 1, "answered before any WAL sync");
+	store_close(st);
+	test_rmdir(dir);
+}
+
+Test(writer, normal_durability_answers_after_the_commit)
+{
+	char *dir = test_tmpdir();
+	char *path = util_xasprintf("%s/test.db", dir);
+	struct store_options opts = { .sqlite_path = path, .synchronous_full = false,
+				      .batch_max = 8 };
+	struct store *st = NULL;
+	char *err = NULL;
+	struct sync_probe p = { 0 };
+
+	cr_assert_eq(store_open(&opts, &st, &err), 0);
+	run_sync_probe(st, &p);
+	cr_assert_eq(p.rc, STORE_OK);
+	cr_assert_eq(p.syncs_at_done, 0);
+	store_close(st);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), 1);
+	free(path);
+	test_rmdir(dir);
+}
+
+Test(writer, a_failed_sync_acknowledges_nothing_more)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	struct sync_probe p = { 0 }, q = { 0 };
+	int devnull = open("/dev/null", O_RDONLY);
+
+	/* The syncer now holds a descriptor that is not the WAL: as if the file
+	 * had been replaced. The commit happens; its answer must be a failure,
+	 * and so must every later one, and the store reports itself unwell. */
+	cr_assert_geq(devnull, 0);
+	close(st->syncer.wal_fd);
+	st->syncer.wal_fd = devnull;
+	run_sync_probe(st, &p);
+	cr_assert_eq(p.rc, STORE_ERR);
+	run_sync_probe(st, &q);
+	cr_assert_eq(q.rc, STORE_ERR);
+	cr_assert_neq(store_ping(st), 0);
+	store_close(st);
 	test_rmdir(dir);
 }

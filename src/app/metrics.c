@@ -1,0 +1,177 @@
+/* app/metrics.c: GET /metrics — requests, fulfilments, the writer and the
+ * process in Prometheus text format, gathered from each module's stats. */
+#include "app/app_int.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "ops/ops.h"
+
+static void route_requests(void *arg, const struct http_route_stats *s)
+{
+	struct util_buf *b = arg;
+	char status[8];
+
+	for (unsigned code = 0; code < 600; code++) {
+		const char *kv[] = { "route", s->name, "status", status, NULL };
+
+		if (!s->by_status[code])
+			continue;
+		snprintf(status, sizeof(status), "%u", code);
+		ops_metric_u64(b, "grantd_http_requests_total", kv, s->by_status[code]);
+	}
+}
+
+static void route_latency(void *arg, const struct http_route_stats *s)
+{
+	struct util_buf *b = arg;
+	uint64_t cumulative = 0;
+	char le[32];
+
+	if (!s->count)
+		return;
+	for (size_t i = 0; i < HTTP_LATENCY_BUCKETS; i++) {
+		const char *kv[] = { "route", s->name, "le", le, NULL };
+
+		cumulative += s->latency[i];
+		if (i < HTTP_LATENCY_BUCKETS - 1)
+			snprintf(le, sizeof(le), "%g", http_latency_bounds[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		ops_metric_u64(b, "grantd_http_request_duration_seconds_bucket", kv,
+			       cumulative);
+	}
+	const char *kv[] = { "route", s->name, NULL };
+	ops_metric_f64(b, "grantd_http_request_duration_seconds_sum", kv,
+		       s->latency_sum);
+	ops_metric_u64(b, "grantd_http_request_duration_seconds_count", kv, s->count);
+}
+
+static void http_metrics(struct util_buf *b, struct http_request *req)
+{
+	ops_metric_family(b, "grantd_http_requests_total", "counter",
+			  "HTTP requests by route and status.");
+	http_stats_each(req, route_requests, b);
+	ops_metric_family(b, "grantd_http_request_duration_seconds", "histogram",
+			  "Time from the request's headers to its completion.");
+	http_stats_each(req, route_latency, b);
+	ops_metric_family(b, "grantd_http_requests_in_flight", "gauge",
+			  "Requests being handled now.");
+	ops_metric_u64(b, "grantd_http_requests_in_flight", NULL,
+		       (uint64_t)http_stats_in_flight(req));
+}
+
+static void outcome(void *arg, const char *source, enum engine_outcome o,
+		    uint64_t count)
+{
+	const char *kv[] = { "source", source, "outcome", engine_outcome_code(o), NULL };
+
+	if (count)
+		ops_metric_u64(arg, "grantd_fulfillments_total", kv, count);
+}
+
+static void batch_histogram(struct util_buf *b, const struct store_stats *s)
+{
+	uint64_t cumulative = 0;
+	char le[24];
+
+	ops_metric_family(b, "grantd_store_batch_size", "histogram",
+			  "Intents committed per transaction by the writer.");
+	for (size_t i = 0; i < STORE_BATCH_BUCKETS; i++) {
+		const char *kv[] = { "le", le, NULL };
+
+		cumulative += s->batch_sizes[i];
+		if (i < STORE_BATCH_BUCKETS - 1)
+			snprintf(le, sizeof(le), "%zu", (size_t)1 << i);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		ops_metric_u64(b, "grantd_store_batch_size_bucket", kv, cumulative);
+	}
+	ops_metric_u64(b, "grantd_store_batch_size_sum", NULL, s->intents);
+	ops_metric_u64(b, "grantd_store_batch_size_count", NULL, s->batches);
+}
+
+static void store_metrics(struct util_buf *b, struct store *st)
+{
+	struct store_stats s;
+	static const struct {
+		const char *name, *type, *help;
+		size_t offset;
+	} rows[] = {
+#define ROW(n, t, h, f) { n, t, h, offsetof(struct store_stats, f) }
+		ROW("grantd_store_batches_total", "counter",
+		    "Transactions committed by the writer.", batches),
+		ROW("grantd_store_intents_total", "counter",
+		    "Write intents the writer ran.", intents),
+		ROW("grantd_store_batch_size_max", "gauge",
+		    "Largest batch committed so far.", max_batch),
+		ROW("grantd_store_careful_batches_total", "counter",
+		    "Batches run again with a savepoint per intent after a "
+		    "failure.", careful_batches),
+		ROW("grantd_store_fsyncs_total", "counter",
+		    "fsync/fdatasync calls on the database files.", syncs),
+		ROW("grantd_store_checkpoints_total", "counter",
+		    "Background WAL checkpoints.", checkpoints),
+		ROW("grantd_store_writer_checkpoints_total", "counter",
+		    "Checkpoints the writer finished so the WAL could restart.",
+		    writer_checkpoints),
+		ROW("grantd_store_writer_checkpoint_microseconds_total", "counter",
+		    "Time the writer spent finishing checkpoints.",
+		    writer_checkpoint_us),
+		ROW("grantd_store_queue_depth", "gauge",
+		    "Intents waiting for the writer.", queued),
+#undef ROW
+	};
+
+	store_stats_get(st, &s);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(rows); i++) {
+		ops_metric_family(b, rows[i].name, rows[i].type, rows[i].help);
+		ops_metric_u64(b, rows[i].name, NULL,
+			       *(const uint64_t *)((const char *)&s + rows[i].offset));
+	}
+	ops_metric_family(b, "grantd_store_wal_pages", "gauge",
+			  "WAL size in pages after the last commit.");
+	ops_metric_u64(b, "grantd_store_wal_pages", NULL, (uint64_t)s.wal_pages);
+	batch_histogram(b, &s);
+}
+
+static void process_metrics(struct util_buf *b, struct catalog_holder *holder)
+{
+	struct catalog *c = catalog_holder_get(holder);
+	long pages = 0, rss = 0;
+	FILE *f = fopen("/proc/self/statm", "r");
+
+	if (f) {
+		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
+			rss = 0;
+		fclose(f);
+	}
+	ops_metric_family(b, "grantd_process_resident_memory_bytes", "gauge",
+			  "Resident set size.");
+	ops_metric_u64(b, "grantd_process_resident_memory_bytes", NULL,
+		       (uint64_t)rss * (uint64_t)sysconf(_SC_PAGESIZE));
+	ops_metric_family(b, "grantd_catalog_entitlements", "gauge",
+			  "Entitlements in the catalog in force.");
+	ops_metric_u64(b, "grantd_catalog_entitlements", NULL,
+		       c ? catalog_entitlement_count(c) : 0);
+	catalog_unref(c);
+	const char *kv[] = { "version", GRANTD_VERSION, NULL };
+	ops_metric_family(b, "grantd_build_info", "gauge", "grantd's version.");
+	ops_metric_u64(b, "grantd_build_info", kv, 1);
+}
+
+void app_metrics(struct http_request *req)
+{
+	struct app_ctx *ctx = http_request_ctx(req);
+	struct util_buf b;
+
+	util_buf_init(&b, 0);
+	http_metrics(&b, req);
+	ops_metric_family(&b, "grantd_fulfillments_total", "counter",
+			  "Fulfilments by source and outcome.");
+	engine_stats_each(ctx->engine, outcome, &b);
+	store_metrics(&b, ctx->store);
+	process_metrics(&b, ctx->catalog);
+	http_reply_text(req, 200, "text/plain; version=0.0.4", util_buf_take(&b));
+}

@@ -1,0 +1,201 @@
+/* store/checkpoint.c: WAL checkpoints kept off the hot path.
+ *
+ * The writer's connection never checkpoints on its own. After each commit
+ * its WAL hook wakes a background thread once the log passes
+ * CHECKPOINT_PAGES; that thread runs PASSIVE checkpoints on its own
+ * connection, copying pages to the database while the writer goes on.
+ *
+ * Under continuous commits such a checkpoint never copies the very last
+ * frames, and the WAL can only restart from its beginning once every frame
+ * has been copied. So when the log passes RESET_PAGES, the background thread
+ * asks the writer to finish the job: between two batches the writer runs a
+ * PASSIVE checkpoint itself, which only has the few frames written since the
+ * background pass to copy, and its next transaction restarts the WAL. */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ops/ops.h"
+
+#define CHECKPOINT_PAGES 1000       /* 4 MiB of WAL: copy in the background */
+#define RESET_PAGES 8000            /* 32 MiB: have the writer let it restart */
+#define WRITER_TURN_PAGES 256       /* at most this much is left to the writer */
+#define CHECKPOINT_MIN_GAP_MS 50    /* between background passes */
+#define CHECKPOINT_INTERVAL_MS 1000 /* idle timer */
+
+/* sqlite3_wal_hook callback, on the writer thread after every commit. */
+static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
+{
+	struct store_checkpointer *cp = arg;
+
+	(void)db;
+	(void)name;
+	atomic_store_explicit(&cp->wal_pages, pages, memory_order_relaxed);
+	if (pages >= CHECKPOINT_PAGES && !atomic_exchange(&cp->due, true)) {
+		pthread_mutex_lock(&cp->lock);
+		pthread_cond_signal(&cp->wake);
+		pthread_mutex_unlock(&cp->lock);
+	}
+	return SQLITE_OK;
+}
+
+/* Runs a PASSIVE checkpoint on `c`; returns how many frames of the WAL it
+ * left uncopied (0 when it could copy everything), and the WAL's size. */
+static int passive(struct store_conn *c, int *log_frames)
+{
+	int copied = 0;
+	int rc = sqlite3_wal_checkpoint_v2(c->db, NULL, SQLITE_CHECKPOINT_PASSIVE,
+					   log_frames, &copied);
+
+	if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+		store_log_error(c, "wal_checkpoint", rc);
+		return -1;
+	}
+	return *log_frames > copied ? *log_frames - copied : 0;
+}
+
+/* SQLite syncs the database file only after a checkpoint that reached the
+ * end of the WAL, which under load only the writer's pass does: the pages
+ * the background passes copied would all be flushed by that one sync, on the
+ * hot path. Flushing them here (any descriptor of the file flushes its
+ * dirty pages) leaves the writer only its own remainder to sync. */
+static void flush_database(struct store_checkpointer *cp)
+{
+	if (cp->db_fd < 0)
+		return;
+	if (fdatasync(cp->db_fd) == 0)
+		store_vfs_count_sync();
+	else
+		ops_log(OPS_LOG_WARN, "store_error", "fdatasync of the database "
+			"after a checkpoint failed: %s", strerror(errno));
+}
+
+/* Copies in the background; once the WAL is big, passes again until little
+ * is left (each pass only copies what arrived during the one before), then
+ * hands the rest to the writer. */
+static void background_pass(struct store_checkpointer *cp)
+{
+	int frames = 0, left;
+
+	atomic_store(&cp->due, false);
+	left = passive(cp->conn, &frames);
+	atomic_fetch_add_explicit(&cp->count, 1, memory_order_relaxed);
+	flush_database(cp);
+	if (left < 0 || frames < RESET_PAGES)
+		return;
+	for (int i = 0; i < 8 && left > WRITER_TURN_PAGES; i++) {
+		left = passive(cp->conn, &frames);
+		atomic_fetch_add_explicit(&cp->count, 1, memory_order_relaxed);
+		flush_database(cp);
+	}
+	if (left >= 0 && left <= WRITER_TURN_PAGES)
+		atomic_store(&cp->reset_wanted, true);
+}
+
+void store_checkpoint_writer_turn(struct store *st)
+{
+	struct store_checkpointer *cp = &st->checkpointer;
+	int64_t t0;
+	int frames;
+
+	if (!atomic_load_explicit(&cp->reset_wanted, memory_order_relaxed))
+		return;
+	atomic_store(&cp->reset_wanted, false);
+	t0 = util_mono_us();
+	passive(st->writer_conn, &frames);
+	atomic_fetch_add_explicit(&cp->writer_turns, 1, memory_order_relaxed);
+	atomic_fetch_add_explicit(&cp->writer_turn_us,
+				  (unsigned long long)(util_mono_us() - t0),
+				  memory_order_relaxed);
+}
+
+static void deadline_in(struct timespec *ts, int ms)
+{
+	clock_gettime(CLOCK_REALTIME, ts);
+	ts->tv_sec += ms / 1000;
+	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts->tv_nsec >= 1000000000L) {
+		ts->tv_sec++;
+		ts->tv_nsec -= 1000000000L;
+	}
+}
+
+/* Waits for `ms` or until stopping; called with the lock held. */
+static void wait_ms(struct store_checkpointer *cp, int ms, bool until_due)
+{
+	struct timespec until;
+
+	deadline_in(&until, ms);
+	while (!cp->stopping && !(until_due && atomic_load(&cp->due)) &&
+	       pthread_cond_timedwait(&cp->wake, &cp->lock, &until) != ETIMEDOUT)
+		;
+}
+
+static void *checkpointer_main(void *arg)
+{
+	struct store_checkpointer *cp = arg;
+
+	pthread_mutex_lock(&cp->lock);
+	while (!cp->stopping) {
+		wait_ms(cp, CHECKPOINT_INTERVAL_MS, true);
+		if (cp->stopping)
+			break;
+		pthread_mutex_unlock(&cp->lock);
+		if (atomic_load(&cp->wal_pages) > 0)
+			background_pass(cp);
+		pthread_mutex_lock(&cp->lock);
+		wait_ms(cp, CHECKPOINT_MIN_GAP_MS, false);
+	}
+	pthread_mutex_unlock(&cp->lock);
+	return NULL;
+}
+
+int store_checkpointer_start(struct store *st, char **err)
+{
+	struct store_checkpointer *cp = &st->checkpointer;
+
+	if (store_conn_open(st, &cp->conn, err))
+		return -1;
+	cp->db_fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	if (cp->db_fd < 0) {
+		*err = util_xasprintf("cannot open %s: %s", st->path, strerror(errno));
+		return -1;
+	}
+	pthread_mutex_init(&cp->lock, NULL);
+	pthread_cond_init(&cp->wake, NULL);
+	sqlite3_wal_autocheckpoint(st->writer_conn->db, 0);
+	sqlite3_wal_hook(st->writer_conn->db, wal_hook, cp);
+	if (pthread_create(&cp->thread, NULL, checkpointer_main, cp)) {
+		*err = util_xstrdup("cannot start the checkpoint thread");
+		return -1;
+	}
+	pthread_setname_np(cp->thread, "grantd-ckpt");
+	cp->started = true;
+	return 0;
+}
+
+void store_checkpointer_stop(struct store *st)
+{
+	struct store_checkpointer *cp = &st->checkpointer;
+
+	if (cp->started) {
+		pthread_mutex_lock(&cp->lock);
+		cp->stopping = true;
+		pthread_cond_signal(&cp->wake);
+		pthread_mutex_unlock(&cp->lock);
+		pthread_join(cp->thread, NULL);
+		cp->started = false;
+		pthread_cond_destroy(&cp->wake);
+		pthread_mutex_destroy(&cp->lock);
+	}
+	store_conn_close(cp->conn);
+	cp->conn = NULL;
+	if (cp->db_fd >= 0)
+		close(cp->db_fd);
+	cp->db_fd = -1;
+}

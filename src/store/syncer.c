@@ -1,0 +1,167 @@
+/* store/syncer.c: durability off the writer's critical path. The writer
+ * commits with SQLite's synchronous=NORMAL (consistent across power loss;
+ * SQLite syncs around checkpoints itself) and hands each committed batch
+ * here. This thread fdatasyncs the WAL, which makes every commit written so
+ * far durable, and only then answers the batches' intents. Meanwhile the
+ * writer runs the next batch: a two-stage pipeline. The writer stays at most
+ * one batch ahead (store_syncer_submit waits until the syncer has taken the
+ * previous one), so requests keep gathering into large batches while a sync
+ * runs, and a batch costs max(sync, work) instead of their sum.
+ *
+ * An acknowledged intent therefore has its WAL frames on disk, as with
+ * synchronous=FULL. If a sync fails the store is marked broken: after a
+ * failed fsync the kernel may have dropped the pages, so nothing that
+ * follows is acknowledged; grantd must be restarted (SQLite then recovers
+ * from what reached the disk). */
+#include "store/store_int.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops/ops.h"
+
+/* Opens the WAL file the writer appends to. SQLite never unlinks it while a
+ * connection is open, and the writer's connection stays open. */
+static int open_wal(struct store_syncer *sy, char **err)
+{
+	sy->wal_fd = open(sy->wal_path, O_RDONLY | O_CLOEXEC);
+	if (sy->wal_fd >= 0)
+		return 0;
+	*err = util_xasprintf("cannot open %s: %s", sy->wal_path, strerror(errno));
+	return -1;
+}
+
+/* True if wal_fd still is the file at wal_path (checked before each sync;
+ * two system calls are cheap next to an fdatasync). */
+static bool same_wal(struct store_syncer *sy)
+{
+	struct stat a, b;
+
+	return fstat(sy->wal_fd, &a) == 0 && stat(sy->wal_path, &b) == 0 &&
+	       a.st_ino == b.st_ino && a.st_dev == b.st_dev;
+}
+
+static void fail_batch(struct store_intent *batch)
+{
+	for (struct store_intent *in = batch; in; in = in->next_)
+		in->rc_ = STORE_ERR;
+}
+
+static void mark_broken(struct store_syncer *sy, const char *why)
+{
+	ops_log(OPS_LOG_ERROR, "store_error", "%s: %s; nothing more is "
+		"acknowledged until grantd restarts", sy->wal_path, why);
+	atomic_store(&sy->broken, true);
+}
+
+/* Makes every commit so far durable. Returns 0 or -1 (then broken). */
+static int sync_wal(struct store_syncer *sy)
+{
+	if (atomic_load(&sy->broken))
+		return -1;
+	if (!same_wal(sy)) {
+		mark_broken(sy, "the WAL file was replaced under grantd");
+		return -1;
+	}
+	if (fdatasync(sy->wal_fd) == 0) {
+		store_vfs_count_sync();
+		atomic_fetch_add_explicit(&sy->syncs, 1, memory_order_relaxed);
+		return 0;
+	}
+	mark_broken(sy, strerror(errno));
+	return -1;
+}
+
+static void *syncer_main(void *arg)
+{
+	struct store *st = arg;
+	struct store_syncer *sy = &st->syncer;
+
+	pthread_mutex_lock(&sy->lock);
+	for (;;) {
+		struct store_intent *batch;
+
+		while (!sy->head && !sy->stopping)
+			pthread_cond_wait(&sy->wake, &sy->lock);
+		if (!sy->head)
+			break;
+		batch = sy->head;
+		sy->head = sy->tail = NULL;
+		pthread_cond_signal(&sy->taken);  /* the writer may go on */
+		pthread_mutex_unlock(&sy->lock);
+		if (sync_wal(sy))
+			fail_batch(batch);
+		store_answer_batch(batch);
+		pthread_mutex_lock(&sy->lock);
+	}
+	pthread_mutex_unlock(&sy->lock);
+	return NULL;
+}
+
+void store_syncer_submit(struct store *st, struct store_intent *batch)
+{
+	struct store_syncer *sy = &st->syncer;
+	struct store_intent *last = batch;
+
+	while (last->next_)
+		last = last->next_;
+	pthread_mutex_lock(&sy->lock);
+	/* At most one batch waits here: while the syncer is busy with the one
+	 * before, hold the writer, and let the requests pile into its queue. */
+	while (sy->head)
+		pthread_cond_wait(&sy->taken, &sy->lock);
+	sy->head = batch;
+	sy->tail = last;
+	pthread_cond_signal(&sy->wake);
+	pthread_mutex_unlock(&sy->lock);
+}
+
+bool store_syncer_broken(struct store *st)
+{
+	return atomic_load(&st->syncer.broken);
+}
+
+int store_syncer_start(struct store *st, char **err)
+{
+	struct store_syncer *sy = &st->syncer;
+
+	sy->wal_path = util_xasprintf("%s-wal", st->path);
+	if (open_wal(sy, err))
+		return -1;
+	pthread_mutex_init(&sy->lock, NULL);
+	pthread_cond_init(&sy->wake, NULL);
+	pthread_cond_init(&sy->taken, NULL);
+	if (pthread_create(&sy->thread, NULL, syncer_main, st)) {
+		*err = util_xstrdup("cannot start the syncer thread");
+		return -1;
+	}
+	pthread_setname_np(sy->thread, "grantd-sync");
+	sy->started = true;
+	return 0;
+}
+
+void store_syncer_stop(struct store *st)
+{
+	struct store_syncer *sy = &st->syncer;
+
+	if (sy->started) {
+		pthread_mutex_lock(&sy->lock);
+		sy->stopping = true;
+		pthread_cond_signal(&sy->wake);
+		pthread_mutex_unlock(&sy->lock);
+		pthread_join(sy->thread, NULL);  /* answers what was queued */
+		sy->started = false;
+		pthread_cond_destroy(&sy->wake);
+		pthread_cond_destroy(&sy->taken);
+		pthread_mutex_destroy(&sy->lock);
+	}
+	if (sy->wal_fd >= 0)
+		close(sy->wal_fd);
+	sy->wal_fd = -1;
+	free(sy->wal_path);
+	sy->wal_path = NULL;
+}
