@@ -60,5 +60,10 @@ test:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e
 
+# The benchmark: grantd against a bare libmicrohttpd baseline (wrk, and an
+# open-loop generator); writes bench/results/latest.md. Not part of make test.
+bench: build
+	$(PYTHON) bench/run.py
+
 clean:
 	rm -rf build build-asan build-fuzz

@@ -114,6 +114,7 @@ struct store_stats {
 	uint64_t max_batch;
 	uint64_t careful_batches; /* batches re-run with savepoints after a failure */
 	uint64_t durable_syncs;   /* WAL syncs that made commits durable */
+	uint64_t durable_sync_us; /* time spent in them */
 	uint64_t syncs;         /* fsync/fdatasync calls on database files */
 	uint64_t checkpoints;   /* background passes */
 	uint64_t writer_checkpoints;   /* finished by the writer (WAL restarts) */

@@ -69,6 +69,7 @@ struct store_syncer {
 	bool started;
 	atomic_bool broken;          /* a sync failed: nothing is acknowledged */
 	atomic_ullong syncs;
+	atomic_ullong sync_us;       /* time spent in those syncs */
 };
 
 /* The writer's queue and thread. */

@@ -61,15 +61,20 @@ static void mark_broken(struct store_syncer *sy, const char *why)
 /* Makes every commit so far durable. Returns 0 or -1 (then broken). */
 static int sync_wal(struct store_syncer *sy)
 {
+	int64_t t0;
+
 	if (atomic_load(&sy->broken))
 		return -1;
 	if (!same_wal(sy)) {
 		mark_broken(sy, "the WAL file was replaced under grantd");
 		return -1;
 	}
+	t0 = util_mono_us();
 	if (fdatasync(sy->wal_fd) == 0) {
 		store_vfs_count_sync();
 		atomic_fetch_add_explicit(&sy->syncs, 1, memory_order_relaxed);
+		atomic_fetch_add_explicit(&sy->sync_us, (unsigned long long)
+					  (util_mono_us() - t0), memory_order_relaxed);
 		return 0;
 	}
 	mark_broken(sy, strerror(errno));

@@ -233,6 +233,7 @@ void store_stats_get(struct store *st, struct store_stats *out)
 	out->syncs = store_vfs_syncs();
 	out->careful_batches = atomic_load(&st->writer.careful_batches);
 	out->durable_syncs = atomic_load(&st->syncer.syncs);
+	out->durable_sync_us = atomic_load(&st->syncer.sync_us);
 	out->checkpoints = atomic_load(&st->checkpointer.count);
 	out->writer_checkpoints = atomic_load(&st->checkpointer.writer_turns);
 	out->writer_checkpoint_us = atomic_load(&st->checkpointer.writer_turn_us);
