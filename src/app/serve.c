@@ -196,5 +196,6 @@ int app_serve(const char *config_path, const char *argv0)
 	stop(&s);
 	if (rc == 0)
 		ops_log(OPS_LOG_INFO, "stopped", "clean shutdown");
+	ops_log_flush();
 	return rc;
 }

@@ -1,5 +1,5 @@
-/* ops: structured JSON logging to stderr (one line per event). Metrics and
- * health live here too as they arrive. */
+/* ops: structured JSON logging to stderr (one line per event) and the
+ * Prometheus text format for /metrics. */
 #ifndef GRANTD_OPS_H
 #define GRANTD_OPS_H
 
@@ -30,7 +30,9 @@ bool ops_log_enabled(enum ops_log_level level);
  * Lines start with "time", "level" and "event". ops_log_begin returns false
  * (and nothing need be ended) when the level is filtered out. */
 struct ops_log_line {
-	struct util_buf buf;
+	char stack[1024];       /* most lines fit here */
+	size_t len;
+	struct util_buf heap;   /* used once a line outgrows the stack */
 };
 
 bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
@@ -39,8 +41,11 @@ bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
 void ops_log_str(struct ops_log_line *l, const char *key, const char *value);
 void ops_log_int(struct ops_log_line *l, const char *key, int64_t value);
 void ops_log_bool(struct ops_log_line *l, const char *key, bool value);
-/* Writes the line to stderr with a single write(2) and frees it. */
+/* Finishes the line and hands it to the log thread, which writes lines to
+ * stderr in order, many per write(2), within about a millisecond. */
 void ops_log_end(struct ops_log_line *l);
+/* Writes every pending line now (at shutdown; also run at exit). */
+void ops_log_flush(void);
 
 /* Shorthand for a line with a formatted "msg". */
 void ops_log(enum ops_log_level level, const char *event, const char *fmt, ...)

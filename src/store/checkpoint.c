@@ -2,12 +2,12 @@
  *
  * The writer's connection never checkpoints on its own. After each commit
  * its WAL hook wakes a background thread once the log passes
- * CHECKPOINT_PAGES; that thread runs PASSIVE checkpoints on its own
+ * CHECKPOINT_BYTES; that thread runs PASSIVE checkpoints on its own
  * connection, copying pages to the database while the writer goes on.
  *
  * Under continuous commits such a checkpoint never copies the very last
  * frames, and the WAL can only restart from its beginning once every frame
- * has been copied. So when the log passes RESET_PAGES, the background thread
+ * has been copied. So when the log passes RESET_BYTES, the background thread
  * asks the writer to finish the job: between two batches the writer runs a
  * PASSIVE checkpoint itself, which only has the few frames written since the
  * background pass to copy, and its next transaction restarts the WAL. */
@@ -22,9 +22,10 @@
 
 #include "ops/ops.h"
 
-#define CHECKPOINT_PAGES 1000       /* 4 MiB of WAL: copy in the background */
-#define RESET_PAGES 8000            /* 32 MiB: have the writer let it restart */
-#define WRITER_TURN_PAGES 256       /* at most this much is left to the writer */
+/* Thresholds in bytes of WAL; turned into pages for the database's size. */
+#define CHECKPOINT_BYTES (4 * 1024 * 1024)   /* copy in the background */
+#define RESET_BYTES (32 * 1024 * 1024)       /* have the writer let it restart */
+#define WRITER_TURN_BYTES (1024 * 1024)      /* most left to the writer */
 #define CHECKPOINT_MIN_GAP_MS 50    /* between background passes */
 #define CHECKPOINT_INTERVAL_MS 1000 /* idle timer */
 
@@ -36,7 +37,7 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)db;
 	(void)name;
 	atomic_store_explicit(&cp->wal_pages, pages, memory_order_relaxed);
-	if (pages >= CHECKPOINT_PAGES && !atomic_exchange(&cp->due, true)) {
+	if (pages >= cp->checkpoint_pages && !atomic_exchange(&cp->due, true)) {
 		pthread_mutex_lock(&cp->lock);
 		pthread_cond_signal(&cp->wake);
 		pthread_mutex_unlock(&cp->lock);
@@ -86,14 +87,14 @@ static void background_pass(struct store_checkpointer *cp)
 	left = passive(cp->conn, &frames);
 	atomic_fetch_add_explicit(&cp->count, 1, memory_order_relaxed);
 	flush_database(cp);
-	if (left < 0 || frames < RESET_PAGES)
+	if (left < 0 || frames < cp->reset_pages)
 		return;
-	for (int i = 0; i < 8 && left > WRITER_TURN_PAGES; i++) {
+	for (int i = 0; i < 8 && left > cp->writer_turn_pages; i++) {
 		left = passive(cp->conn, &frames);
 		atomic_fetch_add_explicit(&cp->count, 1, memory_order_relaxed);
 		flush_database(cp);
 	}
-	if (left >= 0 && left <= WRITER_TURN_PAGES)
+	if (left >= 0 && left <= cp->writer_turn_pages)
 		atomic_store(&cp->reset_wanted, true);
 }
 
@@ -155,12 +156,33 @@ static void *checkpointer_main(void *arg)
 	return NULL;
 }
 
+static int page_size(struct store_conn *c, int *size, char **err)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(c->db, "PRAGMA page_size", -1, &s, NULL) == SQLITE_OK &&
+	    sqlite3_step(s) == SQLITE_ROW) {
+		*size = sqlite3_column_int(s, 0);
+		rc = *size >= 512 ? 0 : -1;
+	}
+	sqlite3_finalize(s);
+	if (rc)
+		*err = util_xasprintf("cannot read the page size: %s",
+				      sqlite3_errmsg(c->db));
+	return rc;
+}
+
 int store_checkpointer_start(struct store *st, char **err)
 {
 	struct store_checkpointer *cp = &st->checkpointer;
+	int size = 0;
 
-	if (store_conn_open(st, &cp->conn, err))
+	if (store_conn_open(st, &cp->conn, err) || page_size(cp->conn, &size, err))
 		return -1;
+	cp->checkpoint_pages = CHECKPOINT_BYTES / size;
+	cp->reset_pages = RESET_BYTES / size;
+	cp->writer_turn_pages = WRITER_TURN_BYTES / size;
 	cp->db_fd = open(st->path, O_RDONLY | O_CLOEXEC);
 	if (cp->db_fd < 0) {
 		*err = util_xasprintf("cannot open %s: %s", st->path, strerror(errno));

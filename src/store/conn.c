@@ -100,8 +100,13 @@ void store_log_error(struct store_conn *c, const char *what, int rc)
 	ops_log_end(&l);
 }
 
-/* After a checkpoint resets the WAL, the file is truncated to this size. */
-#define PRAGMAS "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;" \
+/* page_size applies when the database is created: 2 KiB pages halve the
+ * WAL bytes a fulfilment writes (it dirties a few leaf pages scattered by
+ * account), and the WAL's fdatasync is paid per byte; smaller pages cost
+ * more tree depth than they save (bench/, docs/performance.md).
+ * journal_size_limit: after a checkpoint resets the WAL, the file is
+ * truncated to this size. */
+#define PRAGMAS "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;" \
 	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 67108864;"
 
 /* synchronous=NORMAL on every connection: commits do not fsync, SQLite

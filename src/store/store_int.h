@@ -68,6 +68,7 @@ struct store_syncer {
 	bool stopping;
 	bool started;
 	atomic_bool broken;          /* a sync failed: nothing is acknowledged */
+	atomic_bool idle;            /* nothing to sync: the writer may commit */
 	atomic_ullong syncs;
 	atomic_ullong sync_us;       /* time spent in those syncs */
 };
@@ -94,6 +95,9 @@ struct store_checkpointer {
 	pthread_cond_t wake;
 	struct store_conn *conn;
 	int db_fd;                 /* the database file, for fdatasync */
+	int checkpoint_pages;      /* thresholds, from bytes and the page size */
+	int reset_pages;
+	int writer_turn_pages;
 	atomic_bool due;
 	atomic_int wal_pages;      /* WAL size after the writer's last commit */
 	atomic_ullong count;       /* background checkpoints run */
@@ -155,6 +159,7 @@ int store_syncer_start(struct store *st, char **err);
 void store_syncer_stop(struct store *st);
 void store_syncer_submit(struct store *st, struct store_intent *batch);
 bool store_syncer_broken(struct store *st);
+bool store_syncer_idle(struct store *st);
 /* Calls done on every intent of a batch with its rc_. */
 void store_answer_batch(struct store_intent *batch);
 

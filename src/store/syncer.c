@@ -3,10 +3,9 @@
  * SQLite syncs around checkpoints itself) and hands each committed batch
  * here. This thread fdatasyncs the WAL, which makes every commit written so
  * far durable, and only then answers the batches' intents. Meanwhile the
- * writer runs the next batch: a two-stage pipeline. The writer stays at most
- * one batch ahead (store_syncer_submit waits until the syncer has taken the
- * previous one), so requests keep gathering into large batches while a sync
- * runs, and a batch costs max(sync, work) instead of their sum.
+ * writer applies the next intents in a new transaction and commits it when
+ * this thread is idle again (writer.c), so the sync overlaps useful work
+ * and every sync carries all that arrived during the one before.
  *
  * An acknowledged intent therefore has its WAL frames on disk, as with
  * synchronous=FULL. If a sync fails the store is marked broken: after a
@@ -81,6 +80,23 @@ static int sync_wal(struct store_syncer *sy)
 	return -1;
 }
 
+/* Tells the writer the syncer is free, so it commits its open batch. Taken
+ * under the writer's lock so the writer cannot miss it between checking and
+ * waiting. Called with the syncer's lock held; the lock order is syncer,
+ * then writer (the writer never holds its lock while taking the syncer's). */
+static void announce_idle(struct store *st)
+{
+	pthread_mutex_lock(&st->writer.lock);
+	atomic_store(&st->syncer.idle, true);
+	pthread_cond_signal(&st->writer.wake);
+	pthread_mutex_unlock(&st->writer.lock);
+}
+
+bool store_syncer_idle(struct store *st)
+{
+	return atomic_load(&st->syncer.idle);
+}
+
 static void *syncer_main(void *arg)
 {
 	struct store *st = arg;
@@ -96,12 +112,14 @@ static void *syncer_main(void *arg)
 			break;
 		batch = sy->head;
 		sy->head = sy->tail = NULL;
-		pthread_cond_signal(&sy->taken);  /* the writer may go on */
+		pthread_cond_signal(&sy->taken);
 		pthread_mutex_unlock(&sy->lock);
 		if (sync_wal(sy))
 			fail_batch(batch);
 		store_answer_batch(batch);
 		pthread_mutex_lock(&sy->lock);
+		if (!sy->head)
+			announce_idle(st);
 	}
 	pthread_mutex_unlock(&sy->lock);
 	return NULL;
@@ -119,6 +137,7 @@ void store_syncer_submit(struct store *st, struct store_intent *batch)
 	 * before, hold the writer, and let the requests pile into its queue. */
 	while (sy->head)
 		pthread_cond_wait(&sy->taken, &sy->lock);
+	atomic_store(&sy->idle, false);
 	sy->head = batch;
 	sy->tail = last;
 	pthread_cond_signal(&sy->wake);
@@ -145,6 +164,7 @@ int store_syncer_start(struct store *st, char **err)
 		return -1;
 	}
 	pthread_setname_np(sy->thread, "grantd-sync");
+	atomic_store(&sy->idle, true);
 	sy->started = true;
 	return 0;
 }

@@ -1,21 +1,43 @@
-/* store/writer.c: the writer thread. It takes whatever intents queued while
- * the last commit ran (up to batch_max), runs them in one transaction and
- * commits once; then the syncer makes the commit durable and answers them
- * while the writer goes on with the next batch. */
+/* store/writer.c: the writer thread and group commit.
+ *
+ * The writer keeps one write transaction open and applies intents as they
+ * arrive. It commits when the syncer (syncer.c) is free to make the commit
+ * durable, or when the batch reaches batch_max; then it hands the batch to
+ * the syncer, which answers it once it is on disk, and opens the next one.
+ * So every request joins the very next commit, a commit gathers everything
+ * that arrived while the previous one was being synced, and when the syncer
+ * is idle (low load) the writer commits at once: no artificial delay.
+ *
+ * Intents run straight in the transaction, without savepoints (a savepoint
+ * makes SQLite copy each page an intent touches to a sub-journal first).
+ * If one fails, the batch is rolled back, its intents are applied again each
+ * in its own savepoint, and the batch stays careful until its commit: only
+ * the failing intents are undone. */
 #include "store/store_int.h"
 
 #include <stdlib.h>
 
 #include "ops/ops.h"
 
-/* Detaches up to batch_max queued intents; NULL-terminated list. Called with
- * the lock held. */
-static struct store_intent *take_batch(struct store_writer *w, size_t *n)
+/* The batch being built in the open transaction. */
+struct batch {
+	struct store_intent *head;
+	struct store_intent *tail;
+	size_t n;
+	bool careful;   /* every intent in its own savepoint */
+	bool broken;    /* the transaction failed: nothing will be committed */
+};
+
+/* Detaches up to `limit` queued intents (a NULL-terminated list) or NULL.
+ * Called with the lock held. */
+static struct store_intent *take_queued(struct store_writer *w, size_t limit)
 {
 	struct store_intent *head = w->head, *last = head;
 	size_t count = 1;
 
-	while (last->next_ && count < (size_t)w->batch_max) {
+	if (!head || limit == 0)
+		return NULL;
+	while (last->next_ && count < limit) {
 		last = last->next_;
 		count++;
 	}
@@ -24,7 +46,6 @@ static struct store_intent *take_batch(struct store_writer *w, size_t *n)
 		w->tail = NULL;
 	last->next_ = NULL;
 	w->queued -= count;
-	*n = count;
 	return head;
 }
 
@@ -35,28 +56,8 @@ static void abandon(struct store_conn *c)
 		store_conn_exec(c, STMT_ROLLBACK);
 }
 
-/* The common case: every intent runs straight in one transaction, no
- * savepoints (a savepoint makes SQLite copy each page an intent touches to
- * a sub-journal first). Returns 0 if all succeeded and the commit did;
- * otherwise rolls everything back and returns -1. */
-static int run_fast(struct store_tx *tx, struct store_intent *batch)
-{
-	if (store_conn_exec(tx->conn, STMT_BEGIN))
-		goto fail;
-	for (struct store_intent *in = batch; in; in = in->next_)
-		if (in->apply(tx, in) != STORE_OK)
-			goto fail;
-	if (store_conn_exec(tx->conn, STMT_COMMIT))
-		goto fail;
-	return 0;
-fail:
-	abandon(tx->conn);
-	return -1;
-}
-
 /* Runs one intent in its own savepoint; its result goes to in->rc_.
- * Returns -1 if the transaction itself is broken (then the whole batch must
- * be rolled back). */
+ * Returns -1 if the transaction itself is broken. */
 static int run_intent(struct store_tx *tx, struct store_intent *in)
 {
 	struct store_conn *c = tx->conn;
@@ -71,48 +72,70 @@ static int run_intent(struct store_tx *tx, struct store_intent *in)
 	return 0;
 }
 
-static void set_results(struct store_intent *batch, int rc)
+static void set_results(struct store_intent *list, int rc)
 {
-	for (struct store_intent *in = batch; in; in = in->next_)
+	for (struct store_intent *in = list; in; in = in->next_)
 		in->rc_ = rc;
 }
 
-/* After a failure: every intent again, each in its own savepoint, so the
- * ones that fail are rolled back alone. Returns -1 if nothing could be
- * committed (then every rc_ is STORE_ERR). */
-static int run_careful(struct store_tx *tx, struct store_intent *batch)
+static void break_batch(struct store_tx *tx, struct batch *b)
 {
-	bool broken = store_conn_exec(tx->conn, STMT_BEGIN) != 0;
-
-	for (struct store_intent *in = batch; in && !broken; in = in->next_)
-		if (run_intent(tx, in))
-			broken = true;
-	if (!broken && store_conn_exec(tx->conn, STMT_COMMIT))
-		broken = true;
-	if (!broken)
-		return 0;
 	abandon(tx->conn);
-	set_results(batch, STORE_ERR);
-	return -1;
+	b->broken = true;
+	set_results(b->head, STORE_ERR);
 }
 
-/* Runs and commits a batch, leaving each intent's result in rc_. Returns 0
- * if the batch was committed, -1 if not. */
-static int run_batch(struct store *st, struct store_intent *batch)
+/* After a failure in a straight batch: roll it back and apply everything
+ * again, each intent in its own savepoint. */
+static void turn_careful(struct store *st, struct store_tx *tx, struct batch *b)
 {
-	struct store_tx tx = { .conn = st->writer_conn };
-
-	if (store_syncer_broken(st)) {
-		set_results(batch, STORE_ERR);
-		return -1;
-	}
-	if (run_fast(&tx, batch) == 0) {
-		set_results(batch, STORE_OK);
-		return 0;
-	}
+	abandon(tx->conn);
+	b->careful = true;
 	atomic_fetch_add_explicit(&st->writer.careful_batches, 1,
 				  memory_order_relaxed);
-	return run_careful(&tx, batch);
+	if (store_conn_exec(tx->conn, STMT_BEGIN)) {
+		break_batch(tx, b);
+		return;
+	}
+	for (struct store_intent *in = b->head; in; in = in->next_) {
+		if (run_intent(tx, in)) {
+			break_batch(tx, b);
+			return;
+		}
+	}
+}
+
+static void append(struct batch *b, struct store_intent *in)
+{
+	in->next_ = NULL;
+	if (b->tail)
+		b->tail->next_ = in;
+	else
+		b->head = in;
+	b->tail = in;
+	b->n++;
+}
+
+/* Applies newly taken intents inside the open transaction. */
+static void add_intents(struct store *st, struct store_tx *tx, struct batch *b,
+			struct store_intent *list)
+{
+	struct store_intent *in, *next;
+
+	for (in = list; in; in = next) {
+		next = in->next_;
+		append(b, in);
+		if (b->broken) {
+			in->rc_ = STORE_ERR;
+		} else if (b->careful) {
+			if (run_intent(tx, in))
+				break_batch(tx, b);
+		} else {
+			in->rc_ = in->apply(tx, in);
+			if (in->rc_ != STORE_OK)
+				turn_careful(st, tx, b);
+		}
+	}
 }
 
 void store_answer_batch(struct store_intent *batch)
@@ -139,35 +162,96 @@ static void count_batch(struct store_stats *stats, size_t n)
 		stats->max_batch = n;
 }
 
-/* Waits for work; returns the next batch, or NULL once closing and drained. */
-static struct store_intent *next_batch(struct store_writer *w)
+/* True once the open batch should be committed. */
+static bool commit_due(struct store *st, const struct batch *b)
 {
-	struct store_intent *batch = NULL;
-	size_t n;
+	return b->broken || b->n >= (size_t)st->writer.batch_max ||
+	       !st->opts.synchronous_full || st->writer.closing ||
+	       store_syncer_idle(st);
+}
+
+/* Waits for work; returns the first intents of a new batch, or NULL once
+ * closing with nothing queued. */
+static struct store_intent *wait_first(struct store_writer *w)
+{
+	struct store_intent *list;
 
 	pthread_mutex_lock(&w->lock);
 	while (!w->head && !w->closing)
 		pthread_cond_wait(&w->wake, &w->lock);
-	if (w->head) {
-		batch = take_batch(w, &n);
-		count_batch(&w->stats, n);
-	}
+	list = take_queued(w, (size_t)w->batch_max);
 	pthread_mutex_unlock(&w->lock);
-	return batch;
+	return list;
+}
+
+/* With a batch open: waits until more intents arrive or a commit is due,
+ * and returns what arrived (possibly NULL). */
+static struct store_intent *wait_more(struct store *st, const struct batch *b)
+{
+	struct store_writer *w = &st->writer;
+	struct store_intent *list;
+
+	pthread_mutex_lock(&w->lock);
+	while (!w->head && !commit_due(st, b))
+		pthread_cond_wait(&w->wake, &w->lock);
+	list = take_queued(w, (size_t)w->batch_max - b->n);
+	pthread_mutex_unlock(&w->lock);
+	return list;
+}
+
+/* Commits the batch and hands it on: to the syncer when the store answers
+ * only durable commits, otherwise (or when it failed) straight back. */
+static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
+{
+	pthread_mutex_lock(&st->writer.lock);
+	count_batch(&st->writer.stats, b->n);
+	pthread_mutex_unlock(&st->writer.lock);
+	if (!b->broken && store_conn_exec(tx->conn, STMT_COMMIT))
+		break_batch(tx, b);
+	if (!b->broken && st->opts.synchronous_full)
+		store_syncer_submit(st, b->head);
+	else
+		store_answer_batch(b->head);
+}
+
+static bool full(const struct store *st, const struct batch *b)
+{
+	return b->broken || b->n >= (size_t)st->writer.batch_max;
+}
+
+/* Opens a transaction, applies intents as they come, and commits when due:
+ * once the syncer is free, what queued up to then joins, and no more. */
+static void run_batch(struct store *st, struct store_intent *first)
+{
+	struct store_tx tx = { .conn = st->writer_conn };
+	struct batch b = { 0 };
+
+	if (store_syncer_broken(st) || store_conn_exec(tx.conn, STMT_BEGIN))
+		b.broken = true;
+	add_intents(st, &tx, &b, first);
+	while (!full(st, &b)) {
+		struct store_intent *more = wait_more(st, &b);
+		bool due;
+
+		if (!more)
+			break;  /* nothing arrived and a commit is due */
+		add_intents(st, &tx, &b, more);
+		pthread_mutex_lock(&st->writer.lock);
+		due = commit_due(st, &b);
+		pthread_mutex_unlock(&st->writer.lock);
+		if (due)
+			break;
+	}
+	finish_batch(st, &tx, &b);
 }
 
 static void *writer_main(void *arg)
 {
 	struct store *st = arg;
-	struct store_intent *batch;
+	struct store_intent *first;
 
-	while ((batch = next_batch(&st->writer))) {
-		/* A durable store answers once the syncer has the commit on
-		 * disk; a failed batch, or a store that need not wait, now. */
-		if (run_batch(st, batch) == 0 && st->opts.synchronous_full)
-			store_syncer_submit(st, batch);
-		else
-			store_answer_batch(batch);
+	while ((first = wait_first(&st->writer))) {
+		run_batch(st, first);
 		store_checkpoint_writer_turn(st);
 	}
 	return NULL;
