@@ -107,12 +107,23 @@ void store_log_error(struct store_conn *c, const char *what, int rc)
  * journal_size_limit: after a checkpoint resets the WAL, the file is
  * truncated to this size. */
 #define PRAGMAS "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;" \
-	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 67108864;"
+	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 201326592;"
 
 /* synchronous=NORMAL on every connection: commits do not fsync, SQLite
  * syncs around checkpoints and stays consistent across power loss. When
  * storage.sqlite.synchronous is "full", the syncer (syncer.c) fsyncs the
  * WAL before any commit is acknowledged. */
+void store_log_slow(const char *what, int64_t us)
+{
+	struct ops_log_line l;
+
+	if (us < STORE_SLOW_IO_US || !ops_log_begin(&l, OPS_LOG_WARN, "slow_io"))
+		return;
+	ops_log_str(&l, "op", what);
+	ops_log_int(&l, "duration_us", us);
+	ops_log_end(&l);
+}
+
 static int apply_pragmas(struct store *st, sqlite3 *db, char **err)
 {
 	char *msg = NULL;

@@ -94,7 +94,7 @@ struct store_checkpointer {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	struct store_conn *conn;
-	int db_fd;                 /* the database file, for fdatasync */
+	int db_fd;                 /* the database file, for writeback */
 	int checkpoint_pages;      /* thresholds, from bytes and the page size */
 	int reset_pages;
 	int writer_turn_pages;
@@ -104,6 +104,7 @@ struct store_checkpointer {
 	atomic_bool reset_wanted;  /* the writer should finish one */
 	atomic_ullong writer_turns;
 	atomic_ullong writer_turn_us;
+	atomic_ullong writeback_us;  /* time spent writing the database back */
 	bool stopping;
 	bool started;
 };
@@ -135,6 +136,12 @@ int store_migrate(struct store_conn *c, int *version, char **err);
 /* Reader connections from the pool. */
 struct store_conn *store_reader_acquire(struct store *st);
 void store_reader_release(struct store *st, struct store_conn *c);
+
+/* Durations past this are logged as "slow_io" warnings: a disk that stalls
+ * shows up in the log, not only in latency figures. */
+#define STORE_SLOW_IO_US 50000
+/* Logs a slow operation (`what`) that took `us` microseconds. */
+void store_log_slow(const char *what, int64_t us);
 
 /* Logs a database failure with the connection's message. */
 void store_log_error(struct store_conn *c, const char *what, int rc);

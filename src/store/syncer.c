@@ -70,10 +70,13 @@ static int sync_wal(struct store_syncer *sy)
 	}
 	t0 = util_mono_us();
 	if (fdatasync(sy->wal_fd) == 0) {
+		int64_t us = util_mono_us() - t0;
+
 		store_vfs_count_sync();
 		atomic_fetch_add_explicit(&sy->syncs, 1, memory_order_relaxed);
-		atomic_fetch_add_explicit(&sy->sync_us, (unsigned long long)
-					  (util_mono_us() - t0), memory_order_relaxed);
+		atomic_fetch_add_explicit(&sy->sync_us, (unsigned long long)us,
+					  memory_order_relaxed);
+		store_log_slow("wal_sync", us);
 		return 0;
 	}
 	mark_broken(sy, strerror(errno));

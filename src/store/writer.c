@@ -203,11 +203,15 @@ static struct store_intent *wait_more(struct store *st, const struct batch *b)
  * only durable commits, otherwise (or when it failed) straight back. */
 static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 {
+	int64_t t0;
+
 	pthread_mutex_lock(&st->writer.lock);
 	count_batch(&st->writer.stats, b->n);
 	pthread_mutex_unlock(&st->writer.lock);
+	t0 = util_mono_us();
 	if (!b->broken && store_conn_exec(tx->conn, STMT_COMMIT))
 		break_batch(tx, b);
+	store_log_slow("commit", util_mono_us() - t0);
 	if (!b->broken && st->opts.synchronous_full)
 		store_syncer_submit(st, b->head);
 	else
