@@ -25,7 +25,7 @@
 
 /* Thresholds in bytes of WAL; turned into pages for the database's size. */
 #define CHECKPOINT_BYTES (4 * 1024 * 1024)   /* copy in the background */
-#define RESET_BYTES (128 * 1024 * 1024)      /* have the writer let it restart */
+#define RESET_BYTES (32 * 1024 * 1024)       /* have the writer let it restart */
 #define WRITER_TURN_BYTES (1024 * 1024)      /* most left to the writer */
 #define CHECKPOINT_MIN_GAP_MS 50    /* between background passes */
 #define WRITEBACK_RANGE (256 * 1024) /* database written back this much at a time */

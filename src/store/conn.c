@@ -107,7 +107,7 @@ void store_log_error(struct store_conn *c, const char *what, int rc)
  * journal_size_limit: after a checkpoint resets the WAL, the file is
  * truncated to this size. */
 #define PRAGMAS "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;" \
-	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 201326592;"
+	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 67108864;"
 
 /* synchronous=NORMAL on every connection: commits do not fsync, SQLite
  * syncs around checkpoints and stays consistent across power loss. When
