@@ -105,13 +105,7 @@ static void *refresher(void *arg)
 	while (!a->stopping) {
 		struct timespec until;
 
-		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += a->refresh_ms / 1000;
-		until.tv_nsec += (long)(a->refresh_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		util_deadline_in(&until, a->refresh_ms);
 		pthread_cond_timedwait(&a->stop_cond, &a->stop_lock, &until);
 		if (a->stopping)
 			break;

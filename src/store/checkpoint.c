@@ -150,23 +150,12 @@ void store_checkpoint_writer_turn(struct store *st)
 	store_log_slow("writer_checkpoint", t0);
 }
 
-static void deadline_in(struct timespec *ts, int ms)
-{
-	clock_gettime(CLOCK_REALTIME, ts);
-	ts->tv_sec += ms / 1000;
-	ts->tv_nsec += (long)(ms % 1000) * 1000000L;
-	if (ts->tv_nsec >= 1000000000L) {
-		ts->tv_sec++;
-		ts->tv_nsec -= 1000000000L;
-	}
-}
-
 /* Waits for `ms` or until stopping; called with the lock held. */
 static void wait_ms(struct store_checkpointer *cp, int ms, bool until_due)
 {
 	struct timespec until;
 
-	deadline_in(&until, ms);
+	util_deadline_in(&until, ms);
 	while (!cp->stopping && !(until_due && atomic_load(&cp->due)) &&
 	       pthread_cond_timedwait(&cp->wake, &cp->lock, &until) != ETIMEDOUT)
 		;

@@ -80,6 +80,11 @@ int64_t util_now_ms(void);
 /* Microseconds from a monotonic clock, for durations. */
 int64_t util_mono_us(void);
 
+struct timespec;
+/* Sets *ts to `ms` milliseconds from now on CLOCK_REALTIME, the clock
+ * pthread_cond_timedwait uses by default. */
+void util_deadline_in(struct timespec *ts, int ms);
+
 /* Parses an RFC 3339 timestamp ("2026-01-31T12:00:00Z", "…+02:00",
  * fractional seconds allowed) into milliseconds since the epoch.
  * Returns 0, or -1 if `s` is not exactly one valid timestamp. */
