@@ -60,9 +60,15 @@ def test_storm_of_many_transactions_for_a_limited_entry(grantd):
     assert grantd.balance("player-1", "gold") == 500
 
 
-def test_failures_in_a_batch_leave_the_others_granted(grantd):
+def test_failures_in_a_batch_leave_the_others_granted(make_grantd):
     """Concurrent requests commit together; the ones that fail
     (ContentAlreadyOwned, InvalidSku, InvalidCustomer) answer alone."""
+    grantd = make_grantd()
+    grantd.prime_key = grantd.create_key("prime", "fulfillment:primegaming")
+    grantd.partner_key = grantd.create_key("backend", "partner")
+    ops_key = grantd.create_key("ops", "operator")
+    grantd.start()
+    assert grantd.put_account("player-1").status_code == 201
     assert grantd.fulfill("player-1", "pg_dragon", "pre-dragon").status_code == 200
     jobs = []
     for i in range(30):
@@ -87,6 +93,10 @@ def test_failures_in_a_batch_leave_the_others_granted(grantd):
     with grantd.db() as db:
         check_ledger(db)
         completed_once(db, "primegaming", [f"ok-{i}" for i in range(30)], 1)
+    # the 121 requests shared commits (and business failures need no
+    # savepoint: they are recorded, not rolled back)
+    assert metric(grantd, ops_key, "grantd_store_batches_total") < 121
+    assert metric(grantd, ops_key, "grantd_store_careful_batches_total") == 0
 
 
 def run_load(g, stop, acked, errors, worker):
@@ -205,3 +215,52 @@ def test_store_failure_is_503_commits_nothing_and_retry_succeeds(grantd):
     with grantd.db() as db:
         completed_once(db, "primegaming", ["t-fault"], 2)  # gold + sword; hat owned
         check_ledger(db)
+
+
+def metric(g, key, name):
+    r = g.request("GET", "/metrics", key=key)
+    assert r.status_code == 200
+    for line in r.text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"no metric {name}")
+
+
+def test_a_store_failure_in_a_batch_rolls_back_only_that_request(make_grantd):
+    """Requests committed together: the ones whose grant hits a database
+    error get 503 and leave nothing; the others in the same commits are
+    granted. /metrics shows batches were shared and the per-intent
+    savepoint path ran."""
+    import sqlite3
+    g = make_grantd()
+    g.prime_key = g.create_key("prime", "fulfillment:primegaming")
+    g.partner_key = g.create_key("backend", "partner")
+    ops_key = g.create_key("ops", "operator")
+    g.start()
+    assert g.put_account("player-1").status_code == 201
+    with sqlite3.connect(g.db_path, timeout=10) as c:
+        c.execute("CREATE TRIGGER no_swords BEFORE INSERT ON inventory_instances"
+                  " WHEN NEW.catalog_id = 'sword'"
+                  " BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+    jobs = [("pg_gold_100", f"gold-{i}", 200) for i in range(60)]
+    jobs += [("pg_sword", f"sword-{i}", 503) for i in range(20)]
+    random.shuffle(jobs)
+    barrier = threading.Barrier(len(jobs))
+
+    def one(job):
+        sku, txn, want = job
+        with requests.Session() as s:
+            barrier.wait(timeout=20)
+            return post(s, g, "player-1", sku, txn).status_code == want
+
+    with ThreadPoolExecutor(len(jobs)) as pool:
+        assert all(pool.map(one, jobs))
+    assert g.balance("player-1", "gold") == 6000
+    with g.db() as db:
+        completed_once(db, "primegaming", [f"gold-{i}" for i in range(60)], 1)
+        assert db.execute("SELECT count(*) FROM fulfillments WHERE"
+                          " external_id LIKE 'sword-%'").fetchone()[0] == 0
+        assert db.execute("SELECT count(*) FROM inventory_instances").fetchone()[0] == 0
+        check_ledger(db)
+    assert metric(g, ops_key, "grantd_store_batch_size_max") >= 2
+    assert metric(g, ops_key, "grantd_store_careful_batches_total") >= 1
