@@ -120,17 +120,6 @@ static void set_outcome(struct engine_job *job, enum engine_outcome o,
 	va_end(ap);
 }
 
-/* Appends s and its NUL to p (bounded by end); returns the new end. */
-static char *put_field(char *p, char *end, const char *s)
-{
-	size_t n = strlen(s) + 1;
-
-	if ((size_t)(end - p) < n)
-		return NULL;
-	memcpy(p, s, n);
-	return p + n;
-}
-
 /* The fingerprint says "same request": a digest of every field a source
  * maps, NUL separated (no field can contain NUL). Sources bound their
  * fields, so they fit on the stack; longer ones take the heap. */
@@ -138,21 +127,21 @@ static void fingerprint(const struct engine_entitlement *ent,
 			unsigned char out[STORE_FINGERPRINT_LEN])
 {
 	unsigned char md[32];
-	char stack[2048], quantity[24], *buf = stack, *p;
-	size_t size = sizeof(stack);
+	char stack[2048], quantity[24], *buf = stack;
 	const char *parts[] = { ent->source, ent->external_id, ent->account_id,
 				ent->provider_item_id, quantity };
+	size_t len[UTIL_ARRAY_LEN(parts)], total = 0, at = 0;
 
 	snprintf(quantity, sizeof(quantity), "%" PRId64, ent->quantity);
-	for (size_t need = 0, i = 0; i < UTIL_ARRAY_LEN(parts); i++) {
-		need += strlen(parts[i]) + 1;
-		if (i + 1 == UTIL_ARRAY_LEN(parts) && need > size)
-			buf = util_xmalloc(size = need);
-	}
-	p = buf;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++)
-		p = put_field(p, buf + size, parts[i]);
-	util_sha256(buf, (size_t)(p - buf), md);
+		total += len[i] = strlen(parts[i]) + 1;
+	if (total > sizeof(stack))
+		buf = util_xmalloc(total);
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++) {
+		memcpy(buf + at, parts[i], len[i]);
+		at += len[i];
+	}
+	util_sha256(buf, total, md);
 	if (buf != stack)
 		free(buf);
 	memcpy(out, md, STORE_FINGERPRINT_LEN);
@@ -410,6 +399,15 @@ static bool settle_existing(struct engine_job *job,
 	return true;
 }
 
+/* Every result a job reports, as before any rule ran. */
+static void reset_results(struct engine_job *job)
+{
+	job->outcome = ENGINE_GRANTED;
+	job->message[0] = '\0';
+	job->fulfillment_id[0] = '\0';
+	job->create_account_ = false;
+}
+
 static int job_apply(struct store_tx *tx, struct store_intent *in)
 {
 	struct engine_job *job = UTIL_CONTAINER_OF(in, struct engine_job, intent_);
@@ -418,11 +416,7 @@ static int job_apply(struct store_tx *tx, struct store_intent *in)
 	int64_t row;
 	int rc;
 
-	/* apply may run again (store.h): every result starts afresh. */
-	job->outcome = ENGINE_GRANTED;
-	job->message[0] = '\0';
-	job->fulfillment_id[0] = '\0';
-	job->create_account_ = false;
+	reset_results(job);  /* apply may run again (store.h) */
 	if (store_tx_fulfilment_find(tx, job->ent.source, job->ent.external_id,
 				     &ref))
 		return STORE_ERR;
@@ -462,12 +456,11 @@ static void job_done(struct store_intent *in, int rc)
 void engine_submit(struct engine *e, struct engine_job *job,
 		   void (*done)(struct engine_job *job))
 {
+	UTIL_ASSERT(job->ent.quantity >= 1 &&
+		    job->ent.quantity <= ENGINE_QUANTITY_MAX);
 	job->engine_ = e;
 	job->done_ = done;
-	job->outcome = ENGINE_GRANTED;
-	job->message[0] = '\0';
-	job->fulfillment_id[0] = '\0';
-	job->create_account_ = false;
+	reset_results(job);
 	job->catalog_ = catalog_holder_get(e->catalog);
 	job->entry_ = catalog_lookup(job->catalog_, job->ent.provider,
 				     job->ent.provider_item_id);

@@ -41,7 +41,7 @@ struct engine_entitlement {
 	const char *external_id;        /* with source: the idempotency key */
 	const char *account_id;
 	const char *provider_item_id;
-	int64_t quantity;               /* 1..ENGINE_QUANTITY_MAX */
+	int64_t quantity;               /* 1..ENGINE_QUANTITY_MAX (checked) */
 	int64_t received_at_ms;
 };
 

@@ -219,13 +219,21 @@ def make_grantd(tmp_path):
             g.stop(signal.SIGKILL)
 
 
+def ready(g, operator=False):
+    """Gives g a Prime Gaming key and a partner key (and an operator key in
+    g.ops_key if asked), starts it and creates the account "player-1".
+    Keys are made before the start so the server's cache has them."""
+    g.prime_key = g.create_key("prime", "fulfillment:primegaming")
+    g.partner_key = g.create_key("backend", "partner")
+    if operator:
+        g.ops_key = g.create_key("ops", "operator")
+    g.start()
+    assert g.put_account("player-1").status_code == 201
+    return g
+
+
 @pytest.fixture
 def grantd(make_grantd):
     """A running grantd with a Prime Gaming key and a partner key, and the
     account "player-1" created."""
-    g = make_grantd()
-    g.prime_key = g.create_key("prime", "fulfillment:primegaming")
-    g.partner_key = g.create_key("backend", "partner")
-    g.start()
-    assert g.put_account("player-1").status_code == 201
-    return g
+    return ready(make_grantd())

@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
+from conftest import ready
 from invariants import check_ledger, completed_once
 
 FULFILL = "/v1/primegaming/fulfillment"
@@ -63,12 +64,7 @@ def test_storm_of_many_transactions_for_a_limited_entry(grantd):
 def test_failures_in_a_batch_leave_the_others_granted(make_grantd):
     """Concurrent requests commit together; the ones that fail
     (ContentAlreadyOwned, InvalidSku, InvalidCustomer) answer alone."""
-    grantd = make_grantd()
-    grantd.prime_key = grantd.create_key("prime", "fulfillment:primegaming")
-    grantd.partner_key = grantd.create_key("backend", "partner")
-    ops_key = grantd.create_key("ops", "operator")
-    grantd.start()
-    assert grantd.put_account("player-1").status_code == 201
+    grantd = ready(make_grantd(), operator=True)
     assert grantd.fulfill("player-1", "pg_dragon", "pre-dragon").status_code == 200
     jobs = []
     for i in range(30):
@@ -95,8 +91,8 @@ def test_failures_in_a_batch_leave_the_others_granted(make_grantd):
         completed_once(db, "primegaming", [f"ok-{i}" for i in range(30)], 1)
     # the 121 requests shared commits (and business failures need no
     # savepoint: they are recorded, not rolled back)
-    assert metric(grantd, ops_key, "grantd_store_batches_total") < 121
-    assert metric(grantd, ops_key, "grantd_store_careful_batches_total") == 0
+    assert metric(grantd, grantd.ops_key, "grantd_store_batches_total") < 121
+    assert metric(grantd, grantd.ops_key, "grantd_store_careful_batches_total") == 0
 
 
 def run_load(g, stop, acked, errors, worker):
@@ -232,12 +228,7 @@ def test_a_store_failure_in_a_batch_rolls_back_only_that_request(make_grantd):
     granted. /metrics shows batches were shared and the per-intent
     savepoint path ran."""
     import sqlite3
-    g = make_grantd()
-    g.prime_key = g.create_key("prime", "fulfillment:primegaming")
-    g.partner_key = g.create_key("backend", "partner")
-    ops_key = g.create_key("ops", "operator")
-    g.start()
-    assert g.put_account("player-1").status_code == 201
+    g = ready(make_grantd(), operator=True)
     with sqlite3.connect(g.db_path, timeout=10) as c:
         c.execute("CREATE TRIGGER no_swords BEFORE INSERT ON inventory_instances"
                   " WHEN NEW.catalog_id = 'sword'"
@@ -262,5 +253,5 @@ def test_a_store_failure_in_a_batch_rolls_back_only_that_request(make_grantd):
                           " external_id LIKE 'sword-%'").fetchone()[0] == 0
         assert db.execute("SELECT count(*) FROM inventory_instances").fetchone()[0] == 0
         check_ledger(db)
-    assert metric(g, ops_key, "grantd_store_batch_size_max") >= 2
-    assert metric(g, ops_key, "grantd_store_careful_batches_total") >= 1
+    assert metric(g, g.ops_key, "grantd_store_batch_size_max") >= 2
+    assert metric(g, g.ops_key, "grantd_store_careful_batches_total") >= 1
