@@ -21,6 +21,15 @@ static const char usage_text[] =
 	"                               create an API key (printed once)\n"
 	"  keys list --config FILE [--json]\n"
 	"  keys revoke --config FILE ID\n"
+	"  clients create --config FILE --name NAME --scope SCOPE [--scope SCOPE...]\n"
+	"              [--json]        create an OAuth client (secret printed once)\n"
+	"  clients list --config FILE [--json]\n"
+	"  clients revoke --config FILE ID\n"
+	"  clients rotate-secret --config FILE ID [--json]\n"
+	"                               new secret; the old one works for\n"
+	"                               auth.client_secret_grace_seconds\n"
+	"  audit --config FILE [--limit N] [--json]\n"
+	"                               credential and catalog changes, oldest first\n"
 	"  version                      print the version\n"
 	"  --help                       print this help\n"
 	"\n"
@@ -37,6 +46,7 @@ struct args {
 	const char *scopes[MAX_SCOPES];
 	size_t n_scopes;
 	long long expires_in;
+	long long limit;
 	bool json;
 	int n_positional;
 	const char *positional[2];
@@ -81,6 +91,11 @@ static int parse_option(int opt, struct args *a)
 	case 'j':
 		a->json = true;
 		return 0;
+	case 'l':
+		a->limit = strtoll(optarg, &end, 10);
+		if (*optarg == '\0' || *end != '\0' || a->limit <= 0)
+			return usage_error("--limit needs a positive number");
+		return 0;
 	default:
 		return usage_error("bad option");
 	}
@@ -95,6 +110,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "scope", required_argument, NULL, 's' },
 		{ "expires-in", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "limit", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc;
@@ -131,6 +147,8 @@ static int expect(const struct args *a, const char *cmd, bool config,
 				   positional, a->n_positional);
 	if (!key_options && (a->name || a->n_scopes || a->expires_in))
 		return usage_error("%s takes no --name, --scope or --expires-in", cmd);
+	if (a->limit && strcmp(cmd, "audit") != 0)
+		return usage_error("%s takes no --limit", cmd);
 	return 0;
 }
 
@@ -179,6 +197,44 @@ static int run_keys(int argc, char **argv)
 	return usage_error("unknown keys command \"%s\"", sub);
 }
 
+static int run_clients(int argc, char **argv)
+{
+	struct args a;
+	const char *sub = argc > 1 ? argv[1] : "";
+	int rc;
+
+	if (argc < 2)
+		return usage_error("clients needs create, list, revoke or "
+				   "rotate-secret");
+	if ((rc = parse_args(argc - 1, argv + 1, &a)))
+		return rc;
+	if (strcmp(sub, "create") == 0) {
+		if ((rc = expect(&a, "clients create", true, 0, true)))
+			return rc;
+		if (!a.name || a.n_scopes == 0)
+			return usage_error("clients create needs --name and at "
+					   "least one --scope");
+		if (a.expires_in)
+			return usage_error("clients create takes no --expires-in "
+					   "(revoke a client to end it)");
+		if ((rc = check_key_options(&a)))
+			return rc;
+		return app_clients_create(a.config, a.name, a.scopes, a.n_scopes,
+					  a.json);
+	}
+	if (strcmp(sub, "list") == 0)
+		return (rc = expect(&a, "clients list", true, 0, false)) ? rc :
+			app_clients_list(a.config, a.json);
+	if (strcmp(sub, "revoke") == 0)
+		return (rc = expect(&a, "clients revoke", true, 1, false)) ? rc :
+			app_clients_revoke(a.config, a.positional[0]);
+	if (strcmp(sub, "rotate-secret") == 0)
+		return (rc = expect(&a, "clients rotate-secret", true, 1, false)) ?
+			rc : app_clients_rotate_secret(a.config, a.positional[0],
+						       a.json);
+	return usage_error("unknown clients command \"%s\"", sub);
+}
+
 static int run(int argc, char **argv)
 {
 	const char *cmd = argv[1];
@@ -187,6 +243,8 @@ static int run(int argc, char **argv)
 
 	if (strcmp(cmd, "keys") == 0)
 		return run_keys(argc - 1, argv + 1);
+	if (strcmp(cmd, "clients") == 0)
+		return run_clients(argc - 1, argv + 1);
 	if (strcmp(cmd, "catalog") == 0) {
 		if (argc < 3 || strcmp(argv[2], "check") != 0)
 			return usage_error("catalog needs: check FILE");
@@ -200,6 +258,9 @@ static int run(int argc, char **argv)
 	if (strcmp(cmd, "serve") == 0)
 		return (rc = expect(&a, "serve", true, 0, false)) ? rc :
 			app_serve(a.config, argv[0]);
+	if (strcmp(cmd, "audit") == 0)
+		return (rc = expect(&a, "audit", true, 0, false)) ? rc :
+			app_audit_list(a.config, a.limit, a.json);
 	if (strcmp(cmd, "migrate") == 0)
 		return (rc = expect(&a, "migrate", true, 0, false)) ? rc :
 			app_migrate(a.config);

@@ -1,6 +1,6 @@
-/* app: the commands grantd runs — serve, migrate, catalog check, keys — with
- * configuration loading, start-up, signals and shutdown. Each returns the
- * process exit code: 0 on success, 1 on failure. */
+/* app: the commands grantd runs — serve, migrate, catalog check, keys,
+ * clients, audit — with configuration loading, start-up, signals and
+ * shutdown. Each returns the process exit code: 0 on success, 1 on failure. */
 #ifndef GRANTD_APP_H
 #define GRANTD_APP_H
 
@@ -19,5 +19,15 @@ int app_keys_create(const char *config_path, const char *name,
 		    long long expires_in_s, bool json);
 int app_keys_list(const char *config_path, bool json);
 int app_keys_revoke(const char *config_path, const char *id);
+
+int app_clients_create(const char *config_path, const char *name,
+		       const char *const *scopes, size_t n_scopes, bool json);
+int app_clients_list(const char *config_path, bool json);
+int app_clients_revoke(const char *config_path, const char *id);
+int app_clients_rotate_secret(const char *config_path, const char *id,
+			      bool json);
+
+/* Lists the audit trail, oldest first; limit > 0 keeps the newest `limit`. */
+int app_audit_list(const char *config_path, long long limit, bool json);
 
 #endif

@@ -3,6 +3,7 @@
 #define GRANTD_APP_INT_H
 
 #include "app/config.h"
+#include "auth/auth.h"
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http.h"
@@ -11,17 +12,37 @@
 /* Loads the configuration (file + GRANTD_* environment), printing every
  * problem to stderr. Returns 0 or -1. */
 int app_config_load(const char *path, struct config *out);
+/* Opens config and store for a one-shot command, with quiet logs (the
+ * command prints). Returns the store (owned) or NULL after printing why. */
+struct store *app_open_for_command(const char *config_path, struct config *cfg);
 /* Opens the configured store, printing a failure to stderr. Returns the
  * store or NULL. */
 struct store *app_store_open(const struct config *cfg);
-/* Loads the catalog, logging every problem. Returns a new snapshot or NULL. */
-struct catalog *app_catalog_load(const char *path, const char *event);
+/* Loads the catalog, logging every problem as `event`. Returns a new
+ * snapshot, or NULL with the number of problems in *problem_count (if
+ * given). */
+struct catalog *app_catalog_load(const char *path, const char *event,
+				 size_t *problem_count);
+
+/* ---- the audit trail (audit.c) ---- */
+
+/* Adds an audit record inside a writer transaction. `detail` is borrowed
+ * (NULL: {}). Returns a store_rc. */
+int app_audit_tx(struct store_tx *tx, const char *actor, const char *action,
+		 const char *target, json_t *detail);
+/* Adds an audit record in a transaction of its own, logging a failure.
+ * Takes over `detail` (NULL: {}). */
+void app_audit_record(struct store *st, const char *actor, const char *action,
+		      const char *target, json_t *detail);
+/* "cli:<unix user>", the actor of command-line changes. */
+void app_audit_cli_actor(char *out, size_t size);
 
 /* What the operations handlers read (their route ctx). */
 struct app_ctx {
 	struct store *store;
 	struct catalog_holder *catalog;
 	struct engine *engine;
+	struct auth *auth;
 };
 
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */

@@ -44,7 +44,8 @@ struct store *app_store_open(const struct config *cfg)
 	return st;
 }
 
-struct catalog *app_catalog_load(const char *path, const char *event)
+struct catalog *app_catalog_load(const char *path, const char *event,
+				 size_t *problem_count)
 {
 	struct util_strlist problems;
 	struct catalog *c = NULL;
@@ -64,6 +65,8 @@ struct catalog *app_catalog_load(const char *path, const char *event)
 		ops_log_end(&l);
 	}
 	util_buf_release(&all);
+	if (problem_count)
+		*problem_count = problems.len;
 out:
 	util_strlist_release(&problems);
 	return c;

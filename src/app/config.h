@@ -16,6 +16,14 @@ struct config {
 		char *listen;            /* "127.0.0.1:8080"; host:port, [v6]:port */
 		int64_t threads;         /* HTTP threads, 1..64, default 2 */
 		int64_t max_body_bytes;  /* 1..16777216, default 65536 */
+		int64_t connection_timeout_seconds; /* idle timeout, default 30 */
+		int64_t max_connections;        /* default 1024 */
+		int64_t max_connections_per_ip; /* default 256; 0: no limit */
+		int64_t max_header_bytes;       /* default 16384 */
+		struct {
+			char *cert_file;     /* "" (default): plain HTTP */
+			char *key_file;
+		} tls;
 	} server;
 	struct {
 		char *driver;            /* "sqlite" (only choice for now) */
@@ -31,6 +39,17 @@ struct config {
 	struct {
 		bool auto_create;        /* false */
 	} accounts;
+	struct {
+		char *signing_keys_file; /* "" (default): OAuth off */
+		char *issuer;            /* "grantd" */
+		char *audience;          /* "grantd" */
+		int64_t token_ttl_seconds;           /* default 900 */
+		int64_t client_secret_grace_seconds; /* default 86400 */
+		struct {
+			int64_t per_second;  /* default 1000; 0: no limit */
+			int64_t burst;       /* default 2000 */
+		} rate_limit;
+	} auth;
 	struct {
 		char *level;             /* "debug", "info" (default), "warn", "error" */
 	} log;

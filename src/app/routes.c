@@ -36,19 +36,23 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 	const struct http_route table[] = {
 		{ HTTP_POST, "/v1/primegaming/fulfillment",
 		  sources_primegaming_fulfill, AUTH_SCOPE_PRIMEGAMING,
-		  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", ctx->engine },
+		  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", ctx->engine,
+		  sources_primegaming_throttled },
+		/* clients authenticate inside (RFC 6749 §2.3), not by bearer */
+		{ HTTP_POST, "/oauth2/token", auth_token_endpoint, 0, 0,
+		  "oauth2.token", ctx->auth, NULL },
 		{ HTTP_PUT, "/v1/accounts/{account_id}", partner_account_put,
-		  AUTH_SCOPE_PARTNER, HTTP_ROUTE_JSON_BODY, "accounts.put", st },
+		  AUTH_SCOPE_PARTNER, HTTP_ROUTE_JSON_BODY, "accounts.put", st, NULL },
 		{ HTTP_GET, "/v1/accounts/{account_id}", partner_account_get,
-		  AUTH_SCOPE_PARTNER, 0, "accounts.get", st },
+		  AUTH_SCOPE_PARTNER, 0, "accounts.get", st, NULL },
 		{ HTTP_GET, "/v1/accounts/{account_id}/inventory",
-		  partner_inventory_get, AUTH_SCOPE_PARTNER, 0, "inventory.get", st },
+		  partner_inventory_get, AUTH_SCOPE_PARTNER, 0, "inventory.get", st, NULL },
 		{ HTTP_GET, "/v1/accounts/{account_id}/entitlements/history",
-		  partner_history_get, AUTH_SCOPE_PARTNER, 0, "history.get", st },
-		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", ctx },
-		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx },
+		  partner_history_get, AUTH_SCOPE_PARTNER, 0, "history.get", st, NULL },
+		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", ctx, NULL },
+		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx, NULL },
 		{ HTTP_GET, "/metrics", app_metrics, AUTH_SCOPE_OPERATOR, 0,
-		  "metrics", ctx },
+		  "metrics", ctx, NULL },
 	};
 
 	UTIL_ASSERT(UTIL_ARRAY_LEN(table) <= APP_ROUTES_MAX);

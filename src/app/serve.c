@@ -3,11 +3,13 @@
  * orderly shutdown. */
 #include "app/app.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "app/app_int.h"
 #include "auth/auth.h"
@@ -19,6 +21,8 @@
 
 struct server {
 	struct config cfg;
+	struct util_buf tls_cert;  /* PEM texts, while TLS is configured */
+	struct util_buf tls_key;
 	struct catalog_holder *catalog;
 	struct store *store;
 	struct auth *auth;
@@ -60,12 +64,53 @@ static void print_first_start(struct server *s, const char *argv0,
 	fflush(stdout);
 }
 
+/* Reads the TLS certificate and key, if configured. Returns 0 or -1
+ * (printed). */
+static int read_tls(struct server *s)
+{
+	const char *cert = s->cfg.server.tls.cert_file;
+	const char *key = s->cfg.server.tls.key_file;
+
+	util_buf_init(&s->tls_cert, 1 << 20);
+	util_buf_init(&s->tls_key, 1 << 20);
+	if (!*cert && !*key)
+		return 0;
+	if (!*cert || !*key) {
+		fprintf(stderr, "grantd: server.tls: cert_file and key_file must "
+			"be set together\n");
+		return -1;
+	}
+	if (util_read_file(cert, &s->tls_cert) || s->tls_cert.len == 0) {
+		fprintf(stderr, "grantd: server.tls.cert_file %s: cannot read: %s\n",
+			cert, s->tls_cert.len ? strerror(errno) : "empty file");
+		return -1;
+	}
+	if (util_read_file(key, &s->tls_key) || s->tls_key.len == 0) {
+		fprintf(stderr, "grantd: server.tls.key_file %s: cannot read: %s\n",
+			key, s->tls_key.len ? strerror(errno) : "empty file");
+		return -1;
+	}
+	return 0;
+}
+
+static bool tls_on(const struct server *s)
+{
+	return s->tls_cert.len > 0;
+}
+
 static int start_http(struct server *s)
 {
+	const struct config *c = &s->cfg;
 	struct http_options opts = {
-		.listen = s->cfg.server.listen,
-		.threads = (int)s->cfg.server.threads,
-		.max_body_bytes = (size_t)s->cfg.server.max_body_bytes,
+		.listen = c->server.listen,
+		.threads = (int)c->server.threads,
+		.max_body_bytes = (size_t)c->server.max_body_bytes,
+		.connection_timeout_s = (unsigned)c->server.connection_timeout_seconds,
+		.max_connections = (unsigned)c->server.max_connections,
+		.max_connections_per_ip = (unsigned)c->server.max_connections_per_ip,
+		.max_header_bytes = (size_t)c->server.max_header_bytes,
+		.tls_cert_pem = tls_on(s) ? s->tls_cert.data : NULL,
+		.tls_key_pem = tls_on(s) ? s->tls_key.data : NULL,
 		.routes = s->routes,
 		.auth = auth_check,
 		.auth_arg = s->auth,
@@ -83,11 +128,49 @@ static int start_http(struct server *s)
 		ops_log_str(&l, "listen", s->cfg.server.listen);
 		ops_log_int(&l, "port", http_server_port(s->http));
 		ops_log_int(&l, "threads", s->cfg.server.threads);
+		ops_log_bool(&l, "tls", tls_on(s));
+		ops_log_bool(&l, "oauth", auth_oauth_enabled(s->auth));
 		ops_log_str(&l, "database", s->cfg.storage.sqlite.path);
 		ops_log_str(&l, "catalog", s->cfg.catalog.path);
 		ops_log_str(&l, "version", GRANTD_VERSION);
 		ops_log_end(&l);
 	}
+	return 0;
+}
+
+/* Warns when the signing keys file can be read by others than its owner. */
+static void check_key_file_mode(const char *path)
+{
+	struct stat st;
+
+	if (stat(path, &st) == 0 && (st.st_mode & (S_IRWXG | S_IRWXO)))
+		ops_log(OPS_LOG_WARN, "signing_keys_file_readable", "%s can be "
+			"read by other users; chmod 600 it", path);
+}
+
+static int start_auth(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	struct auth_options opts = {
+		.refresh_ms = AUTH_REFRESH_MS,
+		.issuer = c->auth.issuer,
+		.audience = c->auth.audience,
+		.token_ttl_s = c->auth.token_ttl_seconds,
+		.rate_per_second = c->auth.rate_limit.per_second,
+		.rate_burst = c->auth.rate_limit.burst,
+	};
+	char *err = NULL;
+
+	s->auth = auth_new(s->store, &opts);
+	if (!s->auth)
+		return -1;
+	if (auth_signing_keys_load(s->auth, c->auth.signing_keys_file, &err)) {
+		fprintf(stderr, "grantd: auth.signing_keys_file: %s\n", err);
+		free(err);
+		return -1;
+	}
+	if (*c->auth.signing_keys_file)
+		check_key_file_mode(c->auth.signing_keys_file);
 	return 0;
 }
 
@@ -99,7 +182,7 @@ static int start(struct server *s)
 
 	if (ops_log_level_parse(s->cfg.log.level, &level) == 0)
 		ops_log_set_level(level);
-	c = app_catalog_load(s->cfg.catalog.path, "catalog_invalid");
+	c = app_catalog_load(s->cfg.catalog.path, "catalog_invalid", NULL);
 	if (!c) {
 		fprintf(stderr, "grantd: catalog %s is invalid (see the log); "
 			"check it with: grantd catalog check %s\n",
@@ -110,32 +193,61 @@ static int start(struct server *s)
 	s->store = app_store_open(&s->cfg);
 	if (!s->store)
 		return -1;
-	s->auth = auth_new(s->store, AUTH_REFRESH_MS);
-	if (!s->auth)
+	if (start_auth(s) || read_tls(s))
 		return -1;
 	eopts.auto_create_accounts = s->cfg.accounts.auto_create;
 	s->engine = engine_new(&eopts, s->store, s->catalog);
 	s->ctx.store = s->store;
 	s->ctx.catalog = s->catalog;
 	s->ctx.engine = s->engine;
+	s->ctx.auth = s->auth;
 	return start_http(s);
 }
 
 static void reload_catalog(struct server *s)
 {
-	struct catalog *c = app_catalog_load(s->cfg.catalog.path,
-					     "catalog_reload_failed");
+	const char *path = s->cfg.catalog.path;
+	size_t problems = 0;
+	struct catalog *c = app_catalog_load(path, "catalog_reload_failed",
+					     &problems);
 	struct ops_log_line l;
 
-	if (!c)
+	if (!c) {
+		app_audit_record(s->store, "server", "catalog.reload_failed", path,
+				 json_pack("{s:I}", "problems", (json_int_t)problems));
 		return;  /* the old catalog stays in force; the log says why */
+	}
 	if (ops_log_begin(&l, OPS_LOG_INFO, "catalog_reloaded")) {
-		ops_log_str(&l, "path", s->cfg.catalog.path);
+		ops_log_str(&l, "path", path);
 		ops_log_int(&l, "entitlements", (int64_t)catalog_entitlement_count(c));
 		ops_log_int(&l, "items", (int64_t)catalog_item_count(c));
 		ops_log_end(&l);
 	}
+	app_audit_record(s->store, "server", "catalog.reloaded", path,
+			 json_pack("{s:I, s:I}", "entitlements",
+				   (json_int_t)catalog_entitlement_count(c),
+				   "items", (json_int_t)catalog_item_count(c)));
 	catalog_holder_swap(s->catalog, c);
+}
+
+/* SIGHUP also rereads the signing keys; a bad file keeps those in force. */
+static void reload_signing_keys(struct server *s)
+{
+	const char *path = s->cfg.auth.signing_keys_file;
+	char *err = NULL;
+
+	if (!*path)
+		return;
+	if (auth_signing_keys_load(s->auth, path, &err)) {
+		ops_log(OPS_LOG_ERROR, "signing_keys_reload_failed", "%s; the "
+			"signing keys in force are kept", err);
+		free(err);
+		return;
+	}
+	check_key_file_mode(path);
+	ops_log(OPS_LOG_INFO, "signing_keys_reloaded", "%s", path);
+	app_audit_record(s->store, "server", "signing_keys.reloaded", path,
+			 json_object());
 }
 
 /* Waits for signals until asked to stop. */
@@ -148,6 +260,7 @@ static void signal_loop(struct server *s, const sigset_t *set)
 			continue;
 		if (sig == SIGHUP) {
 			reload_catalog(s);
+			reload_signing_keys(s);
 			continue;
 		}
 		ops_log(OPS_LOG_INFO, "shutting_down", "signal %d: draining "
@@ -170,6 +283,8 @@ static void stop(struct server *s)
 	engine_free(s->engine);
 	catalog_holder_free(s->catalog);
 	config_release(&s->cfg);
+	util_buf_release(&s->tls_cert);
+	util_buf_release(&s->tls_key);
 }
 
 int app_serve(const char *config_path, const char *argv0)

@@ -1,5 +1,7 @@
-/* auth: credentials — API key generation and hashing, scopes, and the
- * in-memory cache that checks a bearer credential without a database read. */
+/* auth: credentials — API keys and OAuth clients (generation, hashing,
+ * scopes), the in-memory cache that checks a bearer credential without a
+ * database read, signed access tokens (JWT), per-credential rate limits and
+ * the OAuth 2.0 token endpoint. */
 #ifndef GRANTD_AUTH_H
 #define GRANTD_AUTH_H
 
@@ -25,34 +27,152 @@ void auth_scopes_format(unsigned bits, char *out, size_t size);
 /* "fulfillment:primegaming, partner, operator": for usage messages. */
 const char *auth_scope_names(void);
 
+/* ---- secrets ------------------------------------------------------------ */
+
 #define AUTH_KEY_PREFIX "gdk_"
 #define AUTH_KEY_LEN 47       /* "gdk_" + 43 base64url characters (256 bits) */
 #define AUTH_KEY_ID_LEN 20    /* "key_" + 16 hex characters */
+#define AUTH_CLIENT_SECRET_PREFIX "gdcs_"
+#define AUTH_CLIENT_SECRET_LEN 48  /* "gdcs_" + 43 base64url characters */
+#define AUTH_CLIENT_ID_LEN 23      /* "client_" + 16 hex characters */
 #define AUTH_NAME_MAX HTTP_PRINCIPAL_NAME_MAX
 
 /* Generates a new API key from the CSPRNG and an id for it.
  * Returns 0, or -1 if no randomness was available. */
 int auth_key_generate(char key[AUTH_KEY_LEN + 1], char id[AUTH_KEY_ID_LEN + 1]);
+/* A new OAuth client id (NULL: none wanted) and secret, as above. */
+int auth_client_generate(char secret[AUTH_CLIENT_SECRET_LEN + 1],
+			 char id[AUTH_CLIENT_ID_LEN + 1]);
 /* The stored form of a secret: hex SHA-256. */
 void auth_secret_hash(const char *secret, char out[65]);
 /* True for 1..64 printable ASCII characters. */
 bool auth_name_valid(const char *name);
 
+/* ---- the credential cache ---------------------------------------------- */
+
+/* What the cache is configured with. Strings are copied. */
+struct auth_options {
+	int refresh_ms;             /* how often credentials are reloaded */
+	const char *issuer;         /* access tokens' iss */
+	const char *audience;       /* access tokens' aud */
+	int64_t token_ttl_s;
+	int64_t rate_per_second;    /* 0: no rate limit */
+	int64_t rate_burst;
+};
+
 /* The credential cache: a snapshot of the credentials table, reloaded by a
- * background thread every `refresh_ms`, so a revoked key stops working
- * within that interval. */
+ * background thread every `refresh_ms`, so a revoked key or client stops
+ * working within that interval; the access token signing keys; and the
+ * rate limiter. */
 struct auth;
 
 /* Loads the credentials and starts the refresher. Returns a new cache, or
  * NULL (logged) if the first load failed. `st` is borrowed. */
-struct auth *auth_new(struct store *st, int refresh_ms);
+struct auth *auth_new(struct store *st, const struct auth_options *opts);
 void auth_free(struct auth *a);
 /* Reloads now. Returns 0 or -1. */
 int auth_refresh(struct auth *a);
 
-/* An http_auth_fn: checks "Bearer <key>" against the cache. */
+/* Replaces the signing keys with those of the file at `path` (see
+ * auth_signing_keys_parse); path == NULL or "" turns OAuth off. Returns 0,
+ * or -1 with a message in *err (owned by the caller) and the old keys kept. */
+int auth_signing_keys_load(struct auth *a, const char *path, char **err);
+/* True when signing keys are loaded (OAuth is on). */
+bool auth_oauth_enabled(struct auth *a);
+
+/* An http_auth_fn: checks "Bearer <API key or access token>" against the
+ * cache, then the credential's rate limit. */
 enum http_auth_result auth_check(void *auth, const char *authorization,
 				 unsigned required_scopes,
 				 struct http_principal *out);
+
+/* ---- signing keys and access tokens ------------------------------------ */
+
+#define AUTH_KID_MAX 64
+#define AUTH_SIGNING_SECRET_MIN 32
+#define AUTH_SIGNING_KEYS_MAX 16
+
+struct auth_signing_key {
+	char kid[AUTH_KID_MAX + 1];
+	unsigned char *secret;     /* owned */
+	size_t secret_len;
+};
+
+/* A set of signing keys: [0] signs, all verify. */
+struct auth_signing_keys {
+	struct auth_signing_key keys[AUTH_SIGNING_KEYS_MAX];
+	size_t len;
+};
+
+/* Parses a signing keys file: "<kid> <secret>" per line, kid 1..64 of
+ * [A-Za-z0-9._-], secret at least 32 non-space characters; blank lines and
+ * '#' comments are skipped; kids are unique. Returns 0, or -1 with a
+ * message naming the line in *err (owned by the caller). */
+int auth_signing_keys_parse(const char *text, size_t len,
+			    struct auth_signing_keys *out, char **err);
+void auth_signing_keys_release(struct auth_signing_keys *k);
+
+/* What a verified access token says. */
+struct auth_token_claims {
+	char sub[HTTP_PRINCIPAL_ID_MAX + 1];  /* client id */
+	unsigned scopes;
+	int64_t exp;                          /* seconds since the epoch */
+};
+
+/* Issues an access token for client `sub` with `scopes`, signed by keys[0].
+ * Returns the token (owned by the caller; free()) or NULL. */
+char *auth_token_issue(const struct auth_signing_keys *k, const char *issuer,
+		       const char *audience, const char *sub, unsigned scopes,
+		       int64_t now_s, int64_t ttl_s);
+/* Verifies a token: HS256 only, a known kid, a good signature, iss and aud
+ * as given, not expired at `now_s`, known scope names. Returns 0 and the
+ * claims, or -1. */
+int auth_token_verify(const struct auth_signing_keys *k, const char *issuer,
+		      const char *audience, const char *token, int64_t now_s,
+		      struct auth_token_claims *out);
+
+/* ---- rate limits ------------------------------------------------------- */
+
+/* Token buckets keyed by credential id; thread-safe. */
+struct auth_limiter;
+
+struct auth_limiter *auth_limiter_new(double per_second, double burst);
+void auth_limiter_free(struct auth_limiter *l);
+/* Takes one token for `id` at time `now_us`. Returns true if allowed;
+ * otherwise false and the whole seconds until a token is due (>= 1). */
+bool auth_limiter_take(struct auth_limiter *l, const char *id, int64_t now_us,
+		       unsigned *retry_after_s);
+
+/* ---- the OAuth 2.0 token endpoint ---------------------------------------- */
+
+/* POST /oauth2/token (RFC 6749 §4.4): the route's ctx is the struct auth. */
+void auth_token_endpoint(struct http_request *req);
+
+/* An application/x-www-form-urlencoded body, decoded. */
+#define AUTH_FORM_MAX 16
+struct auth_form {
+	char *names[AUTH_FORM_MAX];   /* owned */
+	char *values[AUTH_FORM_MAX];  /* owned */
+	size_t len;
+};
+
+enum auth_form_rc {
+	AUTH_FORM_MALFORMED = 1,  /* a pair without '=', a bad escape, a control */
+	AUTH_FORM_DUPLICATE,      /* a name given twice (named in bad_name) */
+	AUTH_FORM_TOO_MANY,       /* more than AUTH_FORM_MAX pairs */
+};
+
+/* Parses `len` bytes of body. Returns 0, or an auth_form_rc with nothing
+ * to release. */
+int auth_form_parse(const char *body, size_t len, struct auth_form *f,
+		    char *bad_name, size_t bad_size);
+/* A value by name (borrowed), or NULL. */
+const char *auth_form_get(const struct auth_form *f, const char *name);
+void auth_form_release(struct auth_form *f);
+
+/* Parses "Basic base64(urlencode(id):urlencode(secret))" (RFC 6749
+ * §2.3.1). Returns 0 or -1 (absent, another scheme, or malformed). */
+int auth_basic_parse(const char *authorization, char *id, size_t id_size,
+		     char *secret, size_t secret_size);
 
 #endif

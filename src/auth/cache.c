@@ -1,9 +1,10 @@
-/* auth/cache.c: the in-memory credential snapshot, its refresher thread and
- * the bearer check on every authenticated request. */
-#include "auth/auth.h"
+/* auth/cache.c: the in-memory credential snapshot and its refresher thread,
+ * the signing keys, and the bearer check on every authenticated request. */
+#include "auth/auth_int.h"
 
 #include <openssl/crypto.h>
 #include <openssl/sha.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,23 +16,33 @@
 
 struct cached_credential {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
+	unsigned char previous_hash[SHA256_DIGEST_LENGTH];
+	int64_t previous_expires_at_ms;  /* 0: no previous secret */
 	char id[HTTP_PRINCIPAL_ID_MAX + 1];
 	char name[HTTP_PRINCIPAL_NAME_MAX + 1];
 	unsigned scopes;
+	bool oauth_client;
 	int64_t expires_at_ms;  /* 0: never */
 };
 
 struct snapshot {
-	struct cached_credential *items;  /* sorted by hash */
+	struct cached_credential *items;  /* sorted by id */
 	size_t len;
 	size_t cap;
+	struct cached_credential **by_hash;  /* API keys, sorted by hash */
+	size_t n_keys;
 };
 
 struct auth {
 	struct store *store;
 	int refresh_ms;
-	pthread_rwlock_t lock;
+	char *issuer;
+	char *audience;
+	int64_t token_ttl_s;
+	struct auth_limiter *limiter;  /* NULL: no rate limit */
+	pthread_rwlock_t lock;         /* guards snap and keys */
 	struct snapshot snap;
+	struct auth_signing_keys keys;
 	pthread_t thread;
 	pthread_mutex_t stop_lock;
 	pthread_cond_t stop_cond;
@@ -65,19 +76,49 @@ static void collect(void *arg, const struct store_credential *c)
 		snap->items = util_xrealloc(snap->items, snap->cap * sizeof(*cc));
 	}
 	cc = &snap->items[snap->len];
+	memset(cc, 0, sizeof(*cc));
 	if (hex_to_bytes(c->secret_hash, cc->hash, sizeof(cc->hash)))
 		return;
+	if (c->previous_secret_hash && c->previous_expires_at_ms &&
+	    hex_to_bytes(c->previous_secret_hash, cc->previous_hash,
+			 sizeof(cc->previous_hash)) == 0)
+		cc->previous_expires_at_ms = c->previous_expires_at_ms;
 	snprintf(cc->id, sizeof(cc->id), "%s", c->id);
 	snprintf(cc->name, sizeof(cc->name), "%s", c->name);
 	cc->scopes = scopes;
+	cc->oauth_client = strcmp(c->kind, STORE_CREDENTIAL_OAUTH_CLIENT) == 0;
 	cc->expires_at_ms = c->expires_at_ms;
 	snap->len++;
 }
 
+static int by_id(const void *a, const void *b)
+{
+	return strcmp(((const struct cached_credential *)a)->id,
+		      ((const struct cached_credential *)b)->id);
+}
+
 static int by_hash(const void *a, const void *b)
 {
-	return memcmp(((const struct cached_credential *)a)->hash,
-		      ((const struct cached_credential *)b)->hash, SHA256_DIGEST_LENGTH);
+	return memcmp((*(struct cached_credential *const *)a)->hash,
+		      (*(struct cached_credential *const *)b)->hash,
+		      SHA256_DIGEST_LENGTH);
+}
+
+static void snapshot_index(struct snapshot *snap)
+{
+	qsort(snap->items, snap->len, sizeof(*snap->items), by_id);
+	snap->by_hash = util_xcalloc(snap->len + 1, sizeof(*snap->by_hash));
+	for (size_t i = 0; i < snap->len; i++)
+		if (!snap->items[i].oauth_client)
+			snap->by_hash[snap->n_keys++] = &snap->items[i];
+	qsort(snap->by_hash, snap->n_keys, sizeof(*snap->by_hash), by_hash);
+}
+
+static void snapshot_release(struct snapshot *snap)
+{
+	OPENSSL_cleanse(snap->items, snap->len * sizeof(*snap->items));
+	free(snap->items);
+	free(snap->by_hash);
 }
 
 int auth_refresh(struct auth *a)
@@ -85,15 +126,15 @@ int auth_refresh(struct auth *a)
 	struct snapshot next = { 0 }, old;
 
 	if (store_credentials_read(a->store, collect, &next)) {
-		free(next.items);
+		snapshot_release(&next);
 		return -1;
 	}
-	qsort(next.items, next.len, sizeof(*next.items), by_hash);
+	snapshot_index(&next);
 	pthread_rwlock_wrlock(&a->lock);
 	old = a->snap;
 	a->snap = next;
 	pthread_rwlock_unlock(&a->lock);
-	free(old.items);
+	snapshot_release(&old);
 	return 0;
 }
 
@@ -119,12 +160,18 @@ static void *refresher(void *arg)
 	return NULL;
 }
 
-struct auth *auth_new(struct store *st, int refresh_ms)
+struct auth *auth_new(struct store *st, const struct auth_options *opts)
 {
 	struct auth *a = util_xcalloc(1, sizeof(*a));
 
 	a->store = st;
-	a->refresh_ms = refresh_ms > 0 ? refresh_ms : 1000;
+	a->refresh_ms = opts->refresh_ms > 0 ? opts->refresh_ms : 1000;
+	a->issuer = util_xstrdup(opts->issuer ? opts->issuer : "grantd");
+	a->audience = util_xstrdup(opts->audience ? opts->audience : "grantd");
+	a->token_ttl_s = opts->token_ttl_s > 0 ? opts->token_ttl_s : 900;
+	if (opts->rate_per_second > 0)
+		a->limiter = auth_limiter_new((double)opts->rate_per_second,
+					      (double)opts->rate_burst);
 	pthread_rwlock_init(&a->lock, NULL);
 	pthread_mutex_init(&a->stop_lock, NULL);
 	pthread_cond_init(&a->stop_cond, NULL);
@@ -152,8 +199,138 @@ void auth_free(struct auth *a)
 	pthread_cond_destroy(&a->stop_cond);
 	pthread_mutex_destroy(&a->stop_lock);
 	pthread_rwlock_destroy(&a->lock);
-	free(a->snap.items);
+	snapshot_release(&a->snap);
+	auth_signing_keys_release(&a->keys);
+	auth_limiter_free(a->limiter);
+	free(a->issuer);
+	free(a->audience);
 	free(a);
+}
+
+/* ---- signing keys ------------------------------------------------------- */
+
+int auth_signing_keys_load(struct auth *a, const char *path, char **err)
+{
+	struct auth_signing_keys next = { 0 }, old;
+	struct util_buf text;
+	int rc = 0;
+
+	util_buf_init(&text, 1 << 20);
+	if (path && *path) {
+		if (util_read_file(path, &text)) {
+			*err = util_xasprintf("%s: cannot read: %s", path,
+					      strerror(errno));
+			rc = -1;
+		} else if (auth_signing_keys_parse(text.data, text.len, &next, err)) {
+			char *why = *err;
+
+			*err = util_xasprintf("%s: %s", path, why);
+			free(why);
+			rc = -1;
+		}
+	}
+	util_buf_release(&text);
+	if (rc)
+		return -1;
+	pthread_rwlock_wrlock(&a->lock);
+	old = a->keys;
+	a->keys = next;
+	pthread_rwlock_unlock(&a->lock);
+	auth_signing_keys_release(&old);
+	return 0;
+}
+
+bool auth_oauth_enabled(struct auth *a)
+{
+	bool on;
+
+	pthread_rwlock_rdlock(&a->lock);
+	on = a->keys.len > 0;
+	pthread_rwlock_unlock(&a->lock);
+	return on;
+}
+
+char *auth_issue_for(struct auth *a, const char *client_id, unsigned scopes,
+		     int64_t *expires_in_s)
+{
+	char *token;
+
+	*expires_in_s = a->token_ttl_s;
+	pthread_rwlock_rdlock(&a->lock);
+	token = auth_token_issue(&a->keys, a->issuer, a->audience, client_id,
+				 scopes, util_now_ms() / 1000, a->token_ttl_s);
+	pthread_rwlock_unlock(&a->lock);
+	return token;
+}
+
+bool auth_rate_take(struct auth *a, const char *id, unsigned *retry_after_s)
+{
+	return !a->limiter ||
+	       auth_limiter_take(a->limiter, id, util_mono_us(), retry_after_s);
+}
+
+/* ---- lookups (called with the lock held for reading) -------------------- */
+
+static struct cached_credential *find_id(struct snapshot *snap, const char *id)
+{
+	struct cached_credential probe;
+
+	if (strlen(id) >= sizeof(probe.id))
+		return NULL;
+	strcpy(probe.id, id);
+	return bsearch(&probe, snap->items, snap->len, sizeof(probe), by_id);
+}
+
+static struct cached_credential *find_key(struct snapshot *snap,
+					  const unsigned char hash[SHA256_DIGEST_LENGTH])
+{
+	struct cached_credential probe, *pp = &probe, **hit;
+
+	memcpy(probe.hash, hash, sizeof(probe.hash));
+	hit = bsearch(&pp, snap->by_hash, snap->n_keys, sizeof(pp), by_hash);
+	if (!hit || CRYPTO_memcmp((*hit)->hash, hash, SHA256_DIGEST_LENGTH) != 0)
+		return NULL;
+	return *hit;
+}
+
+static bool live(const struct cached_credential *c, int64_t now_ms)
+{
+	return !c->expires_at_ms || c->expires_at_ms > now_ms;
+}
+
+static void fill_principal(const struct cached_credential *c, unsigned scopes,
+			   struct http_principal *out)
+{
+	memcpy(out->id, c->id, sizeof(out->id));
+	memcpy(out->name, c->name, sizeof(out->name));
+	out->scopes = scopes;
+}
+
+enum auth_client_rc auth_client_authenticate(struct auth *a, const char *id,
+					     const char *secret,
+					     struct http_principal *out)
+{
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	enum auth_client_rc rc = AUTH_CLIENT_UNKNOWN;
+	int64_t now_ms = util_now_ms();
+	struct cached_credential *c;
+	bool match;
+
+	util_sha256(secret, strlen(secret), hash);
+	pthread_rwlock_rdlock(&a->lock);
+	c = find_id(&a->snap, id);
+	if (c && live(c, now_ms)) {
+		/* both comparisons always run: no timing hint which matched */
+		match = CRYPTO_memcmp(c->hash, hash, sizeof(hash)) == 0;
+		match |= CRYPTO_memcmp(c->previous_hash, hash, sizeof(hash)) == 0 &&
+			 c->previous_expires_at_ms > now_ms;
+		if (match) {
+			fill_principal(c, c->scopes, out);
+			rc = c->oauth_client ? AUTH_CLIENT_OK : AUTH_CLIENT_NOT_OAUTH;
+		}
+	}
+	pthread_rwlock_unlock(&a->lock);
+	return rc;
 }
 
 /* Extracts the token of "Bearer <token>" (scheme case-insensitive). */
@@ -167,28 +344,59 @@ static const char *bearer_token(const char *authorization)
 	return *authorization ? authorization : NULL;
 }
 
+/* An API key: found by its hash. */
+static bool check_key(struct auth *a, const char *token, struct http_principal *out)
+{
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	struct cached_credential *c;
+
+	util_sha256(token, strlen(token), hash);
+	c = find_key(&a->snap, hash);
+	if (!c || !live(c, util_now_ms()))
+		return false;
+	fill_principal(c, c->scopes, out);
+	return true;
+}
+
+/* An access token: verified, then its client must still be live. Scopes
+ * are what the token says and the client still holds. */
+static bool check_access_token(struct auth *a, const char *token,
+			       struct http_principal *out)
+{
+	struct auth_token_claims claims;
+	int64_t now_ms = util_now_ms();
+	struct cached_credential *c;
+
+	if (a->keys.len == 0 ||
+	    auth_token_verify(&a->keys, a->issuer, a->audience, token,
+			      now_ms / 1000, &claims))
+		return false;
+	c = find_id(&a->snap, claims.sub);
+	if (!c || !c->oauth_client || !live(c, now_ms))
+		return false;
+	fill_principal(c, c->scopes & claims.scopes, out);
+	return true;
+}
+
 enum http_auth_result auth_check(void *auth, const char *authorization,
 				 unsigned required_scopes,
 				 struct http_principal *out)
 {
 	struct auth *a = auth;
-	struct cached_credential probe, *hit;
 	const char *token = bearer_token(authorization);
-	enum http_auth_result r = HTTP_AUTH_INVALID;
+	bool found;
 
 	if (!token)
 		return authorization ? HTTP_AUTH_INVALID : HTTP_AUTH_MISSING;
-	util_sha256(token, strlen(token), probe.hash);
 	pthread_rwlock_rdlock(&a->lock);
-	hit = bsearch(&probe, a->snap.items, a->snap.len, sizeof(probe), by_hash);
-	if (hit && CRYPTO_memcmp(hit->hash, probe.hash, sizeof(probe.hash)) == 0 &&
-	    (!hit->expires_at_ms || hit->expires_at_ms > util_now_ms())) {
-		memcpy(out->id, hit->id, sizeof(out->id));
-		memcpy(out->name, hit->name, sizeof(out->name));
-		out->scopes = hit->scopes;
-		r = (hit->scopes & required_scopes) == required_scopes ?
-			HTTP_AUTH_OK : HTTP_AUTH_FORBIDDEN;
-	}
+	found = strchr(token, '.') ? check_access_token(a, token, out) :
+		check_key(a, token, out);
 	pthread_rwlock_unlock(&a->lock);
-	return r;
+	if (!found)
+		return HTTP_AUTH_INVALID;
+	if ((out->scopes & required_scopes) != required_scopes)
+		return HTTP_AUTH_FORBIDDEN;
+	if (!auth_rate_take(a, out->id, &out->retry_after_s))
+		return HTTP_AUTH_THROTTLED;
+	return HTTP_AUTH_OK;
 }

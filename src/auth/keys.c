@@ -1,4 +1,5 @@
-/* auth/keys.c: scope names, API key generation and the stored hash form. */
+/* auth/keys.c: scope names, API key and client secret generation, and the
+ * stored hash form. */
 #include "auth/auth.h"
 
 #include <stdio.h>
@@ -79,6 +80,24 @@ int auth_key_generate(char key[AUTH_KEY_LEN + 1], char id[AUTH_KEY_ID_LEN + 1])
 	util_base64url_encode(secret, sizeof(secret), key + 4);
 	memcpy(id, "key_", 4);
 	util_hex_encode(idbytes, sizeof(idbytes), id + 4);
+	return 0;
+}
+
+int auth_client_generate(char secret[AUTH_CLIENT_SECRET_LEN + 1],
+			 char id[AUTH_CLIENT_ID_LEN + 1])
+{
+	unsigned char bytes[32], idbytes[8];
+	size_t prefix = strlen(AUTH_CLIENT_SECRET_PREFIX);
+
+	if (util_random_bytes(bytes, sizeof(bytes)) ||
+	    util_random_bytes(idbytes, sizeof(idbytes)))
+		return -1;
+	memcpy(secret, AUTH_CLIENT_SECRET_PREFIX, prefix);
+	util_base64url_encode(bytes, sizeof(bytes), secret + prefix);
+	if (id) {
+		memcpy(id, "client_", 7);
+		util_hex_encode(idbytes, sizeof(idbytes), id + 7);
+	}
 	return 0;
 }
 

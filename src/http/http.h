@@ -35,6 +35,10 @@ struct http_route {
 	unsigned flags;
 	const char *name;      /* short name for logs, e.g. "primegaming.fulfill" */
 	void *ctx;             /* handed to the handler via http_request_ctx */
+	/* Answers a request whose credential is over its rate limit, once the
+	 * body is read (Retry-After is already set); NULL: a generic 429
+	 * RequestThrottled. It must reply with 429 and change nothing. */
+	http_handler_fn throttled;
 };
 
 /* Who made the request, filled by the authentication hook. */
@@ -44,6 +48,7 @@ struct http_principal {
 	char id[HTTP_PRINCIPAL_ID_MAX + 1];
 	char name[HTTP_PRINCIPAL_NAME_MAX + 1];
 	unsigned scopes;
+	unsigned retry_after_s;  /* with HTTP_AUTH_THROTTLED */
 };
 
 enum http_auth_result {
@@ -51,10 +56,11 @@ enum http_auth_result {
 	HTTP_AUTH_MISSING,    /* no credential: 401 */
 	HTTP_AUTH_INVALID,    /* unknown, revoked or expired credential: 401 */
 	HTTP_AUTH_FORBIDDEN,  /* valid credential without the scope: 403 */
+	HTTP_AUTH_THROTTLED,  /* valid, but over its rate limit: 429 */
 };
 
 /* Checks an Authorization header value (NULL if absent) against the scopes
- * a route requires; fills *out on HTTP_AUTH_OK and HTTP_AUTH_FORBIDDEN. */
+ * a route requires; fills *out unless the result is _MISSING or _INVALID. */
 typedef enum http_auth_result (*http_auth_fn)(void *arg,
 					      const char *authorization,
 					      unsigned required_scopes,
@@ -64,6 +70,12 @@ struct http_options {
 	const char *listen;          /* "host:port", "[v6addr]:port"; port 0 = any */
 	int threads;                 /* >= 1; 1 uses poll mode, more a thread pool */
 	size_t max_body_bytes;
+	unsigned connection_timeout_s;  /* idle connections are closed */
+	unsigned max_connections;
+	unsigned max_connections_per_ip; /* 0: no limit */
+	size_t max_header_bytes;        /* per-connection memory for headers */
+	const char *tls_cert_pem;       /* both set: HTTPS only (TLS 1.2+); */
+	const char *tls_key_pem;        /* the PEM texts, borrowed */
 	const struct http_route *routes;
 	size_t n_routes;
 	http_auth_fn auth;
@@ -100,11 +112,17 @@ const char *http_request_param(const struct http_request *req, const char *name)
  * Sets *bad when present but malformed. */
 const char *http_request_query(struct http_request *req, const char *name,
 			       bool *bad);
+/* The rate limit's retry delay in seconds (inside a throttled handler). */
+unsigned http_request_retry_after(const struct http_request *req);
 /* A request header, NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 /* The body (NUL-terminated; may be empty). */
 const char *http_request_body(const struct http_request *req, size_t *len);
 const struct http_principal *http_request_principal(const struct http_request *req);
+/* Records who made the request, for handlers that authenticate it
+ * themselves (the access log names the credential). */
+void http_request_set_principal(struct http_request *req,
+				const struct http_principal *p);
 
 /* Adds fields to the request's access log line (copied). */
 void http_request_log_account(struct http_request *req, const char *account_id);

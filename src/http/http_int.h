@@ -11,13 +11,10 @@
 
 #define HTTP_MAX_SEGMENTS 16
 #define HTTP_MAX_PARAMS 4
-#define HTTP_MAX_EXTRA_HEADERS 4
+#define HTTP_MAX_EXTRA_HEADERS 6
 /* Body bytes read and thrown away after an early error before giving up on
  * the connection (so the client still sees the error reply). */
 #define HTTP_DRAIN_MAX (1024 * 1024)
-/* Memory per connection for its headers and buffers (bodies go to the
- * request's own buffer); request headers must fit in about half of it. */
-#define HTTP_CONNECTION_MEMORY (16 * 1024)
 
 /* Live counters behind struct http_route_stats. */
 struct http_counters {
@@ -82,6 +79,7 @@ struct http_request {
 
 	struct http_principal principal;
 	bool has_principal;
+	bool throttled;        /* over the rate limit: answered after the body */
 
 	unsigned status;
 	struct MHD_Response *response;  /* built reply, not yet queued */

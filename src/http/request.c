@@ -61,6 +61,18 @@ const struct http_principal *http_request_principal(const struct http_request *r
 	return req->has_principal ? &req->principal : NULL;
 }
 
+void http_request_set_principal(struct http_request *req,
+				const struct http_principal *p)
+{
+	req->principal = *p;
+	req->has_principal = true;
+}
+
+unsigned http_request_retry_after(const struct http_request *req)
+{
+	return req->principal.retry_after_s;
+}
+
 void http_request_log_account(struct http_request *req, const char *account_id)
 {
 	free(req->log_account);

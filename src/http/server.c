@@ -98,9 +98,14 @@ static bool authenticate(struct http_request *req)
 					     MHD_HTTP_HEADER_AUTHORIZATION);
 	r = s->opts.auth(s->opts.auth_arg, header, req->route->route->scopes,
 			 &req->principal);
-	req->has_principal = r == HTTP_AUTH_OK || r == HTTP_AUTH_FORBIDDEN;
+	req->has_principal = r == HTTP_AUTH_OK || r == HTTP_AUTH_FORBIDDEN ||
+			     r == HTTP_AUTH_THROTTLED;
 	switch (r) {
 	case HTTP_AUTH_OK:
+		return true;
+	case HTTP_AUTH_THROTTLED:
+		/* answered once the body is in, so the route can name it */
+		req->throttled = true;
 		return true;
 	case HTTP_AUTH_MISSING:
 		http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"grantd\"");
@@ -219,10 +224,29 @@ static void consume_body(struct http_request *req, const char *data, size_t n)
 	fail_early(req);
 }
 
+/* The answer to a request over its credential's rate limit. */
+static void reply_throttled(struct http_request *req)
+{
+	char retry[16];
+
+	snprintf(retry, sizeof(retry), "%u", req->principal.retry_after_s);
+	http_reply_header(req, "Retry-After", retry);
+	if (req->route->route->throttled) {
+		req->route->route->throttled(req);
+		return;
+	}
+	http_reply_error(req, 429, "RequestThrottled", "credential \"%s\" is over "
+			 "its rate limit; retry after %u s", req->principal.name,
+			 req->principal.retry_after_s);
+}
+
 static enum MHD_Result dispatch(struct http_request *req)
 {
 	req->state = HTTP_REQ_HANDLING;
-	req->route->route->handler(req);
+	if (req->throttled)
+		reply_throttled(req);
+	else
+		req->route->route->handler(req);
 	if (req->state == HTTP_REQ_SUSPENDED)
 		return MHD_YES;
 	if (!req->response)
@@ -359,19 +383,43 @@ bad:
 	return -1;
 }
 
+/* GnuTLS priorities: TLS 1.2 and 1.3 only. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
+
+static bool tls_wanted(const struct http_options *o)
+{
+	return o->tls_cert_pem && o->tls_key_pem;
+}
+
 static int start_daemon(struct http_server *s, const struct addrinfo *ai,
 			char **err)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 	unsigned pool = s->opts.threads > 1 ? (unsigned)s->opts.threads : 0;
+	const struct http_options *o = &s->opts;
 	const union MHD_DaemonInfo *info;
+	struct MHD_OptionItem tls[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
 
 	/* One epoll thread stalls at multiples of 128 connections in 0.9.75:
 	 * use poll for a single thread, epoll only with a pool. */
 	flags |= pool ? MHD_USE_EPOLL : MHD_USE_POLL;
 	if (ai->ai_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
+	if (tls_wanted(o)) {
+		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+			*err = util_xstrdup("this libmicrohttpd has no TLS support");
+			return -1;
+		}
+		flags |= MHD_USE_TLS;
+	} else {
+		tls[0].option = MHD_OPTION_END;
+	}
 	s->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
@@ -379,15 +427,20 @@ static int start_daemon(struct http_server *s, const struct addrinfo *ai,
 		MHD_OPTION_THREAD_POOL_SIZE, pool,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-		MHD_OPTION_CONNECTION_TIMEOUT, 30u,
-		/* Per-connection memory for headers and buffers. libmicrohttpd
-		 * zeroes it for every request, so the 32 KiB default costs more
-		 * than the largest headers grantd accepts need. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)HTTP_CONNECTION_MEMORY,
+		MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
+		MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
+		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
+		/* Per-connection memory for the request line, headers and
+		 * buffers (bodies go to the request's own buffer). libmicrohttpd
+		 * zeroes it for every request, so it is kept small. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header_bytes,
+		MHD_OPTION_ARRAY, tls,
 		MHD_OPTION_END);
 	if (!s->daemon) {
-		*err = util_xasprintf("cannot listen on %s (address in use, or "
-				      "not permitted?)", s->opts.listen);
+		*err = util_xasprintf("cannot listen on %s (address in use, not "
+				      "permitted, or%s)", o->listen,
+				      tls_wanted(o) ? " a bad TLS certificate or key" :
+				      " out of resources");
 		return -1;
 	}
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -404,6 +457,12 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 	int rc = -1;
 
 	s->opts = *opts;
+	if (!s->opts.connection_timeout_s)
+		s->opts.connection_timeout_s = 30;
+	if (!s->opts.max_connections)
+		s->opts.max_connections = 1024;
+	if (!s->opts.max_header_bytes)
+		s->opts.max_header_bytes = 16 * 1024;
 	if (util_random_bytes(prefix, sizeof(prefix))) {
 		*err = util_xstrdup("cannot read random bytes");
 		goto out;

@@ -159,3 +159,18 @@ void sources_primegaming_fulfill(struct http_request *req)
 	http_request_suspend(req);
 	engine_submit(engine, &pg->job, pg_done);
 }
+
+void sources_primegaming_throttled(struct http_request *req)
+{
+	size_t len;
+	const char *body = http_request_body(req, &len);
+	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	const char *id = json_string_value(json_object_get(root, "transaction_id"));
+
+	if (!id || !*id || strlen(id) > PG_FIELD_MAX)
+		id = "request";
+	else
+		http_request_log_transaction(req, id);
+	http_reply_error(req, 429, "RequestThrottled", "%s has been throttled.", id);
+	json_decref(root);
+}

@@ -9,6 +9,9 @@
 /* Prime Gaming push fulfilment: POST /v1/primegaming/fulfillment.
  * Route ctx: the struct engine. */
 void sources_primegaming_fulfill(struct http_request *req);
+/* The route's answer over the rate limit: 429 RequestThrottled naming the
+ * body's transaction_id ("request" if the body has none). */
+void sources_primegaming_throttled(struct http_request *req);
 
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure

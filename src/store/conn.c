@@ -62,7 +62,16 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, NULL, ?6)",
 	[STMT_CREDENTIAL_REVOKE] =
 		"UPDATE credentials SET revoked_at_ms ="
-		" coalesce(revoked_at_ms, ?2), updated_at_ms = ?2 WHERE id = ?1",
+		" coalesce(revoked_at_ms, ?2), updated_at_ms = ?2"
+		" WHERE id = ?1 AND kind = ?3",
+	[STMT_CREDENTIAL_ROTATE] =
+		"UPDATE credentials SET previous_secret_hash = secret_hash,"
+		" previous_expires_at_ms = ?3, secret_hash = ?2,"
+		" secret_rotated_at_ms = ?4, updated_at_ms = ?4"
+		" WHERE id = ?1 AND kind = ?5 AND revoked_at_ms IS NULL",
+	[STMT_AUDIT_INSERT] =
+		"INSERT INTO audit (at_ms, actor, action, target, detail)"
+		" VALUES (?1, ?2, ?3, ?4, ?5)",
 	[STMT_READ_BEGIN] = "BEGIN",
 	[STMT_READ_END] = "COMMIT",
 	[STMT_READ_ACCOUNT] =
@@ -83,8 +92,12 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" LIMIT ?2 OFFSET ?3",
 	[STMT_READ_CREDENTIALS] =
 		"SELECT id, kind, name, secret_hash, scopes, created_at_ms,"
-		" expires_at_ms, revoked_at_ms FROM credentials"
+		" expires_at_ms, revoked_at_ms, previous_secret_hash,"
+		" previous_expires_at_ms, secret_rotated_at_ms FROM credentials"
 		" ORDER BY created_at_ms, id",
+	[STMT_READ_AUDIT] =
+		"SELECT id, at_ms, actor, action, target, detail FROM"
+		" (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
 	[STMT_PING] = "SELECT 1",
 };
 

@@ -75,6 +75,18 @@ static const char *const migrations[] = {
 	"  revoked_at_ms INTEGER,"
 	"  updated_at_ms INTEGER NOT NULL"
 	");",
+	/* 2: OAuth clients with secret rotation, and the audit trail. */
+	"ALTER TABLE credentials ADD COLUMN previous_secret_hash TEXT;"
+	"ALTER TABLE credentials ADD COLUMN previous_expires_at_ms INTEGER;"
+	"ALTER TABLE credentials ADD COLUMN secret_rotated_at_ms INTEGER;"
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  at_ms INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  target TEXT,"
+	"  detail TEXT NOT NULL"
+	");",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

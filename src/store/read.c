@@ -198,6 +198,9 @@ static void credential_row(sqlite3_stmt *s, void *ctx)
 		.created_at_ms = sqlite3_column_int64(s, 5),
 		.expires_at_ms = col_time(s, 6),
 		.revoked_at_ms = col_time(s, 7),
+		.previous_secret_hash = col_text(s, 8),
+		.previous_expires_at_ms = col_time(s, 9),
+		.secret_rotated_at_ms = col_time(s, 10),
 	};
 
 	cc->fn(cc->arg, &c);
@@ -215,6 +218,45 @@ int store_credentials_read(struct store *st, store_credential_fn fn, void *arg)
 	s = store_conn_stmt(c, STMT_READ_CREDENTIALS);
 	if (s)
 		rc = each_row(c, s, credential_row, &cc, "credentials_read");
+	store_reader_release(st, c);
+	return rc;
+}
+
+struct audit_ctx {
+	store_audit_fn fn;
+	void *arg;
+};
+
+static void audit_row(sqlite3_stmt *s, void *ctx)
+{
+	struct audit_ctx *ac = ctx;
+	struct store_audit a = {
+		.id = sqlite3_column_int64(s, 0),
+		.at_ms = sqlite3_column_int64(s, 1),
+		.actor = col_text(s, 2),
+		.action = col_text(s, 3),
+		.target = col_text(s, 4),
+		.detail = col_text(s, 5),
+	};
+
+	ac->fn(ac->arg, &a);
+}
+
+int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
+		     void *arg)
+{
+	struct audit_ctx ac = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_AUDIT);
+	if (s) {
+		sqlite3_bind_int64(s, 1, limit);
+		rc = each_row(c, s, audit_row, &ac, "audit_read");
+	}
 	store_reader_release(st, c);
 	return rc;
 }

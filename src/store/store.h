@@ -189,24 +189,52 @@ int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 			    const char *account_id, const char *catalog_id,
 			    const char *instance_id, int64_t now_ms);
 
-/* ---- credentials ------------------------------------------------------ */
+/* ---- credentials and the audit trail ---------------------------------- */
 
+#define STORE_CREDENTIAL_API_KEY "api_key"
+#define STORE_CREDENTIAL_OAUTH_CLIENT "oauth_client"
+
+/* A credential row. Strings are borrowed (valid during the call that hands
+ * the struct over). */
 struct store_credential {
 	const char *id;
-	const char *kind;           /* "api_key" */
+	const char *kind;           /* STORE_CREDENTIAL_API_KEY or _OAUTH_CLIENT */
 	const char *name;
 	const char *secret_hash;    /* hex SHA-256 of the secret */
 	const char *scopes;         /* space-separated */
 	int64_t created_at_ms;
 	int64_t expires_at_ms;      /* 0: never */
 	int64_t revoked_at_ms;      /* 0: not revoked */
+	const char *previous_secret_hash;  /* NULL unless rotated */
+	int64_t previous_expires_at_ms;    /* end of the old secret's grace */
+	int64_t secret_rotated_at_ms;      /* 0: never rotated */
 };
 
 int store_tx_credential_insert(struct store_tx *tx,
 			       const struct store_credential *c);
-/* Marks a credential revoked; *found is false if no such id. */
+/* Marks the credential `id` of `kind` revoked; *found is false if there is
+ * no such credential. */
 int store_tx_credential_revoke(struct store_tx *tx, const char *id,
-			       int64_t now_ms, bool *found);
+			       const char *kind, int64_t now_ms, bool *found);
+/* Replaces the secret of live credential `id` of `kind`; the old one stays
+ * valid until `previous_expires_at_ms`. *found is false if there is no such
+ * live credential. */
+int store_tx_credential_rotate(struct store_tx *tx, const char *id,
+			       const char *kind, const char *secret_hash,
+			       int64_t previous_expires_at_ms, int64_t now_ms,
+			       bool *found);
+
+/* One audit record. Strings are borrowed. */
+struct store_audit {
+	int64_t id;           /* assigned on insert; ignored by the insert */
+	int64_t at_ms;
+	const char *actor;    /* "cli:<user>", "server" */
+	const char *action;   /* "credential.created", "catalog.reloaded", … */
+	const char *target;   /* what it acted on, or NULL */
+	const char *detail;   /* a JSON object as text */
+};
+
+int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a);
 
 /* ---- reads (reader connections; never wait for the writer) ----------- */
 
@@ -259,5 +287,10 @@ int store_history_read(struct store *st, const char *account_id,
 typedef void (*store_credential_fn)(void *arg, const struct store_credential *c);
 /* Reads every credential, oldest first. */
 int store_credentials_read(struct store *st, store_credential_fn fn, void *arg);
+
+typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
+/* Reads the newest `limit` audit records (limit < 0: all), oldest first. */
+int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
+		     void *arg);
 
 #endif

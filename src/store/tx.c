@@ -302,7 +302,7 @@ int store_tx_credential_insert(struct store_tx *tx,
 }
 
 int store_tx_credential_revoke(struct store_tx *tx, const char *id,
-			       int64_t now_ms, bool *found)
+			       const char *kind, int64_t now_ms, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_REVOKE);
 
@@ -310,8 +310,43 @@ int store_tx_credential_revoke(struct store_tx *tx, const char *id,
 		return STORE_ERR;
 	bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, now_ms);
+	bind_text(s, 3, kind);
 	if (step_done(tx->conn, s, "credential_revoke"))
 		return STORE_ERR;
 	*found = sqlite3_changes(tx->conn->db) > 0;
 	return STORE_OK;
+}
+
+int store_tx_credential_rotate(struct store_tx *tx, const char *id,
+			       const char *kind, const char *secret_hash,
+			       int64_t previous_expires_at_ms, int64_t now_ms,
+			       bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_ROTATE);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, id);
+	bind_text(s, 2, secret_hash);
+	sqlite3_bind_int64(s, 3, previous_expires_at_ms);
+	sqlite3_bind_int64(s, 4, now_ms);
+	bind_text(s, 5, kind);
+	if (step_done(tx->conn, s, "credential_rotate"))
+		return STORE_ERR;
+	*found = sqlite3_changes(tx->conn->db) > 0;
+	return STORE_OK;
+}
+
+int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_AUDIT_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, a->at_ms);
+	bind_text(s, 2, a->actor);
+	bind_text(s, 3, a->action);
+	bind_text(s, 4, a->target);
+	bind_text(s, 5, a->detail ? a->detail : "{}");
+	return step_done(tx->conn, s, "audit_add");
 }

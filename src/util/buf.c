@@ -1,6 +1,7 @@
 /* util/buf.c: the capped, NUL-terminated growable buffer and string lists. */
 #include "util/util.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,32 @@ int util_buf_append(struct util_buf *b, const void *p, size_t n)
 	b->len += n;
 	b->data[b->len] = '\0';
 	return 0;
+}
+
+int util_read_file(const char *path, struct util_buf *b)
+{
+	char chunk[8192];
+	FILE *f = fopen(path, "rb");
+	size_t n;
+	int rc = 0, err;
+
+	if (!f)
+		return -1;
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
+		if (util_buf_append(b, chunk, n)) {
+			errno = EFBIG;
+			rc = -1;
+			break;
+		}
+	}
+	if (rc == 0 && ferror(f)) {
+		errno = EIO;
+		rc = -1;
+	}
+	err = errno;
+	fclose(f);
+	errno = err;
+	return rc;
 }
 
 int util_buf_puts(struct util_buf *b, const char *s)

@@ -49,6 +49,52 @@ size_t util_base64url_encode(const void *in, size_t n, char *out)
 	return o;
 }
 
+/* Value of one base64 character in the chosen alphabet, or -1. */
+static int b64_value(char c, bool url)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == (url ? '-' : '+'))
+		return 62;
+	if (c == (url ? '_' : '/'))
+		return 63;
+	return -1;
+}
+
+long util_base64_decode(const char *in, size_t n, void *out, bool url)
+{
+	unsigned char *o = out;
+	uint32_t acc = 0;
+	size_t len = 0, bits = 0;
+
+	if (!url) {
+		if (n % 4)
+			return -1;
+		for (int pad = 0; pad < 2 && n && in[n - 1] == '='; pad++)
+			n--;
+	} else if (n % 4 == 1) {
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		int v = b64_value(in[i], url);
+
+		if (v < 0)
+			return -1;
+		acc = acc << 6 | (uint32_t)v;
+		bits += 6;
+		if (bits >= 8) {
+			bits -= 8;
+			o[len++] = (unsigned char)(acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	return acc == 0 ? (long)len : -1;
+}
+
 /* OpenSSL 3's one-shot SHA256() looks the algorithm up in its provider
  * registry on every call; fetch it once and reuse it (it is immutable and
  * safe to share between threads). */

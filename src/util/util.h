@@ -43,6 +43,9 @@ struct util_buf {
 void util_buf_init(struct util_buf *b, size_t max);
 /* Frees the content; the buffer may be reused after util_buf_init. */
 void util_buf_release(struct util_buf *b);
+/* Appends the whole file at `path`. Returns 0, or -1 with errno set (EFBIG
+ * when the file is larger than the cap allows). */
+int util_read_file(const char *path, struct util_buf *b);
 /* Empties the buffer but keeps its memory. */
 void util_buf_reset(struct util_buf *b);
 /* Append functions return 0, or -1 if the cap would be exceeded. */
@@ -108,6 +111,12 @@ void util_uuid7(char out[static UTIL_UUID_LEN + 1]);
 void util_hex_encode(const void *in, size_t n, char *out);
 /* Unpadded base64url of `n` bytes into out (4*ceil(n/3)+1 bytes suffices). */
 size_t util_base64url_encode(const void *in, size_t n, char *out);
+/* Decodes base64 (standard alphabet, '=' padding required when `url` is
+ * false) or base64url (URL alphabet, no padding) into out (at least
+ * 3*ceil(n/4) bytes). Returns the decoded length, or -1 if `in` is not
+ * exactly that encoding (bad character, bad length, stray padding, or
+ * non-zero bits left over). */
+long util_base64_decode(const char *in, size_t n, void *out, bool url);
 /* SHA-256 of `n` bytes, raw. */
 void util_sha256(const void *in, size_t n, unsigned char out[static 32]);
 /* SHA-256 of `n` bytes as 64 hex characters plus NUL. */

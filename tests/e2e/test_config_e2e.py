@@ -52,10 +52,12 @@ def position_of(g, key):
 
 @pytest.mark.parametrize("extra,key,expect", [
     ({"server": {"bogus": 1}}, "bogus",
-     'unknown key "bogus" in server (known keys: listen, threads, max_body_bytes)'),
+     'unknown key "bogus" in server (known keys: listen, threads, max_body_bytes, '
+     'connection_timeout_seconds, max_connections, max_connections_per_ip, '
+     'max_header_bytes, tls)'),
     ({"nonsense": 1}, "nonsense",
      'unknown key "nonsense" at the top level (known keys: '
-     'server, storage, catalog, accounts, log)'),
+     'server, storage, catalog, accounts, auth, log)'),
     ({"accounts": {"autocreate": True}}, "autocreate",
      'unknown key "autocreate" in accounts (known keys: auto_create)'),
 ])
@@ -124,7 +126,8 @@ def test_missing_config_file(make_grantd, tmp_path):
     ('server:\n  listen: "unclosed\n', ": YAML syntax error"),
     ("server:\n  listen: [a, b]\n", ":2:11: server.listen: must be a single value, not a list"),
     ("server: 8080\n", ":1:9: server: must be a section with the keys listen, threads, "
-     "max_body_bytes, not a single value"),
+     "max_body_bytes, connection_timeout_seconds, max_connections, "
+     "max_connections_per_ip, max_header_bytes, tls, not a single value"),
     ("server:\n  threads: 2\n  threads: 3\n", ": server.threads: set more than once"),
 ])
 def test_malformed_yaml(make_grantd, text, expect):

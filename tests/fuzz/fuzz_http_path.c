@@ -13,11 +13,11 @@ static void noop(struct http_request *req)
 }
 
 static const struct http_route table[] = {
-	{ HTTP_POST, "/v1/primegaming/fulfillment", noop, 0, 0, "pg", NULL },
-	{ HTTP_PUT, "/v1/accounts/{account_id}", noop, 0, 0, "put", NULL },
-	{ HTTP_GET, "/v1/accounts/{account_id}", noop, 0, 0, "get", NULL },
+	{ HTTP_POST, "/v1/primegaming/fulfillment", noop, 0, 0, "pg", NULL, NULL },
+	{ HTTP_PUT, "/v1/accounts/{account_id}", noop, 0, 0, "put", NULL, NULL },
+	{ HTTP_GET, "/v1/accounts/{account_id}", noop, 0, 0, "get", NULL, NULL },
 	{ HTTP_GET, "/v1/accounts/{account_id}/entitlements/history", noop, 0, 0,
-	  "history", NULL },
+	  "history", NULL, NULL },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

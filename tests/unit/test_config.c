@@ -448,17 +448,17 @@ Test(config, env_empty_value_is_a_value)
 Test(config, unknown_key_at_top_level)
 {
 	expect_one("server:\n  threads: 2\nbogus: 1\n",
-		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, log)");
+		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, auth, log)");
 }
 
 Test(config, unknown_key_nested)
 {
 	expect_one("server:\n  listen: \"1.2.3.4:5\"\n  thredas: 4\n",
-		   "@:3:3: unknown key \"thredas\" in server (known keys: listen, threads, max_body_bytes)");
+		   "@:3:3: unknown key \"thredas\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
 	expect_one("storage:\n  driver: sqlite\n  sqlite:\n    pth: x\n",
 		   "@:4:5: unknown key \"pth\" in storage.sqlite (known keys: path, synchronous)");
 	expect_one("server: {listen: \"a:1\", \"bo gus\": 1}\n",
-		   "@:1:25: unknown key \"bo gus\" in server (known keys: listen, threads, max_body_bytes)");
+		   "@:1:25: unknown key \"bo gus\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
 }
 
 Test(config, unknown_key_that_exists_elsewhere_has_no_line)
@@ -466,13 +466,13 @@ Test(config, unknown_key_that_exists_elsewhere_has_no_line)
 	/* "path" is a key in other sections, so searching the text for it
 	 * could point at the wrong line; the message goes without one. */
 	expect_one("storage:\n  sqlite:\n    path: a.db\npath: b\n",
-		   "@: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, log)");
+		   "@: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, log)");
 }
 
 Test(config, scalar_where_section_expected)
 {
 	expect_one("server: 5\n",
-		   "@:1:9: server: must be a section with the keys listen, threads, max_body_bytes, not a single value");
+		   "@:1:9: server: must be a section with the keys listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls, not a single value");
 	expect_one("storage:\n  sqlite: [a]\n",
 		   "@:2:11: storage.sqlite: must be a section with the keys path, synchronous, not a list");
 }
@@ -488,9 +488,9 @@ Test(config, section_where_value_expected)
 Test(config, top_level_must_be_a_mapping)
 {
 	expect_one("- server\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, log, not a list");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, log, not a list");
 	expect_one("just text\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, log, not a single value");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, log, not a single value");
 }
 
 Test(config, yaml_syntax_error)
@@ -586,7 +586,7 @@ Test(config, structure_error_and_env_error_together)
 {
 	static const char *const env[] = { "GRANTD_LOG_LEVEL", "loud", NULL };
 	static const char *const want[] = {
-		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, log)",
+		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, auth, log)",
 		"GRANTD_LOG_LEVEL: must be one of debug, info, warn, error (got \"loud\")",
 	};
 	struct util_strlist errs;
@@ -690,12 +690,25 @@ Test(config, dump_lists_every_key_in_table_order)
 		"server.listen = 127.0.0.1:8080\n"
 		"server.threads = 2\n"
 		"server.max_body_bytes = 65536\n"
+		"server.connection_timeout_seconds = 30\n"
+		"server.max_connections = 1024\n"
+		"server.max_connections_per_ip = 256\n"
+		"server.max_header_bytes = 16384\n"
+		"server.tls.cert_file = \n"
+		"server.tls.key_file = \n"
 		"storage.driver = sqlite\n"
 		"storage.batch_max = 256\n"
 		"storage.sqlite.path = var/grantd.db\n"
 		"storage.sqlite.synchronous = full\n"
 		"catalog.path = examples/catalog.json\n"
 		"accounts.auto_create = false\n"
+		"auth.signing_keys_file = \n"
+		"auth.issuer = grantd\n"
+		"auth.audience = grantd\n"
+		"auth.token_ttl_seconds = 900\n"
+		"auth.client_secret_grace_seconds = 86400\n"
+		"auth.rate_limit.per_second = 1000\n"
+		"auth.rate_limit.burst = 2000\n"
 		"log.level = info\n");
 	free(text);
 	config_release(&c);

@@ -11,10 +11,10 @@ static void noop(struct http_request *req)
 }
 
 static const struct http_route table[] = {
-	{ HTTP_POST, "/v1/primegaming/fulfillment", noop, 0, 0, "pg", NULL },
-	{ HTTP_PUT, "/v1/accounts/{account_id}", noop, 0, 0, "put", NULL },
-	{ HTTP_GET, "/v1/accounts/{account_id}", noop, 0, 0, "get", NULL },
-	{ HTTP_GET, "/v1/accounts/{account_id}/inventory", noop, 0, 0, "inv", NULL },
+	{ HTTP_POST, "/v1/primegaming/fulfillment", noop, 0, 0, "pg", NULL, NULL },
+	{ HTTP_PUT, "/v1/accounts/{account_id}", noop, 0, 0, "put", NULL, NULL },
+	{ HTTP_GET, "/v1/accounts/{account_id}", noop, 0, 0, "get", NULL, NULL },
+	{ HTTP_GET, "/v1/accounts/{account_id}/inventory", noop, 0, 0, "inv", NULL, NULL },
 };
 
 static struct http_server server;
