@@ -19,10 +19,10 @@ struct store *app_open_for_command(const char *config_path, struct config *cfg);
  * store or NULL. */
 struct store *app_store_open(const struct config *cfg);
 /* Loads the catalog, logging every problem as `event`. Returns a new
- * snapshot, or NULL with the number of problems in *problem_count (if
- * given). */
+ * snapshot, or NULL with the problems appended to `problems_out` (if not
+ * NULL). */
 struct catalog *app_catalog_load(const char *path, const char *event,
-				 size_t *problem_count);
+				 struct util_strlist *problems_out);
 
 /* ---- the audit trail (audit.c) ---- */
 

@@ -45,7 +45,7 @@ struct store *app_store_open(const struct config *cfg)
 }
 
 struct catalog *app_catalog_load(const char *path, const char *event,
-				 size_t *problem_count)
+				 struct util_strlist *problems_out)
 {
 	struct util_strlist problems;
 	struct catalog *c = NULL;
@@ -65,8 +65,8 @@ struct catalog *app_catalog_load(const char *path, const char *event,
 		ops_log_end(&l);
 	}
 	util_buf_release(&all);
-	if (problem_count)
-		*problem_count = problems.len;
+	for (size_t i = 0; problems_out && i < problems.len; i++)
+		util_strlist_add(problems_out, "%s", problems.items[i]);
 out:
 	util_strlist_release(&problems);
 	return c;

@@ -115,7 +115,7 @@ const struct config_option config_options[] = {
 		.env = "GRANTD_SERVER_MAX_CONNECTIONS",
 		.type = CONFIG_INT, .min = 1, .max = 65536,
 		.def = "1024", .offset = OPT_AT(server.max_connections),
-		.help = "open connections at most; more are closed at once",
+		.help = "open connections at most; more wait until one closes",
 	},
 	{
 		.section = "server", .key = "max_connections_per_ip",

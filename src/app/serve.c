@@ -18,6 +18,7 @@
 
 #define DRAIN_TIMEOUT_MS 30000
 #define AUTH_REFRESH_MS 1000
+#define AUDIT_PROBLEMS_MAX 20  /* catalog problems kept in an audit record */
 
 struct server {
 	struct config cfg;
@@ -204,19 +205,33 @@ static int start(struct server *s)
 	return start_http(s);
 }
 
+/* The audit detail of a refused catalog: its first problems. */
+static json_t *problems_detail(const struct util_strlist *problems)
+{
+	json_t *list = json_array();
+
+	for (size_t i = 0; i < problems->len && i < AUDIT_PROBLEMS_MAX; i++)
+		json_array_append_new(list, json_string(problems->items[i]));
+	return json_pack("{s:I, s:o}", "problem_count", (json_int_t)problems->len,
+			 "problems", list);
+}
+
 static void reload_catalog(struct server *s)
 {
 	const char *path = s->cfg.catalog.path;
-	size_t problems = 0;
-	struct catalog *c = app_catalog_load(path, "catalog_reload_failed",
-					     &problems);
+	struct util_strlist problems;
 	struct ops_log_line l;
+	struct catalog *c;
 
+	util_strlist_init(&problems);
+	c = app_catalog_load(path, "catalog_reload_failed", &problems);
 	if (!c) {
 		app_audit_record(s->store, "server", "catalog.reload_failed", path,
-				 json_pack("{s:I}", "problems", (json_int_t)problems));
+				 problems_detail(&problems));
+		util_strlist_release(&problems);
 		return;  /* the old catalog stays in force; the log says why */
 	}
+	util_strlist_release(&problems);
 	if (ops_log_begin(&l, OPS_LOG_INFO, "catalog_reloaded")) {
 		ops_log_str(&l, "path", path);
 		ops_log_int(&l, "entitlements", (int64_t)catalog_entitlement_count(c));

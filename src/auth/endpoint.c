@@ -222,6 +222,7 @@ void auth_token_endpoint(struct http_request *req)
 	memset(&ca, 0, sizeof(ca));
 	memset(&client, 0, sizeof(client));
 	if (!auth_oauth_enabled(a)) {
+		no_store(req);
 		http_reply_error(req, 404, "NotFound", "OAuth is not configured on "
 				 "this server: set auth.signing_keys_file");
 		return;
