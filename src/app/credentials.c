@@ -55,10 +55,11 @@ static int rotate_apply(struct store_tx *tx, void *arg)
 
 /* Runs one change against the configured store. Returns a store_rc, or 1
  * if the store could not be opened (printed). */
-static int run_change(const char *config_path, int (*apply)(struct store_tx *, void *),
-		      struct change *ch, struct config *cfg_out)
+static int run_change(const char *config_path,
+		      int (*apply)(struct store_tx *, void *), struct change *ch)
 {
-	struct store *st = app_open_for_command(config_path, cfg_out);
+	struct config cfg;
+	struct store *st = app_open_for_command(config_path, &cfg);
 	int rc;
 
 	if (!st)
@@ -66,7 +67,23 @@ static int run_change(const char *config_path, int (*apply)(struct store_tx *, v
 	app_audit_cli_actor(ch->actor, sizeof(ch->actor));
 	rc = store_run(st, apply, ch);
 	store_close(st);
+	config_release(&cfg);
 	return rc;
+}
+
+/* Stores a new credential. Returns 0, or 1 after printing why not. */
+static int create(const char *config_path, struct change *ch, const char *what)
+{
+	int rc = run_change(config_path, insert_apply, ch);
+
+	json_decref(ch->detail);
+	if (rc == 1)
+		return 1;
+	if (rc != STORE_OK) {
+		fprintf(stderr, "grantd: could not store the %s\n", what);
+		return 1;
+	}
+	return 0;
 }
 
 static unsigned scope_bits(const char *const *scopes, size_t n)
@@ -120,8 +137,6 @@ int app_keys_create(const char *config_path, const char *name,
 {
 	char key[AUTH_KEY_LEN + 1], id[AUTH_KEY_ID_LEN + 1], hash[65], names[128];
 	struct change ch = { .cred.id = id, .cred.secret_hash = hash };
-	struct config cfg;
-	int rc;
 
 	UTIL_ASSERT(auth_name_valid(name));
 	if (auth_key_generate(key, id)) {
@@ -132,15 +147,8 @@ int app_keys_create(const char *config_path, const char *name,
 	new_credential(&ch, STORE_CREDENTIAL_API_KEY, name,
 		       scope_bits(scopes, n_scopes), names, sizeof(names),
 		       expires_in_s);
-	rc = run_change(config_path, insert_apply, &ch, &cfg);
-	json_decref(ch.detail);
-	if (rc == 1)
+	if (create(config_path, &ch, "key"))
 		return 1;
-	config_release(&cfg);
-	if (rc != STORE_OK) {
-		fprintf(stderr, "grantd: could not store the key\n");
-		return 1;
-	}
 	if (json)
 		print_json(json_pack("{s:s, s:s}", "id", id, "key", key));
 	else
@@ -155,8 +163,6 @@ int app_clients_create(const char *config_path, const char *name,
 	char secret[AUTH_CLIENT_SECRET_LEN + 1], id[AUTH_CLIENT_ID_LEN + 1];
 	char hash[65], names[128];
 	struct change ch = { .cred.id = id, .cred.secret_hash = hash };
-	struct config cfg;
-	int rc;
 
 	UTIL_ASSERT(auth_name_valid(name));
 	if (auth_client_generate(secret, id)) {
@@ -166,15 +172,8 @@ int app_clients_create(const char *config_path, const char *name,
 	auth_secret_hash(secret, hash);
 	new_credential(&ch, STORE_CREDENTIAL_OAUTH_CLIENT, name,
 		       scope_bits(scopes, n_scopes), names, sizeof(names), 0);
-	rc = run_change(config_path, insert_apply, &ch, &cfg);
-	json_decref(ch.detail);
-	if (rc == 1)
+	if (create(config_path, &ch, "client"))
 		return 1;
-	config_release(&cfg);
-	if (rc != STORE_OK) {
-		fprintf(stderr, "grantd: could not store the client\n");
-		return 1;
-	}
 	if (json)
 		print_json(json_pack("{s:s, s:s}", "client_id", id,
 				     "client_secret", secret));
@@ -304,15 +303,13 @@ static int revoke(const char *config_path, const char *kind, const char *id)
 	bool key = strcmp(kind, STORE_CREDENTIAL_API_KEY) == 0;
 	struct change ch = { .cred.id = id, .cred.kind = kind,
 			     .action = "credential.revoked" };
-	struct config cfg;
 	int rc;
 
 	ch.detail = json_pack("{s:s}", "kind", kind);
-	rc = run_change(config_path, revoke_apply, &ch, &cfg);
+	rc = run_change(config_path, revoke_apply, &ch);
 	json_decref(ch.detail);
 	if (rc == 1)
 		return 1;
-	config_release(&cfg);
 	if (rc != STORE_OK)
 		fprintf(stderr, "grantd: could not revoke %s\n", id);
 	else if (!ch.found)

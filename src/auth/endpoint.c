@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #define CLIENT_ID_MAX HTTP_PRINCIPAL_ID_MAX
 #define CLIENT_SECRET_MAX 128
@@ -36,20 +35,6 @@ static void oauth_error(struct http_request *req, unsigned status,
 					       "error_description", msg));
 }
 
-/* True for application/x-www-form-urlencoded, any case, with parameters. */
-static bool is_form_type(const char *ct)
-{
-	static const char want[] = "application/x-www-form-urlencoded";
-	size_t n = sizeof(want) - 1;
-
-	if (!ct || strncasecmp(ct, want, n) != 0)
-		return false;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
 /* The client's credentials, from Basic or the body. */
 struct client_auth {
 	char id[CLIENT_ID_MAX + 1];
@@ -69,7 +54,7 @@ static bool read_request(struct http_request *req, struct auth_form *form,
 	size_t len;
 	int rc;
 
-	if (!is_form_type(http_request_header(req, "Content-Type"))) {
+	if (!http_request_content_type_is(req, "application/x-www-form-urlencoded")) {
 		oauth_error(req, 400, "invalid_request", "Content-Type must be "
 			    "application/x-www-form-urlencoded");
 		return false;

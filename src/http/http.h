@@ -114,6 +114,10 @@ const char *http_request_query(struct http_request *req, const char *name,
 			       bool *bad);
 /* The rate limit's retry delay in seconds (inside a throttled handler). */
 unsigned http_request_retry_after(const struct http_request *req);
+/* True if the request's Content-Type is `type` (any case), optionally
+ * followed by parameters ("; charset=utf-8"). */
+bool http_request_content_type_is(const struct http_request *req,
+				  const char *type);
 /* A request header, NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 /* The body (NUL-terminated; may be empty). */

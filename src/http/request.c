@@ -3,6 +3,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 void *http_request_ctx(const struct http_request *req)
 {
@@ -48,6 +49,20 @@ const char *http_request_query(struct http_request *req, const char *name,
 const char *http_request_header(const struct http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+}
+
+bool http_request_content_type_is(const struct http_request *req,
+				  const char *type)
+{
+	const char *ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	size_t n = strlen(type);
+
+	if (!ct || strncasecmp(ct, type, n) != 0)
+		return false;
+	ct += n;
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	return *ct == '\0' || *ct == ';';
 }
 
 const char *http_request_body(const struct http_request *req, size_t *len)

@@ -128,20 +128,6 @@ static bool authenticate(struct http_request *req)
 	return false;
 }
 
-/* True for "application/json", any case, optionally with parameters. */
-static bool is_json_type(const char *ct)
-{
-	static const char want[] = "application/json";
-	size_t n = sizeof(want) - 1;
-
-	if (!ct || strncasecmp(ct, want, n) != 0)
-		return false;
-	ct += n;
-	while (*ct == ' ' || *ct == '\t')
-		ct++;
-	return *ct == '\0' || *ct == ';';
-}
-
 static bool check_body_rules(struct http_request *req)
 {
 	const char *ct, *cl;
@@ -150,7 +136,7 @@ static bool check_body_rules(struct http_request *req)
 	if (!(req->route->route->flags & HTTP_ROUTE_JSON_BODY))
 		return true;
 	ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!is_json_type(ct)) {
+	if (!http_request_content_type_is(req, "application/json")) {
 		http_reply_error(req, 415, "UnsupportedMediaType", "Content-Type "
 				 "must be application/json, not \"%s\"", ct ? ct : "");
 		return false;
