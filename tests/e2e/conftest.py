@@ -69,6 +69,22 @@ class Grantd:
         return subprocess.run([GRANTD, *args], capture_output=True, text=True,
                               env=self.env, timeout=timeout, check=check)
 
+    def serve_fails(self, env=None, limit_s=5):
+        """Runs `grantd serve`, which must refuse to start: exit 1 within
+        limit_s, nothing listening, nothing on stdout. Returns stderr."""
+        t0 = time.monotonic()
+        try:
+            r = subprocess.run([GRANTD, "serve", "--config", str(self.config_path)],
+                               capture_output=True, text=True, timeout=15,
+                               env=dict(self.env, **(env or {})))
+        except subprocess.TimeoutExpired as e:
+            raise AssertionError(f"grantd started anyway: {e.stderr!r}")
+        assert r.returncode == 1, (r.returncode, r.stderr)
+        assert time.monotonic() - t0 < limit_s
+        assert '"event":"listening"' not in r.stderr
+        assert r.stdout == ""
+        return r.stderr
+
     def create_key(self, name, *scopes, extra=()):
         args = ["keys", "create", "--config", str(self.config_path),
                 "--name", name, "--json"]

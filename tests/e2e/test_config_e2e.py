@@ -2,31 +2,12 @@
 (non-zero exit, a message naming file and key, nothing listening), GRANTD_*
 environment overrides, and the catalog as a start-up requirement."""
 import json
-import os
-import subprocess
-import time
 
 import pytest
 
-from conftest import GRANTD
-
-START_LIMIT_S = 5
-
 
 def serve_fails(g, env=None):
-    """Runs `grantd serve` that must refuse to start; returns its stderr."""
-    t0 = time.monotonic()
-    try:
-        r = subprocess.run([GRANTD, "serve", "--config", str(g.config_path)],
-                           capture_output=True, text=True, timeout=15,
-                           env=dict(os.environ, **(env or {})))
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"grantd started anyway: {e.stderr!r}")
-    assert r.returncode == 1, (r.returncode, r.stderr)
-    assert time.monotonic() - t0 < START_LIMIT_S
-    assert '"event":"listening"' not in r.stderr
-    assert r.stdout == ""
-    return r.stderr
+    return g.serve_fails(env=env)
 
 
 def with_keys(g):

@@ -625,19 +625,6 @@ def test_bad_signing_keys_file_on_sighup_keeps_the_keys(og):
     assert fulfill_with(og, new, "player-1", "pg_gold_100", "badkeys-2").status_code == 200
 
 
-def _serve_fails(g):
-    import subprocess
-    from conftest import GRANTD
-    try:
-        r = subprocess.run([GRANTD, "serve", "--config", str(g.config_path)],
-                           capture_output=True, text=True, timeout=15, env=g.env)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"grantd started anyway: {e.stderr!r}")
-    assert r.returncode == 1, (r.returncode, r.stderr)
-    assert '"event":"listening"' not in r.stderr
-    return r.stderr
-
-
 @pytest.mark.parametrize("text,line", [
     ("# signing keys\n\nk1 {good}\nk2 short\n", 4),
     ("k1 {good}\nbad/kid {good}\n", 2),
@@ -650,7 +637,7 @@ def test_bad_signing_keys_file_stops_start_up(make_grantd, text, line):
     configure_oauth(g)
     g.signing_keys_path.write_text(text.format(good=new_signing_secret(), longkid="k" * 65))
     os.chmod(g.signing_keys_path, 0o600)
-    err = _serve_fails(g)
+    err = g.serve_fails()
     assert str(g.signing_keys_path) in err, err
     assert (f"{g.signing_keys_path}:{line}" in err or f"line {line}" in err), err
 
@@ -659,7 +646,7 @@ def test_missing_signing_keys_file_stops_start_up(make_grantd):
     g = make_grantd()
     configure_oauth(g)
     g.signing_keys_path.unlink()
-    err = _serve_fails(g)
+    err = g.serve_fails()
     assert str(g.signing_keys_path) in err, err
 
 

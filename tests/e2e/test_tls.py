@@ -14,7 +14,6 @@ import requests
 from oauthlib.oauth2 import BackendApplicationClient
 from requests_oauthlib import OAuth2Session
 
-from conftest import GRANTD
 from oauth_util import FULFILL, TOKEN_PATH, configure_oauth, create_client
 
 OPENSSL = "openssl"
@@ -220,24 +219,12 @@ def test_oauth_token_over_https_with_requests_oauthlib(make_grantd, cert, monkey
 
 # ---- configuration errors ---------------------------------------------------------------
 
-def serve_fails(g):
-    try:
-        r = subprocess.run([GRANTD, "serve", "--config", str(g.config_path)],
-                           capture_output=True, text=True, timeout=15, env=g.env)
-    except subprocess.TimeoutExpired as e:
-        raise AssertionError(f"grantd started anyway: {e.stderr!r}")
-    assert r.returncode == 1, (r.returncode, r.stderr)
-    assert '"event":"listening"' not in r.stderr
-    assert r.stdout == ""
-    return r.stderr
-
-
 @pytest.mark.parametrize("which", ["cert_file", "key_file"])
 def test_only_one_of_cert_and_key_is_a_config_error(make_grantd, cert, which):
     g = make_grantd()
     path = cert[0] if which == "cert_file" else cert[1]
     g.write_config({"server": {"tls": {which: str(path)}}})
-    err = serve_fails(g)
+    err = g.serve_fails()
     assert "server.tls" in err, err
 
 
@@ -245,7 +232,7 @@ def test_missing_cert_file_stops_start_up(make_grantd, cert, tmp_path):
     g = make_grantd()
     missing = tmp_path / "nope" / "cert.pem"
     g.write_config({"server": {"tls": {"cert_file": str(missing), "key_file": str(cert[1])}}})
-    err = serve_fails(g)
+    err = g.serve_fails()
     assert str(missing) in err or "server.tls" in err, err
 
 
@@ -253,7 +240,7 @@ def test_missing_key_file_stops_start_up(make_grantd, cert, tmp_path):
     g = make_grantd()
     missing = tmp_path / "nope" / "key.pem"
     g.write_config({"server": {"tls": {"cert_file": str(cert[0]), "key_file": str(missing)}}})
-    err = serve_fails(g)
+    err = g.serve_fails()
     assert str(missing) in err or "server.tls" in err, err
 
 
@@ -262,11 +249,11 @@ def test_garbage_key_stops_start_up(make_grantd, cert, tmp_path):
     bad = tmp_path / "bad-key.pem"
     bad.write_text("-----BEGIN PRIVATE KEY-----\nnot a key\n-----END PRIVATE KEY-----\n")
     g.write_config({"server": {"tls": {"cert_file": str(cert[0]), "key_file": str(bad)}}})
-    serve_fails(g)
+    g.serve_fails()
 
 
 def test_key_that_does_not_match_the_certificate_stops_start_up(make_grantd, cert, tmp_path):
     other = make_cert(tmp_path / "other")
     g = make_grantd()
     g.write_config({"server": {"tls": {"cert_file": str(cert[0]), "key_file": str(other[1])}}})
-    serve_fails(g)
+    g.serve_fails()
