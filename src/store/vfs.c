@@ -1,14 +1,22 @@
 /* store/vfs.c: SQLite's one-time set-up, and "grantd", a pass-through VFS
  * over the system default that counts syncs (fsync/fdatasync), so the
- * fsyncs metric is exact, and joins each WAL frame's two writes into one.
+ * fsyncs metric is exact, and sends a transaction's WAL frames to the file
+ * in one write.
  *
- * SQLite writes a WAL frame as two pwrite calls: its 24-byte header, then
- * the page. Committing a batch writes dozens of frames, and in a VM each
- * system call is dear. So a small write to a WAL file is held back and sent
- * together with the write that follows it if that one is contiguous (the
- * page); anything else done to the file sends it first. Nothing is lost to
- * a reader: a frame only becomes visible when SQLite publishes it in the
- * WAL index, after all of the commit's frames have been written. */
+ * SQLite writes each WAL frame as two pwrite calls, its 24-byte header and
+ * then the page, so committing a batch that dirtied a hundred pages costs
+ * two hundred system calls on the writer's critical path (and in a VM each
+ * is dear). Here writes that append to a WAL file are gathered in memory
+ * and sent as one pwrite as soon as the frame that commits the transaction
+ * (the one whose header carries the database size) is complete. Anything
+ * else done to the file (a read, a write elsewhere, a truncate, a sync, a
+ * size query, a file control, closing) sends what is gathered first, so
+ * SQLite sees the file exactly as if every write had gone straight through.
+ * Nothing is hidden from other connections: a frame only becomes visible
+ * to them when SQLite publishes it in the WAL index, and that happens
+ * after the commit frame's write has returned, by which time everything
+ * gathered is in the file. A crash loses only frames of a transaction that
+ * had not committed. */
 #include "store/store_int.h"
 
 #include <stdatomic.h>
@@ -19,20 +27,23 @@ static sqlite3_vfs counting_vfs;
 static pthread_once_t registered = PTHREAD_ONCE_INIT;
 static int register_rc = SQLITE_ERROR;
 
-/* Writes up to this size are held back (a frame header is 24 bytes, the
- * WAL header 32); held writes and the one that joins them are sent as one. */
-#define HOLD_MAX 64
-#define JOIN_MAX (64 * 1024 + HOLD_MAX)
+#define WAL_HEADER 32                   /* the WAL file's header */
+#define FRAME_HEADER 24                 /* a WAL frame's header */
+#define GATHER_FIRST (64 * 1024)        /* the buffer's first size */
+#define GATHER_MAX (2 * 1024 * 1024)    /* sent once it would grow past this */
+/* The unix VFS masks a write's length with 0x1ffff (SQLite never writes
+ * more at once), so gathered bytes go out in pieces below 128 KiB. */
+#define WRITE_MAX (124 * 1024)
 
 /* Our file header; the real VFS's file follows it in the same allocation. */
 struct counting_file {
 	sqlite3_file base;
 	sqlite3_file *real;
 	bool is_wal;
-	int held_len;                   /* bytes held back, 0 if none */
-	sqlite3_int64 held_off;
-	unsigned char held[HOLD_MAX];
-	unsigned char *join;            /* scratch for a joined write (owned) */
+	bool commit_next;               /* the next write ends a commit frame */
+	unsigned char *gather;          /* appends not yet sent (owned) */
+	size_t len, cap;
+	sqlite3_int64 gather_off;       /* file offset of gather[0] */
 };
 
 static sqlite3_file *real(sqlite3_file *f)
@@ -45,85 +56,117 @@ static sqlite3_vfs *real_vfs(void)
 	return counting_vfs.pAppData;
 }
 
-/* Sends whatever is held back. Every method but xWrite calls it first. */
-static int flush_held(sqlite3_file *f)
+/* Sends whatever is gathered. Every method but xWrite calls it first. */
+static int flush_gathered(sqlite3_file *f)
 {
 	struct counting_file *cf = (struct counting_file *)f;
-	int n = cf->held_len;
+	size_t done = 0;
+	int rc = SQLITE_OK;
 
-	if (!n)
-		return SQLITE_OK;
-	cf->held_len = 0;
-	return real(f)->pMethods->xWrite(real(f), cf->held, n, cf->held_off);
+	while (done < cf->len && rc == SQLITE_OK) {
+		size_t n = cf->len - done < WRITE_MAX ? cf->len - done : WRITE_MAX;
+
+		rc = cf->real->pMethods->xWrite(cf->real, cf->gather + done, (int)n,
+						cf->gather_off + (sqlite3_int64)done);
+		done += n;
+	}
+	cf->len = 0;
+	cf->commit_next = false;
+	return rc;
 }
 
 static int f_close(sqlite3_file *f)
 {
 	struct counting_file *cf = (struct counting_file *)f;
-	int rc = flush_held(f), rc2 = real(f)->pMethods->xClose(real(f));
+	int rc = flush_gathered(f), rc2 = real(f)->pMethods->xClose(real(f));
 
-	sqlite3_free(cf->join);
-	cf->join = NULL;
+	sqlite3_free(cf->gather);
+	cf->gather = NULL;
+	cf->cap = 0;
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
 static int f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 {
-	int rc = flush_held(f);
+	int rc = flush_gathered(f);
 
 	return rc ? rc : real(f)->pMethods->xRead(real(f), buf, n, off);
 }
 
-/* Joins the held bytes and `buf` (contiguous) into one write. */
-static int write_joined(struct counting_file *cf, const void *buf, int n)
+/* Makes room for `n` more bytes; false if the buffer cannot grow so far. */
+static bool gather_room(struct counting_file *cf, size_t n)
 {
-	int total = cf->held_len + n;
+	size_t cap = cf->cap ? cf->cap : GATHER_FIRST;
+	unsigned char *p;
 
-	if (!cf->join)
-		cf->join = sqlite3_malloc(JOIN_MAX);
-	if (!cf->join)
-		return SQLITE_NOMEM;
-	memcpy(cf->join, cf->held, (size_t)cf->held_len);
-	memcpy(cf->join + cf->held_len, buf, (size_t)n);
-	cf->held_len = 0;
-	return cf->real->pMethods->xWrite(cf->real, cf->join, total, cf->held_off);
+	if (cf->len + n <= cf->cap)
+		return true;
+	while (cap < cf->len + n)
+		cap *= 2;
+	if (cap > GATHER_MAX)
+		return false;
+	p = sqlite3_realloc64(cf->gather, cap);
+	if (!p)
+		return false;
+	cf->gather = p;
+	cf->cap = cap;
+	return true;
+}
+
+/* True if `buf` is a frame header of a commit: bytes 4-7 hold the size of
+ * the database after the commit, zero in every other frame. */
+static bool commit_header(const void *buf, int n)
+{
+	const unsigned char *b = buf;
+
+	return n == FRAME_HEADER && (b[4] | b[5] | b[6] | b[7]);
+}
+
+/* True if a write may begin a run of gathered bytes: the WAL's header, or
+ * the header of a frame that does not commit. Nothing else does. A commit
+ * frame's header on its own is SQLite rewriting checksums after the commit
+ * frame went out (a page was logged twice in one transaction), which is the
+ * last write before the commit is published: it goes to the file at once. */
+static bool starts_run(const void *buf, int n, sqlite3_int64 off)
+{
+	return (n == WAL_HEADER && off == 0) ||
+	       (n == FRAME_HEADER && !commit_header(buf, n));
 }
 
 static int f_write(sqlite3_file *f, const void *buf, int n, sqlite3_int64 off)
 {
 	struct counting_file *cf = (struct counting_file *)f;
-	bool follows = cf->held_len && off == cf->held_off + cf->held_len;
+	bool appends, ends_commit;
 	int rc;
 
 	if (!cf->is_wal)
 		return real(f)->pMethods->xWrite(real(f), buf, n, off);
-	if (follows && n <= HOLD_MAX - cf->held_len) {
-		memcpy(cf->held + cf->held_len, buf, (size_t)n);  /* still small */
-		cf->held_len += n;
-		return SQLITE_OK;
+	appends = cf->len && off == cf->gather_off + (sqlite3_int64)cf->len &&
+		  gather_room(cf, (size_t)n);
+	ends_commit = appends && cf->commit_next;
+	if (!appends) {
+		if ((rc = flush_gathered(f)) != SQLITE_OK)
+			return rc;
+		if (!starts_run(buf, n, off) || !gather_room(cf, (size_t)n))
+			return real(f)->pMethods->xWrite(real(f), buf, n, off);
+		cf->gather_off = off;
 	}
-	if (follows && cf->held_len + n <= JOIN_MAX)
-		return write_joined(cf, buf, n);
-	if ((rc = flush_held(f)) != SQLITE_OK)
-		return rc;
-	if (n > HOLD_MAX)
-		return real(f)->pMethods->xWrite(real(f), buf, n, off);
-	memcpy(cf->held, buf, (size_t)n);
-	cf->held_len = n;
-	cf->held_off = off;
-	return SQLITE_OK;
+	memcpy(cf->gather + cf->len, buf, (size_t)n);
+	cf->len += (size_t)n;
+	cf->commit_next = commit_header(buf, n);
+	return ends_commit ? flush_gathered(f) : SQLITE_OK;
 }
 
 static int f_truncate(sqlite3_file *f, sqlite3_int64 size)
 {
-	int rc = flush_held(f);
+	int rc = flush_gathered(f);
 
 	return rc ? rc : real(f)->pMethods->xTruncate(real(f), size);
 }
 
 static int f_sync(sqlite3_file *f, int flags)
 {
-	int rc = flush_held(f);
+	int rc = flush_gathered(f);
 
 	if (rc)
 		return rc;
@@ -133,7 +176,7 @@ static int f_sync(sqlite3_file *f, int flags)
 
 static int f_size(sqlite3_file *f, sqlite3_int64 *size)
 {
-	int rc = flush_held(f);
+	int rc = flush_gathered(f);
 
 	return rc ? rc : real(f)->pMethods->xFileSize(real(f), size);
 }
@@ -155,7 +198,7 @@ static int f_check_lock(sqlite3_file *f, int *out)
 
 static int f_control(sqlite3_file *f, int op, void *arg)
 {
-	int rc = flush_held(f);
+	int rc = flush_gathered(f);
 
 	return rc ? rc : real(f)->pMethods->xFileControl(real(f), op, arg);
 }
@@ -193,7 +236,7 @@ static int f_shm_unmap(sqlite3_file *f, int del)
 
 static int f_fetch(sqlite3_file *f, sqlite3_int64 off, int n, void **p)
 {
-	int rc = flush_held(f);
+	int rc = flush_gathered(f);
 
 	return rc ? rc : real(f)->pMethods->xFetch(real(f), off, n, p);
 }
@@ -219,8 +262,9 @@ static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
 	(void)vfs;
 	cf->real = (sqlite3_file *)(cf + 1);
 	cf->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
-	cf->held_len = 0;
-	cf->join = NULL;
+	cf->commit_next = false;
+	cf->gather = NULL;
+	cf->len = cf->cap = 0;
 	rc = real_vfs()->xOpen(real_vfs(), name, cf->real, flags, out_flags);
 	/* SQLite calls xClose only if pMethods is set: mirror the real file. */
 	cf->base.pMethods = cf->real->pMethods ? &counting_methods : NULL;
