@@ -117,10 +117,13 @@ void store_log_error(struct store_conn *c, const char *what, int rc)
  * WAL bytes a fulfilment writes (it dirties a few leaf pages scattered by
  * account), and the WAL's fdatasync is paid per byte; smaller pages cost
  * more tree depth than they save (bench/, docs/performance.md).
- * journal_size_limit: after a checkpoint resets the WAL, the file is
- * truncated to this size. */
+ * journal_size_limit: after a checkpoint resets the WAL, a file larger
+ * than this is truncated to it. It is set well above the size at which the
+ * WAL restarts (checkpoint.c), so the file normally keeps its blocks:
+ * overwriting them syncs faster than growing the file, and truncating a
+ * big WAL had stalled the commit that restarted it for tens of ms. */
 #define PRAGMAS "PRAGMA page_size = 2048; PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 10000;" \
-	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 67108864;"
+	"PRAGMA foreign_keys = OFF; PRAGMA journal_size_limit = 268435456;"
 
 /* synchronous=NORMAL on every connection: commits do not fsync, SQLite
  * syncs around checkpoints and stays consistent across power loss. When

@@ -102,6 +102,7 @@ struct store_checkpointer {
 	int writer_turn_pages;
 	atomic_bool due;
 	atomic_int wal_pages;      /* WAL size after the writer's last commit */
+	atomic_int backfilled;     /* WAL frames in the database after the last pass */
 	atomic_ullong count;       /* background checkpoints run */
 	atomic_bool reset_wanted;  /* the writer should finish one */
 	atomic_ullong writer_turns;

@@ -119,10 +119,14 @@ static void *syncer_main(void *arg)
 		pthread_mutex_unlock(&sy->lock);
 		if (sync_wal(sy))
 			fail_batch(batch);
-		store_answer_batch(batch);
+		/* Free the writer to commit before answering: the next commit
+		 * then overlaps the answers instead of waiting for them. */
 		pthread_mutex_lock(&sy->lock);
 		if (!sy->head)
 			announce_idle(st);
+		pthread_mutex_unlock(&sy->lock);
+		store_answer_batch(batch);
+		pthread_mutex_lock(&sy->lock);
 	}
 	pthread_mutex_unlock(&sy->lock);
 	return NULL;
