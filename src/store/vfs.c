@@ -29,8 +29,7 @@ static int register_rc = SQLITE_ERROR;
 
 #define WAL_HEADER 32                   /* the WAL file's header */
 #define FRAME_HEADER 24                 /* a WAL frame's header */
-#define GATHER_FIRST (64 * 1024)        /* the buffer's first size */
-#define GATHER_MAX (2 * 1024 * 1024)    /* sent once it would grow past this */
+#define GATHER_SIZE (512 * 1024)        /* sent once this much is gathered */
 /* The unix VFS masks a write's length with 0x1ffff (SQLite never writes
  * more at once), so gathered bytes go out in pieces below 128 KiB. */
 #define WRITE_MAX (124 * 1024)
@@ -42,7 +41,7 @@ struct counting_file {
 	bool is_wal;
 	bool commit_next;               /* the next write ends a commit frame */
 	unsigned char *gather;          /* appends not yet sent (owned) */
-	size_t len, cap;
+	size_t len;
 	sqlite3_int64 gather_off;       /* file offset of gather[0] */
 };
 
@@ -82,7 +81,6 @@ static int f_close(sqlite3_file *f)
 
 	sqlite3_free(cf->gather);
 	cf->gather = NULL;
-	cf->cap = 0;
 	return rc != SQLITE_OK ? rc : rc2;
 }
 
@@ -93,24 +91,18 @@ static int f_read(sqlite3_file *f, void *buf, int n, sqlite3_int64 off)
 	return rc ? rc : real(f)->pMethods->xRead(real(f), buf, n, off);
 }
 
-/* Makes room for `n` more bytes; false if the buffer cannot grow so far. */
+/* True if `n` more bytes fit. The buffer is made on first use, at its
+ * full size and touched at once, so memory use does not creep up later
+ * when a large batch first needs it all. */
 static bool gather_room(struct counting_file *cf, size_t n)
 {
-	size_t cap = cf->cap ? cf->cap : GATHER_FIRST;
-	unsigned char *p;
-
-	if (cf->len + n <= cf->cap)
-		return true;
-	while (cap < cf->len + n)
-		cap *= 2;
-	if (cap > GATHER_MAX)
-		return false;
-	p = sqlite3_realloc64(cf->gather, cap);
-	if (!p)
-		return false;
-	cf->gather = p;
-	cf->cap = cap;
-	return true;
+	if (!cf->gather) {
+		cf->gather = sqlite3_malloc(GATHER_SIZE);
+		if (!cf->gather)
+			return false;
+		memset(cf->gather, 0, GATHER_SIZE);
+	}
+	return cf->len + n <= GATHER_SIZE;
 }
 
 /* True if `buf` is a frame header of a commit: bytes 4-7 hold the size of
@@ -264,7 +256,7 @@ static int v_open(sqlite3_vfs *vfs, const char *name, sqlite3_file *f,
 	cf->is_wal = (flags & SQLITE_OPEN_WAL) != 0;
 	cf->commit_next = false;
 	cf->gather = NULL;
-	cf->len = cf->cap = 0;
+	cf->len = 0;
 	rc = real_vfs()->xOpen(real_vfs(), name, cf->real, flags, out_flags);
 	/* SQLite calls xClose only if pMethods is set: mirror the real file. */
 	cf->base.pMethods = cf->real->pMethods ? &counting_methods : NULL;

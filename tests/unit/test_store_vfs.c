@@ -99,7 +99,7 @@ static void copy_file(const char *dir, const char *from, const char *to)
 }
 
 /* Sizes around the points where the VFS changes behaviour: one frame, a
- * write split below 128 KiB, and more than its 2 MiB buffer (sent in
+ * write split below 128 KiB, and more than its 512 KiB buffer (sent in
  * several pieces, with frames spilled before the commit). */
 static const int row_counts[] = { 1, 100, 3000 };
 
