@@ -177,14 +177,16 @@ static void background_pass(struct store_checkpointer *cp)
 	for (int i = 0; i < RESET_ROUNDS && !cp->stopping; i++) {
 		if (sync_database(cp))
 			return;
-		if (copied <= cp->writer_turn_pages) {
-			atomic_store(&cp->reset_wanted, true);
-			return;
-		}
+		if (copied <= cp->writer_turn_pages)
+			break;
 		copied = pass_and_write_back(cp, false, &frames);
 		if (copied < 0)
 			return;
 	}
+	/* Even if the rounds could not catch up (the disk is slower than the
+	 * load), the writer finishes: a longer pause, but the WAL restarts
+	 * and stays bounded. */
+	atomic_store(&cp->reset_wanted, true);
 }
 
 void store_checkpoint_writer_turn(struct store *st)
