@@ -98,6 +98,16 @@ static void copy_file(const char *dir, const char *from, const char *to)
 	free(b);
 }
 
+/* Copies g.db and its WAL as they are now, as a crash would leave them,
+ * and reads the copy, which SQLite recovers from that WAL alone. */
+static void read_recovered_copy(const char *dir, long long *count,
+				long long *bytes)
+{
+	copy_file(dir, "g.db", "copy.db");
+	copy_file(dir, "g.db-wal", "copy.db-wal");
+	read_plain(dir, "copy.db", count, bytes);
+}
+
 /* Sizes around the points where the VFS changes behaviour: one frame, a
  * write split below 128 KiB, and more than its 512 KiB buffer (sent in
  * several pieces, with frames spilled before the commit). */
@@ -116,11 +126,9 @@ Test(vfs, a_commit_is_in_the_files_when_it_returns)
 		cr_assert_eq(count, want);
 		cr_assert_eq(bytes, want * 1000);
 	}
-	/* A copy of the files as they are, recovered from its WAL alone. */
-	copy_file(dir, "g.db", "copy.db");
-	copy_file(dir, "g.db-wal", "copy.db-wal");
-	read_plain(dir, "copy.db", &count, &bytes);
+	read_recovered_copy(dir, &count, &bytes);
 	cr_assert_eq(count, want, "copy has %lld rows of %lld", count, want);
+	cr_assert_eq(bytes, want * 1000);
 	sqlite3_close(db);
 	test_rmdir(dir);
 }
@@ -136,10 +144,9 @@ Test(vfs, a_rolled_back_transaction_leaves_nothing)
 	read_plain(dir, "g.db", &count, &bytes);
 	cr_assert_eq(count, 2);
 	cr_assert_eq(bytes, 20);
-	copy_file(dir, "g.db", "copy.db");
-	copy_file(dir, "g.db-wal", "copy.db-wal");
-	read_plain(dir, "copy.db", &count, &bytes);
+	read_recovered_copy(dir, &count, &bytes);
 	cr_assert_eq(count, 2);
+	cr_assert_eq(bytes, 20);
 	sqlite3_close(db);
 	test_rmdir(dir);
 }
@@ -154,9 +161,7 @@ Test(vfs, a_checkpoint_and_restart_keep_every_commit)
 	cr_assert_eq(sqlite3_wal_checkpoint_v2(db, NULL, SQLITE_CHECKPOINT_RESTART,
 					       NULL, NULL), SQLITE_OK);
 	insert_rows(db, 7, 1000, true);  /* written from the WAL's start again */
-	copy_file(dir, "g.db", "copy.db");
-	copy_file(dir, "g.db-wal", "copy.db-wal");
-	read_plain(dir, "copy.db", &count, &bytes);
+	read_recovered_copy(dir, &count, &bytes);
 	cr_assert_eq(count, 507);
 	cr_assert_eq(bytes, 507000);
 	sqlite3_close(db);
