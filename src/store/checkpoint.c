@@ -1,19 +1,20 @@
 /* store/checkpoint.c: WAL checkpoints kept off the hot path.
  *
  * The writer's connection never checkpoints on its own. After each commit
- * its WAL hook wakes a background thread once CHECKPOINT_BYTES of the log
- * are not yet in the database; that thread runs PASSIVE checkpoints on its
- * own connection, copying pages to the database while the writer goes on,
- * and writes the copied pages back to the disk in small paced steps.
+ * its WAL hook wakes a background thread once 32 MiB of the log (a third
+ * of RESET_BYTES) are not yet in the database; that thread runs PASSIVE
+ * checkpoints on its own connection, copying pages to the database while
+ * the writer goes on, and writes the copied pages back to the disk in small
+ * paced steps while the disk has time to spare.
  *
  * Under continuous commits such a checkpoint never copies the very last
  * frames, and the WAL can only restart from its beginning once every frame
- * has been copied. So when the log passes RESET_BYTES, the background thread
- * first shrinks what is left (rounds of copy, write-back and sync, each with
- * only what arrived during the one before) and then asks the writer to
- * finish: between two batches the writer runs a PASSIVE checkpoint itself,
- * which has only those last frames to copy and little to sync, and its next
- * transaction restarts the WAL. The WAL file keeps its size when it
+ * has been copied. So when the log passes RESET_BYTES (96 MiB), the
+ * background thread first shrinks what is left (rounds of copy and sync,
+ * each with only what arrived during the one before) and then asks the
+ * writer to finish: between two batches the writer runs a PASSIVE
+ * checkpoint itself, which has only those last frames to copy and little
+ * to sync, and its next transaction restarts the WAL. The WAL file keeps its size when it
  * restarts (up to journal_size_limit, conn.c): frames then overwrite blocks
  * the file already has, and syncing such writes needs no file-system
  * journal commit, which on the test machine made WAL syncs 2-4 times
@@ -30,12 +31,14 @@
 
 #include "ops/ops.h"
 
-/* Thresholds in bytes of WAL; turned into pages for the database's size. */
-/* Few large passes copy less than many small ones: a hot page (a balance,
- * an index leaf) changed many times is copied once per pass. */
-#define CHECKPOINT_BYTES (32 * 1024 * 1024)  /* not yet copied: copy them */
-#define RESET_BYTES (96 * 1024 * 1024)       /* have the writer let it restart */
-#define WRITER_TURN_BYTES (1024 * 1024)      /* most left to the writer */
+/* Thresholds in bytes of WAL, as fractions of the size at which it starts
+ * over (store_options.wal_restart_bytes); turned into pages for the
+ * database's page size. Few large passes copy less than many small ones: a
+ * hot page (a balance, an index leaf) changed many times is copied once per
+ * pass. */
+#define RESET_BYTES (96LL * 1024 * 1024)  /* default: have the writer let it restart */
+#define CHECKPOINT_SHARE 3    /* a third of that not yet copied: copy them */
+#define WRITER_TURN_SHARE 96  /* most left to the writer: 1/96 (1 MiB) */
 #define RESET_ROUNDS 6                       /* background rounds before it */
 #define CHECKPOINT_MIN_GAP_MS 50    /* between background passes */
 #define WRITEBACK_RANGE (256 * 1024) /* database written back this much at a time */
@@ -86,11 +89,19 @@ static int passive(struct store_conn *c, int *log_frames, int *backfilled)
  * wait (on this project's test machine a 0.1 ms sync became 3 ms and more),
  * and WAL syncs are what every answer waits for. Instead the file is walked
  * in small ranges, each written out and waited for, so a WAL sync never
- * queues behind more than one range; `paced` adds a short pause after each
- * range that had dirty pages, which WAL syncs barely notice. Durability
- * does not depend on this: SQLite syncs the database itself before the WAL
- * may start over. */
-static int writeback_database(struct store_checkpointer *cp, bool paced)
+ * queues behind more than one range, with a short pause after each range
+ * that had dirty pages, which WAL syncs barely notice.
+ *
+ * That walk is only worth it while the disk has time to spare. It visits
+ * the whole file one range at a time, and on a database of hundreds of
+ * megabytes, with copied pages scattered through it, it took 0.2-1.4 s:
+ * the WAL then grew past 500 MiB before it could restart and the writer's
+ * final pass stalled commits for 50-85 ms. So the walk stops as soon as the
+ * next pass is due; what it left is written by the next sync of the file
+ * (sync_database, or SQLite's own at the end of a checkpoint). Durability
+ * does not depend on any of this: SQLite syncs the database itself before
+ * the WAL may start over. */
+static int writeback_database(struct store_checkpointer *cp)
 {
 	struct timespec pause = { 0, WRITEBACK_PAUSE_US * 1000 };
 	struct stat st;
@@ -98,7 +109,8 @@ static int writeback_database(struct store_checkpointer *cp, bool paced)
 
 	if (cp->db_fd < 0 || fstat(cp->db_fd, &st))
 		return -1;
-	for (off_t off = 0; off < st.st_size && !cp->stopping; off += WRITEBACK_RANGE) {
+	for (off_t off = 0; off < st.st_size && !cp->stopping && !atomic_load(&cp->due);
+	     off += WRITEBACK_RANGE) {
 		int64_t t = util_mono_us();
 
 		if (sync_file_range(cp->db_fd, off, WRITEBACK_RANGE,
@@ -109,7 +121,7 @@ static int writeback_database(struct store_checkpointer *cp, bool paced)
 			return -1;
 		}
 		/* A clean range returns at once; pause only after real I/O. */
-		if (paced && util_mono_us() - t > WRITEBACK_CLEAN_US)
+		if (util_mono_us() - t > WRITEBACK_CLEAN_US)
 			nanosleep(&pause, NULL);
 	}
 	atomic_fetch_add_explicit(&cp->writeback_us,
@@ -118,9 +130,10 @@ static int writeback_database(struct store_checkpointer *cp, bool paced)
 	return 0;
 }
 
-/* One background pass: copy WAL pages to the database, then write them
- * back. Returns how many frames it copied, or -1. */
-static int pass_and_write_back(struct store_checkpointer *cp, bool paced,
+/* One background pass: copy WAL pages to the database, then, if
+ * `write_back`, start writing them to the disk. Returns how many frames it
+ * copied, or -1. */
+static int pass_and_write_back(struct store_checkpointer *cp, bool write_back,
 			       int *log_frames)
 {
 	int64_t t0 = util_mono_us();
@@ -131,7 +144,7 @@ static int pass_and_write_back(struct store_checkpointer *cp, bool paced,
 	store_log_slow("checkpoint_pass", util_mono_us() - t0);
 	atomic_fetch_add_explicit(&cp->count, 1, memory_order_relaxed);
 	atomic_store(&cp->backfilled, after);
-	if (writeback_database(cp, paced))
+	if (write_back && writeback_database(cp))
 		return -1;
 	/* A restarted WAL counts from 0 again. */
 	return after >= before ? after - before : after;
@@ -161,16 +174,18 @@ static int sync_database(struct store_checkpointer *cp)
 /* Copies in the background. Once the WAL is big enough to start over, the
  * writer must copy the last frames itself (between two of its batches no
  * new frame arrives), and SQLite then syncs the database on the writer's
- * path. To keep that pause short, both shares are made small first: copy,
- * write back and sync here, again and again, each round only having what
- * arrived during the one before, until a round copies little; only then is
- * the writer asked to finish. */
+ * path. To keep that pause short, both shares are made small first: copy
+ * and sync here, again and again, each round only having what arrived
+ * during the one before, until a round copies little; only then is the
+ * writer asked to finish. The rounds sync with one fdatasync, not the paced
+ * walk: they are there to be quick. */
 static void background_pass(struct store_checkpointer *cp)
 {
 	int frames = 0, copied;
 
 	atomic_store(&cp->due, false);
-	/* Paced, unless the WAL is due to start over: then speed counts. */
+	/* Written back at a pace, unless the WAL is due to start over: then
+	 * speed counts, and the rounds' syncs write it. */
 	copied = pass_and_write_back(cp, frames_now(cp) < cp->reset_pages, &frames);
 	if (copied < 0 || frames < cp->reset_pages)
 		return;
@@ -258,13 +273,15 @@ static int page_size(struct store_conn *c, int *size, char **err)
 int store_checkpointer_start(struct store *st, char **err)
 {
 	struct store_checkpointer *cp = &st->checkpointer;
+	long long reset;
 	int size = 0;
 
 	if (store_conn_open(st, &cp->conn, err) || page_size(cp->conn, &size, err))
 		return -1;
-	cp->checkpoint_pages = CHECKPOINT_BYTES / size;
-	cp->reset_pages = RESET_BYTES / size;
-	cp->writer_turn_pages = WRITER_TURN_BYTES / size;
+	reset = st->opts.wal_restart_bytes > 0 ? st->opts.wal_restart_bytes : RESET_BYTES;
+	cp->reset_pages = (int)(reset / size);
+	cp->checkpoint_pages = cp->reset_pages / CHECKPOINT_SHARE;
+	cp->writer_turn_pages = cp->reset_pages / WRITER_TURN_SHARE;
 	cp->db_fd = open(st->path, O_RDONLY | O_CLOEXEC);
 	if (cp->db_fd < 0) {
 		*err = util_xasprintf("cannot open %s: %s", st->path, strerror(errno));

@@ -54,6 +54,10 @@ struct store_options {
 	 * not of the machine). */
 	bool synchronous_full;
 	int batch_max;          /* most intents committed together, >= 1 */
+	/* WAL size at which checkpoints let the WAL start over; 0 means the
+	 * default, 96 MiB (store/checkpoint.c). The other checkpoint
+	 * thresholds scale with it. Not a config key: for tuning and tests. */
+	long long wal_restart_bytes;
 };
 
 struct store;     /* opaque: one database and its writer thread */

@@ -1,0 +1,103 @@
+/* Unit tests of the store's checkpoints: under commits that never pause,
+ * the WAL still starts over and its file stays bounded. */
+#include <criterion/criterion.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "helpers.h"
+#include "util/util.h"
+
+#define RESTART_BYTES (1024 * 1024)
+#define INTENTS 30000
+#define IN_FLIGHT 64   /* keeps the writer busy: it never waits for work */
+
+struct filler {
+	struct store_intent in;
+	char account[40];
+};
+
+static atomic_int answered;
+static atomic_int failed;
+
+static int filler_apply(struct store_tx *tx, struct store_intent *in)
+{
+	struct filler *f = UTIL_CONTAINER_OF(in, struct filler, in);
+	bool created;
+
+	return store_tx_account_put(tx, f->account, STORE_ACCOUNT_ACTIVE, 1, &created)
+	       ? STORE_ERR : STORE_OK;
+}
+
+static void filler_done(struct store_intent *in, int rc)
+{
+	(void)in;
+	if (rc != STORE_OK)
+		atomic_fetch_add(&failed, 1);
+	atomic_fetch_add(&answered, 1);
+}
+
+static long long file_size(const char *path)
+{
+	struct stat sb;
+
+	return stat(path, &sb) ? 0 : (long long)sb.st_size;
+}
+
+/* Waits until at most `limit` submitted intents are unanswered. */
+static void wait_until_in_flight(int submitted, int limit)
+{
+	for (int spins = 0; submitted - atomic_load(&answered) > limit; spins++) {
+		cr_assert_lt(spins, 20000, "intents not answered within 20 s");
+		usleep(1000);
+	}
+}
+
+Test(checkpoint, wal_starts_over_under_unbroken_commits, .timeout = 120)
+{
+	char *dir = test_tmpdir();
+	char *db = util_xasprintf("%s/test.db", dir);
+	char *wal = util_xasprintf("%s/test.db-wal", dir);
+	struct store_options opts = { .sqlite_path = db, .synchronous_full = true,
+				      .batch_max = 16,
+				      .wal_restart_bytes = RESTART_BYTES };
+	struct filler *f = calloc(INTENTS, sizeof(*f));
+	struct store *st = NULL;
+	struct store_stats stats;
+	long long wal_max = 0;
+	char *err = NULL;
+
+	cr_assert_not_null(f);
+	atomic_store(&answered, 0);
+	atomic_store(&failed, 0);
+	cr_assert_eq(store_open(&opts, &st, &err), 0, "store_open: %s", err);
+	for (int i = 0; i < INTENTS; i++) {
+		snprintf(f[i].account, sizeof(f[i].account), "filler-%08d-%0*d", i, 16, i);
+		f[i].in.apply = filler_apply;
+		f[i].in.done = filler_done;
+		wait_until_in_flight(i, IN_FLIGHT);
+		cr_assert_eq(store_submit(st, &f[i].in), STORE_OK);
+		if (i % 64 == 0 && file_size(wal) > wal_max)
+			wal_max = file_size(wal);
+	}
+	wait_until_in_flight(INTENTS, 0);
+	store_stats_get(st, &stats);
+	store_close(st);
+
+	cr_assert_eq(atomic_load(&failed), 0);
+	/* The WAL passed its restart size again and again, and the writer let
+	 * it start over each time, so the file stayed within a few restart
+	 * sizes: without the writer's turn, frames keep arriving and a
+	 * background pass never copies the last of them. */
+	cr_assert_geq(stats.writer_checkpoints, 2, "writer checkpoints: %llu",
+		      (unsigned long long)stats.writer_checkpoints);
+	cr_assert_leq(wal_max, 4LL * RESTART_BYTES, "WAL file reached %lld bytes",
+		      wal_max);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), INTENTS);
+	free(f);
+	free(wal);
+	free(db);
+	test_rmdir(dir);
+}
