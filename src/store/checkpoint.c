@@ -130,6 +130,12 @@ static int writeback_database(struct store_checkpointer *cp)
 	return 0;
 }
 
+/* The WAL's size in frames after the writer's last commit. */
+static int frames_now(struct store_checkpointer *cp)
+{
+	return atomic_load_explicit(&cp->wal_pages, memory_order_relaxed);
+}
+
 /* One background pass: copy WAL pages to the database, then, if
  * `write_back`, start writing them to the disk. Returns how many frames it
  * copied, or -1. */
@@ -144,16 +150,14 @@ static int pass_and_write_back(struct store_checkpointer *cp, bool write_back,
 	store_log_slow("checkpoint_pass", util_mono_us() - t0);
 	atomic_fetch_add_explicit(&cp->count, 1, memory_order_relaxed);
 	atomic_store(&cp->backfilled, after);
+	/* While the pass ran, the WAL hook compared against the count from
+	 * before it and flagged the next pass at once; that flag would cut the
+	 * write-back short and run a pass with little to copy. Judge again. */
+	atomic_store(&cp->due, frames_now(cp) - after >= cp->checkpoint_pages);
 	if (write_back && writeback_database(cp))
 		return -1;
 	/* A restarted WAL counts from 0 again. */
 	return after >= before ? after - before : after;
-}
-
-/* The WAL's size in frames after the writer's last commit. */
-static int frames_now(struct store_checkpointer *cp)
-{
-	return atomic_load_explicit(&cp->wal_pages, memory_order_relaxed);
 }
 
 /* Makes what the passes copied durable, off the writer's path. */
