@@ -1,9 +1,14 @@
 /* Unit tests of the store's checkpoints: under commits that never pause,
- * the WAL still starts over and its file stays bounded. */
+ * the WAL still starts over and its file stays bounded, and the thread
+ * that copies it runs below the threads answers wait for. */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -98,6 +103,69 @@ Test(checkpoint, wal_starts_over_under_unbroken_commits, .timeout = 120)
 	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM accounts"), INTENTS);
 	free(f);
 	free(wal);
+	free(db);
+	test_rmdir(dir);
+}
+
+/* The id of this process's thread named `name`, or -1. */
+static long thread_named(const char *name)
+{
+	DIR *d = opendir("/proc/self/task");
+	struct dirent *e;
+	long found = -1;
+
+	cr_assert_not_null(d);
+	while (found < 0 && (e = readdir(d))) {
+		char path[300], comm[32] = "";
+		FILE *f;
+
+		if (e->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/task/%s/comm", e->d_name);
+		f = fopen(path, "r");
+		if (!f)
+			continue;
+		if (fgets(comm, sizeof(comm), f))
+			comm[strcspn(comm, "\n")] = '\0';
+		fclose(f);
+		if (strcmp(comm, name) == 0)
+			found = strtol(e->d_name, NULL, 10);
+	}
+	closedir(d);
+	return found;
+}
+
+Test(checkpoint, checkpointer_runs_at_a_lower_priority)
+{
+	char *dir = test_tmpdir();
+	char *db = util_xasprintf("%s/test.db", dir);
+	struct store_options opts = { .sqlite_path = db, .synchronous_full = true,
+				      .batch_max = 16 };
+	struct store *st = NULL;
+	char *err = NULL;
+	int mine, want, theirs = 0;
+	long tid = -1;
+
+	errno = 0;
+	mine = getpriority(PRIO_PROCESS, 0);
+	cr_assert(mine != -1 || errno == 0);
+	want = mine + 10 > 19 ? 19 : mine + 10;
+	cr_assert_eq(store_open(&opts, &st, &err), 0, "store_open: %s", err);
+	/* The thread names itself and lowers its priority once it runs. */
+	for (int spins = 0; spins < 2000; spins++) {
+		if (tid < 0)
+			tid = thread_named("grantd-ckpt");
+		if (tid > 0 && (theirs = getpriority(PRIO_PROCESS, (id_t)tid)) == want)
+			break;
+		usleep(1000);
+	}
+	cr_assert_gt(tid, 0, "no grantd-ckpt thread");
+	cr_assert_eq(theirs, want, "checkpointer nice %d, process %d", theirs, mine);
+	/* Only that thread: the writer and syncer keep the process's priority. */
+	tid = thread_named("grantd-writer");
+	cr_assert_gt(tid, 0, "no grantd-writer thread");
+	cr_assert_eq(getpriority(PRIO_PROCESS, (id_t)tid), mine);
+	store_close(st);
 	free(db);
 	test_rmdir(dir);
 }
