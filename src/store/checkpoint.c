@@ -48,19 +48,27 @@
 #define CHECKPOINT_INTERVAL_MS 1000 /* idle timer */
 #define CHECKPOINT_NICE 10          /* below the threads answers wait for */
 
+/* True once enough of a WAL of `pages` frames is not yet copied to the
+ * database for a background pass. */
+static bool pass_due(const struct store_checkpointer *cp, int pages)
+{
+	int copied = atomic_load_explicit(&cp->backfilled, memory_order_relaxed);
+
+	/* After a restart the WAL counts from 0 again. */
+	if (copied > pages)
+		copied = 0;
+	return pages - copied >= cp->checkpoint_pages;
+}
+
 /* sqlite3_wal_hook callback, on the writer thread after every commit. */
 static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 {
 	struct store_checkpointer *cp = arg;
-	int copied = atomic_load_explicit(&cp->backfilled, memory_order_relaxed);
 
 	(void)db;
 	(void)name;
 	atomic_store_explicit(&cp->wal_pages, pages, memory_order_relaxed);
-	/* Frames not yet copied; after a restart the WAL counts from 0. */
-	if (copied > pages)
-		copied = 0;
-	if (pages - copied >= cp->checkpoint_pages && !atomic_exchange(&cp->due, true)) {
+	if (pass_due(cp, pages) && !atomic_exchange(&cp->due, true)) {
 		pthread_mutex_lock(&cp->lock);
 		pthread_cond_signal(&cp->wake);
 		pthread_mutex_unlock(&cp->lock);
@@ -155,7 +163,7 @@ static int pass_and_write_back(struct store_checkpointer *cp, bool write_back,
 	/* While the pass ran, the WAL hook compared against the count from
 	 * before it and flagged the next pass at once; that flag would cut the
 	 * write-back short and run a pass with little to copy. Judge again. */
-	atomic_store(&cp->due, frames_now(cp) - after >= cp->checkpoint_pages);
+	atomic_store(&cp->due, pass_due(cp, frames_now(cp)));
 	if (write_back && writeback_database(cp))
 		return -1;
 	/* A restarted WAL counts from 0 again. */

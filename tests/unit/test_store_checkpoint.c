@@ -138,11 +138,7 @@ static long thread_named(const char *name)
 Test(checkpoint, checkpointer_runs_at_a_lower_priority)
 {
 	char *dir = test_tmpdir();
-	char *db = util_xasprintf("%s/test.db", dir);
-	struct store_options opts = { .sqlite_path = db, .synchronous_full = true,
-				      .batch_max = 16 };
-	struct store *st = NULL;
-	char *err = NULL;
+	struct store *st;
 	int mine, want, theirs = 0;
 	long tid = -1;
 
@@ -150,7 +146,7 @@ Test(checkpoint, checkpointer_runs_at_a_lower_priority)
 	mine = getpriority(PRIO_PROCESS, 0);
 	cr_assert(mine != -1 || errno == 0);
 	want = mine + 10 > 19 ? 19 : mine + 10;
-	cr_assert_eq(store_open(&opts, &st, &err), 0, "store_open: %s", err);
+	st = test_store_open(dir, 16);
 	/* The thread names itself and lowers its priority once it runs. */
 	for (int spins = 0; spins < 2000; spins++) {
 		if (tid < 0)
@@ -162,10 +158,13 @@ Test(checkpoint, checkpointer_runs_at_a_lower_priority)
 	cr_assert_gt(tid, 0, "no grantd-ckpt thread");
 	cr_assert_eq(theirs, want, "checkpointer nice %d, process %d", theirs, mine);
 	/* Only that thread: the writer and syncer keep the process's priority. */
-	tid = thread_named("grantd-writer");
-	cr_assert_gt(tid, 0, "no grantd-writer thread");
-	cr_assert_eq(getpriority(PRIO_PROCESS, (id_t)tid), mine);
+	for (int i = 0; i < 2; i++) {
+		const char *name = i ? "grantd-sync" : "grantd-writer";
+
+		tid = thread_named(name);
+		cr_assert_gt(tid, 0, "no %s thread", name);
+		cr_assert_eq(getpriority(PRIO_PROCESS, (id_t)tid), mine, "%s", name);
+	}
 	store_close(st);
-	free(db);
 	test_rmdir(dir);
 }
