@@ -80,6 +80,15 @@ int auth_signing_keys_load(struct auth *a, const char *path, char **err);
 /* True when signing keys are loaded (OAuth is on). */
 bool auth_oauth_enabled(struct auth *a);
 
+/* Longest bearer token looked at (access tokens are ~400 bytes). */
+#define AUTH_BEARER_MAX 4096
+
+/* Copies the token of an Authorization header into out (`size` bytes,
+ * at most AUTH_BEARER_MAX + 1 are useful): "Bearer <token>", the scheme in
+ * any case, the token optionally in one pair of double quotes. Returns 0,
+ * or -1 for another scheme, an empty, unbalanced or over-long token. */
+int auth_bearer_token(const char *authorization, char *out, size_t size);
+
 /* An http_auth_fn: checks "Bearer <API key or access token>" against the
  * cache, then the credential's rate limit. */
 enum http_auth_result auth_check(void *auth, const char *authorization,

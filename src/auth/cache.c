@@ -333,15 +333,30 @@ enum auth_client_rc auth_client_authenticate(struct auth *a, const char *id,
 	return rc;
 }
 
-/* Extracts the token of "Bearer <token>" (scheme case-insensitive). */
-static const char *bearer_token(const char *authorization)
+/* Copies the token of "Bearer <token>" or "Bearer "<token>"" into out: the
+ * scheme is case-insensitive and the token may come in one pair of double
+ * quotes, as the Prime Gaming push document writes the header. Returns 0,
+ * or -1 if the header is another scheme, empty, unbalanced or too long. */
+int auth_bearer_token(const char *authorization, char *out, size_t size)
 {
+	const char *t;
+	size_t n;
+
 	if (!authorization || strncasecmp(authorization, "Bearer ", 7) != 0)
-		return NULL;
-	authorization += 7;
-	while (*authorization == ' ')
-		authorization++;
-	return *authorization ? authorization : NULL;
+		return -1;
+	t = authorization + 7;
+	while (*t == ' ')
+		t++;
+	n = strlen(t);
+	if (n >= 2 && t[0] == '"' && t[n - 1] == '"') {
+		t++;
+		n -= 2;
+	}
+	if (n == 0 || n >= size || memchr(t, '"', n))
+		return -1;
+	memcpy(out, t, n);
+	out[n] = '\0';
+	return 0;
 }
 
 /* An API key: found by its hash. */
@@ -383,10 +398,10 @@ enum http_auth_result auth_check(void *auth, const char *authorization,
 				 struct http_principal *out)
 {
 	struct auth *a = auth;
-	const char *token = bearer_token(authorization);
+	char token[AUTH_BEARER_MAX + 1];
 	bool found;
 
-	if (!token)
+	if (auth_bearer_token(authorization, token, sizeof(token)))
 		return authorization ? HTTP_AUTH_INVALID : HTTP_AUTH_MISSING;
 	pthread_rwlock_rdlock(&a->lock);
 	found = strchr(token, '.') ? check_access_token(a, token, out) :

@@ -1,4 +1,4 @@
-/* Unit tests of auth: form and Basic parsing, base64, the signing keys
+/* Unit tests of auth: the bearer header, form and Basic parsing, base64, the signing keys
  * file, access tokens (issued and every way one is refused), the rate
  * limiter, and the credential cache with keys, clients and rotation. */
 #include <criterion/criterion.h>
@@ -28,6 +28,29 @@ Test(base64, decodes_both_alphabets_strictly)
 	cr_assert_eq(util_base64_decode("a===", 4, out, false), -1);
 	cr_assert_eq(util_base64_decode("a", 1, out, true), -1);
 	cr_assert_eq(util_base64_decode("a+", 2, out, true), -1);     /* wrong alphabet */
+}
+
+Test(bearer, plain_or_quoted_token_scheme_in_any_case)
+{
+	char t[16];
+
+	cr_assert_eq(auth_bearer_token("Bearer abc", t, sizeof(t)), 0);
+	cr_assert_str_eq(t, "abc");
+	cr_assert_eq(auth_bearer_token("bearer \"abc\"", t, sizeof(t)), 0);
+	cr_assert_str_eq(t, "abc");
+	cr_assert_eq(auth_bearer_token("BEARER   \"a.b.c\"", t, sizeof(t)), 0);
+	cr_assert_str_eq(t, "a.b.c");
+	cr_assert_eq(auth_bearer_token(NULL, t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Basic abc", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer ", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer \"\"", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer \"abc", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer abc\"", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer \"\"abc\"\"", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer \"a\"b\"", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer \"", t, sizeof(t)), -1);
+	cr_assert_eq(auth_bearer_token("Bearer 0123456789abcdef", t, sizeof(t)), -1);
 }
 
 Test(form, parses_decodes_and_refuses_duplicates)
