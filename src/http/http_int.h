@@ -12,9 +12,14 @@
 #define HTTP_MAX_SEGMENTS 16
 #define HTTP_MAX_PARAMS 4
 #define HTTP_MAX_EXTRA_HEADERS 6
-/* Body bytes read and thrown away after an early error before giving up on
- * the connection (so the client still sees the error reply). */
-#define HTTP_DRAIN_MAX (1024 * 1024)
+/* After an early error (413, 401, …) the rest of the body is read and
+ * thrown away, and the reply goes out once it is all in: libmicrohttpd can
+ * queue a reply only before the body or after it, and closing a socket
+ * with unread data sends a reset that makes most clients (which send the
+ * whole body before reading) lose the reply. Past these bounds, in bytes
+ * drained and in time since the error, the connection is dropped. */
+#define HTTP_DRAIN_MAX (64ull * 1024 * 1024)
+#define HTTP_DRAIN_US (30ll * 1000 * 1000)
 
 /* Live counters behind struct http_route_stats. */
 struct http_counters {
@@ -71,6 +76,7 @@ struct http_request {
 	struct util_buf body;
 	size_t discarded;
 	bool failed_early;     /* an error reply is ready; the body is drained */
+	int64_t failed_at_us;  /* when it became ready (monotonic) */
 
 	size_t n_params;
 	const char *param_name[HTTP_MAX_PARAMS];

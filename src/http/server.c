@@ -59,6 +59,15 @@ static void assign_request_id(struct http_request *req)
 static void fail_early(struct http_request *req)
 {
 	req->failed_early = true;
+	req->failed_at_us = util_mono_us();
+}
+
+/* 413, and the connection closes after it: the client sent too much. */
+static void reply_too_large(struct http_request *req)
+{
+	http_reply_header(req, "Connection", "close");
+	http_reply_error(req, 413, "PayloadTooLarge", "the body is larger than "
+			 "the limit of %zu bytes", req->server->opts.max_body_bytes);
 }
 
 static bool route_request(struct http_request *req)
@@ -143,8 +152,7 @@ static bool check_body_rules(struct http_request *req)
 	}
 	cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 	if (cl && strtoull(cl, NULL, 10) > max) {
-		http_reply_error(req, 413, "PayloadTooLarge", "the body is larger "
-				 "than the limit of %zu bytes", max);
+		reply_too_large(req);
 		return false;
 	}
 	return true;
@@ -205,9 +213,26 @@ static void consume_body(struct http_request *req, const char *data, size_t n)
 	if (util_buf_append(&req->body, data, n) == 0)
 		return;
 	req->discarded += n;
-	http_reply_error(req, 413, "PayloadTooLarge", "the body is larger than "
-			 "the limit of %zu bytes", req->server->opts.max_body_bytes);
+	reply_too_large(req);
 	fail_early(req);
+}
+
+/* True when a failed request's body is too big or too slow to drain. */
+static bool drain_exhausted(const struct http_request *req)
+{
+	return req->discarded > HTTP_DRAIN_MAX ||
+	       util_mono_us() - req->failed_at_us > HTTP_DRAIN_US;
+}
+
+/* True when an early error must go out before the body: the client waits
+ * for "100 Continue" and will not send it, or it says it will send more
+ * than would ever be drained. */
+static bool answer_before_body(const struct http_request *req)
+{
+	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+
+	return expects_continue(req) ||
+	       (cl && strtoull(cl, NULL, 10) > HTTP_DRAIN_MAX);
 }
 
 /* The answer to a request over its credential's rate limit. */
@@ -250,9 +275,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	(void)version;
 	if (!req) {
 		*con_cls = req = request_new(cls, conn, url, method);
-		/* A client waiting for "100 Continue" has not sent its body: an
-		 * early error goes out now, and the body never comes. */
-		if (req->failed_early && expects_continue(req))
+		if (req->failed_early && answer_before_body(req))
 			return http_request_queue(req);
 		return MHD_YES;
 	}
@@ -261,8 +284,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	if (*upload_data_size) {
 		consume_body(req, upload_data, *upload_data_size);
 		*upload_data_size = 0;
-		if (req->failed_early && req->discarded > HTTP_DRAIN_MAX)
-			return http_request_queue(req);
+		/* no reply can be queued mid-body: past the bounds, drop it */
+		if (req->failed_early && drain_exhausted(req))
+			return MHD_NO;
 		return MHD_YES;
 	}
 	if (req->failed_early)
