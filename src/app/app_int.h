@@ -13,11 +13,14 @@
  * problem to stderr. Returns 0 or -1. */
 int app_config_load(const char *path, struct config *out);
 /* Opens config and store for a one-shot command, with quiet logs (the
- * command prints). Returns the store (owned) or NULL after printing why. */
-struct store *app_open_for_command(const char *config_path, struct config *cfg);
-/* Opens the configured store, printing a failure to stderr. Returns the
- * store or NULL. */
-struct store *app_store_open(const struct config *cfg);
+ * command prints). Only `migrate` may create the database (create); other
+ * commands are refused when there is none. Returns the store (owned) or
+ * NULL after printing why. */
+struct store *app_open_for_command(const char *config_path, struct config *cfg,
+				   bool create);
+/* Opens the configured store (creating the database if `create`),
+ * printing a failure to stderr. Returns the store or NULL. */
+struct store *app_store_open(const struct config *cfg, bool create);
 /* Loads the catalog, logging every problem as `event`. Returns a new
  * snapshot, or NULL with the problems appended to `problems_out` (if not
  * NULL). */

@@ -93,7 +93,7 @@ int app_audit_list(const char *config_path, long long limit, bool json)
 {
 	struct list_ctx lc = { .json = json, .array = json_array() };
 	struct config cfg;
-	struct store *st = app_open_for_command(config_path, &cfg);
+	struct store *st = app_open_for_command(config_path, &cfg, false);
 	int rc;
 
 	if (!st) {

@@ -9,14 +9,15 @@
 #include "app/app_int.h"
 #include "ops/ops.h"
 
-struct store *app_open_for_command(const char *config_path, struct config *cfg)
+struct store *app_open_for_command(const char *config_path, struct config *cfg,
+				   bool create)
 {
 	struct store *st;
 
 	ops_log_set_level(OPS_LOG_WARN);
 	if (app_config_load(config_path, cfg))
 		return NULL;
-	st = app_store_open(cfg);
+	st = app_store_open(cfg, create);
 	if (!st)
 		config_release(cfg);
 	return st;
@@ -25,7 +26,7 @@ struct store *app_open_for_command(const char *config_path, struct config *cfg)
 int app_migrate(const char *config_path)
 {
 	struct config cfg;
-	struct store *st = app_open_for_command(config_path, &cfg);
+	struct store *st = app_open_for_command(config_path, &cfg, true);
 
 	if (!st)
 		return 1;

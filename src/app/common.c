@@ -26,10 +26,11 @@ int app_config_load(const char *path, struct config *out)
 	return rc;
 }
 
-struct store *app_store_open(const struct config *cfg)
+struct store *app_store_open(const struct config *cfg, bool create)
 {
 	struct store_options opts = {
 		.sqlite_path = cfg->storage.sqlite.path,
+		.must_exist = !create,
 		.synchronous_full = strcmp(cfg->storage.sqlite.synchronous, "full") == 0,
 		.batch_max = (int)cfg->storage.batch_max,
 	};

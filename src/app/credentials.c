@@ -59,7 +59,7 @@ static int run_change(const char *config_path,
 		      int (*apply)(struct store_tx *, void *), struct change *ch)
 {
 	struct config cfg;
-	struct store *st = app_open_for_command(config_path, &cfg);
+	struct store *st = app_open_for_command(config_path, &cfg, false);
 	int rc;
 
 	if (!st)
@@ -264,7 +264,7 @@ static int list(const char *config_path, const char *kind, bool json)
 {
 	struct list_ctx lc = { .kind = kind, .json = json, .array = json_array() };
 	struct config cfg;
-	struct store *st = app_open_for_command(config_path, &cfg);
+	struct store *st = app_open_for_command(config_path, &cfg, false);
 	bool keys = strcmp(kind, STORE_CREDENTIAL_API_KEY) == 0;
 	int rc;
 
@@ -364,7 +364,7 @@ int app_clients_rotate_secret(const char *config_path, const char *id, bool json
 		return 1;
 	}
 	auth_secret_hash(secret, hash);
-	st = app_open_for_command(config_path, &cfg);
+	st = app_open_for_command(config_path, &cfg, false);
 	if (!st)
 		return 1;
 	app_audit_cli_actor(ch.actor, sizeof(ch.actor));

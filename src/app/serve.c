@@ -191,7 +191,7 @@ static int start(struct server *s)
 		return -1;
 	}
 	s->catalog = catalog_holder_new(c);
-	s->store = app_store_open(&s->cfg);
+	s->store = app_store_open(&s->cfg, true);
 	if (!s->store)
 		return -1;
 	if (start_auth(s) || read_tls(s))

@@ -1,8 +1,11 @@
 /* store/store.c: opening and closing the store, names of enumerations. */
 #include "store/store_int.h"
 
+#include <errno.h>
+#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static const char *const account_states[] = {
 	[STORE_ACCOUNT_ACTIVE] = "active",
@@ -72,9 +75,46 @@ int store_fulfilment_id_parse(const char *id, int64_t *row)
 	return 0;
 }
 
+/* Checks that the database exists (must_exist) or can be created: a
+ * missing directory is named, as SQLite's "unable to open" would not. */
+static int check_path(const char *path, bool must_exist, char **err)
+{
+	struct stat sb;
+	char *dir;
+	int rc = 0;
+
+	if (stat(path, &sb) == 0)
+		return 0;
+	if (errno != ENOENT)
+		return 0;  /* SQLite reports it */
+	if (must_exist) {
+		*err = util_xasprintf("no database at %s: start grantd serve or "
+				      "run grantd migrate first", path);
+		return -1;
+	}
+	dir = util_xstrdup(path);
+	if (stat(dirname(dir), &sb) != 0) {
+		*err = util_xasprintf("cannot create the database %s: the "
+				      "directory %s does not exist", path, dir);
+		rc = -1;
+	} else if (!S_ISDIR(sb.st_mode)) {
+		*err = util_xasprintf("cannot create the database %s: %s is not "
+				      "a directory", path, dir);
+		rc = -1;
+	}
+	free(dir);
+	return rc;
+}
+
 int store_open(const struct store_options *opts, struct store **out, char **err)
 {
-	struct store *st = util_xcalloc(1, sizeof(*st));
+	struct store *st;
+
+	if (check_path(opts->sqlite_path, opts->must_exist, err)) {
+		*out = NULL;
+		return -1;
+	}
+	st = util_xcalloc(1, sizeof(*st));
 
 	st->opts = *opts;
 	st->path = util_xstrdup(opts->sqlite_path);

@@ -49,6 +49,9 @@ const char *store_fulfilment_status_name(enum store_fulfilment_status s);
 
 struct store_options {
 	const char *sqlite_path;
+	/* true: refuse to create the database if there is none at the path
+	 * (for commands that only make sense against an existing one). */
+	bool must_exist;
 	/* true: an intent is answered only once its commit is on disk (power-
 	 * loss safe); false: once committed (safe against a crash of grantd,
 	 * not of the machine). */
@@ -63,9 +66,11 @@ struct store_options {
 struct store;     /* opaque: one database and its writer thread */
 struct store_tx;  /* opaque: the writer's transaction, valid inside apply */
 
-/* Opens (creating if needed) the database, applies pending migrations and
- * starts the writer thread. Returns 0 and a new store in *out, or -1 with a
- * message in *err (owned by the caller). */
+/* Opens (creating if needed, unless opts->must_exist) the database, applies
+ * pending migrations and starts the writer thread. Returns 0 and a new store
+ * in *out, or -1 with a message in *err (owned by the caller) that names
+ * the problem: no database at the path, a missing directory, SQLite's
+ * error. */
 int store_open(const struct store_options *opts, struct store **out, char **err);
 /* Drains queued intents, stops the writer and closes every connection.
  * Accepts NULL. */

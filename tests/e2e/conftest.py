@@ -22,7 +22,7 @@ class Grantd:
     """One grantd process with its own config, database and catalog."""
 
     def __init__(self, workdir: Path, catalog=TEST_CATALOG, config=None,
-                 env=None):
+                 env=None, migrate=True):
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / "grantd.db"
@@ -36,6 +36,11 @@ class Grantd:
         self.port = None
         self.keys = {}
         self.write_config(config or {})
+        if migrate:
+            # as an operator would before using the command line: only
+            # serve and migrate create the database (a bad config fails
+            # here quietly and again, visibly, where the test expects it)
+            self.cli("migrate", "--config", str(self.config_path))
 
     # ---- configuration and command line ---------------------------------
     def write_config(self, extra):

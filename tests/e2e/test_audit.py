@@ -211,7 +211,8 @@ def test_clients_rotate_secret(g):
         "create-unknown-scope", "create-no-config", "create-unknown-option", "list-no-config",
         "revoke-no-id", "revoke-two-ids", "rotate-no-id", "audit-no-config",
         "audit-bad-limit", "audit-extra-arg"])
-def test_usage_errors_exit_2(g, args, message):
+def test_usage_errors_exit_2(make_grantd, args, message):
+    g = make_grantd(migrate=False)
     r = run(*[a.replace("{cfg}", cfg(g)) for a in args])
     assert_usage_error(r, message)
     assert not g.db_path.exists()  # nothing was done

@@ -23,8 +23,16 @@ def run(*args, timeout=20, env=None):
 
 @pytest.fixture
 def g(make_grantd):
-    """A configured (not started) grantd: a config file, a database path."""
-    return make_grantd()
+    """A configured (not started) grantd: a config file, a database path,
+    and no database yet."""
+    return make_grantd(migrate=False)
+
+
+@pytest.fixture
+def gm(g):
+    """g with its database made by `grantd migrate`."""
+    assert run("migrate", "--config", cfg(g)).returncode == 0
+    return g
 
 
 def cfg(g):
@@ -168,7 +176,8 @@ def test_unreadable_config_exits_1(tmp_path, args):
 
 # ---- keys -----------------------------------------------------------------------
 
-def test_keys_create_text_output(g):
+def test_keys_create_text_output(gm):
+    g = gm
     r = keys_create(g, "backend", "partner", "fulfillment:primegaming")
     assert r.returncode == 0, r.stderr
     lines = r.stdout.splitlines()
@@ -188,7 +197,8 @@ def test_keys_create_text_output(g):
     assert row["revoked_at_ms"] is None and row["expires_at_ms"] is None
 
 
-def test_keys_create_json_output(g):
+def test_keys_create_json_output(gm):
+    g = gm
     r = keys_create(g, "prime", "fulfillment:primegaming", json_out=True)
     assert r.returncode == 0, r.stderr
     last = json.loads(r.stdout.strip().splitlines()[-1])
@@ -202,14 +212,16 @@ def test_keys_create_json_output(g):
     assert len(credential_rows(g)) == 2
 
 
-def test_duplicate_scopes_are_folded(g):
+def test_duplicate_scopes_are_folded(gm):
+    g = gm
     r = keys_create(g, "x", "partner", "partner", "operator", json_out=True)
     assert r.returncode == 0, r.stderr
     [row] = credential_rows(g)
     assert row["scopes"] == "partner operator"
 
 
-def test_keys_list_shows_names_scopes_ids_but_no_secret(g):
+def test_keys_list_shows_names_scopes_ids_but_no_secret(gm):
+    g = gm
     made = {}
     for name, scopes in (("prime", ["fulfillment:primegaming"]),
                          ("backend", ["partner"]),
@@ -246,7 +258,8 @@ def test_keys_list_shows_names_scopes_ids_but_no_secret(g):
     assert "gdk_" not in raw and not any(h in raw for h in hashes)
 
 
-def test_keys_list_on_empty_database(g):
+def test_keys_list_on_empty_database(gm):
+    g = gm
     r = run("keys", "list", "--config", cfg(g), "--json")
     assert r.returncode == 0
     assert json.loads(r.stdout) == []
@@ -255,7 +268,8 @@ def test_keys_list_on_empty_database(g):
     assert len(r.stdout.splitlines()) == 1
 
 
-def test_expiring_key(g):
+def test_expiring_key(gm):
+    g = gm
     r = run("keys", "create", "--config", cfg(g), "--name", "temp", "--scope", "partner",
             "--expires-in", "3600", "--json")
     assert r.returncode == 0, r.stderr
@@ -264,7 +278,8 @@ def test_expiring_key(g):
     assert entry["expires_at_millis"] - entry["created_at_millis"] == 3600 * 1000
 
 
-def test_revoke_unknown_id_exits_1(g):
+def test_revoke_unknown_id_exits_1(gm):
+    g = gm
     keys_create(g, "backend", "partner")
     before = credential_rows(g)
     r = run("keys", "revoke", "--config", cfg(g), "key_ffffffffffffffff")
@@ -274,7 +289,8 @@ def test_revoke_unknown_id_exits_1(g):
     assert credential_rows(g) == before
 
 
-def test_revoke_twice(g):
+def test_revoke_twice(gm):
+    g = gm
     k = json.loads(keys_create(g, "backend", "partner", json_out=True).stdout.splitlines()[-1])
     other = json.loads(keys_create(g, "prime", "fulfillment:primegaming",
                                    json_out=True).stdout.splitlines()[-1])
@@ -297,7 +313,8 @@ def test_revoke_twice(g):
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\s*$", line), line
 
 
-def test_secrets_are_stored_only_as_sha256(g):
+def test_secrets_are_stored_only_as_sha256(gm):
+    g = gm
     keys = []
     for i, scope in enumerate(("partner", "operator", "fulfillment:primegaming")):
         r = keys_create(g, f"k{i}", scope, json_out=True)
@@ -323,6 +340,42 @@ def test_secrets_are_stored_only_as_sha256(g):
         for k in keys:
             assert k["key"].encode() not in data, p
             assert k["key"][4:].encode() not in data, p
+
+
+# ---- commands that need a database ---------------------------------------------------
+
+NEEDS_DATABASE = [
+    ["keys", "create", "--name", "k", "--scope", "partner"],
+    ["keys", "list"],
+    ["keys", "revoke", "key_0000000000000000"],
+    ["clients", "create", "--name", "c", "--scope", "partner"],
+    ["clients", "list"],
+    ["clients", "revoke", "client_0000000000000000"],
+    ["clients", "rotate-secret", "client_0000000000000000"],
+    ["audit"],
+]
+
+
+@pytest.mark.parametrize("args", NEEDS_DATABASE, ids=" ".join)
+def test_commands_do_not_invent_a_database(g, args):
+    r = run(*args, "--config", cfg(g))
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert (f"no database at {g.db_path}: start grantd serve or run grantd "
+            "migrate first") in r.stderr
+    assert r.stdout == ""
+    assert not g.db_path.exists()
+    assert not any(g.dir.glob("grantd.db*"))
+
+
+@pytest.mark.parametrize("command", ["migrate", "serve"])
+def test_a_database_in_a_missing_directory_names_it(make_grantd, tmp_path, command):
+    where = tmp_path / "no" / "such" / "dir"
+    g = make_grantd(config={"storage": {"sqlite": {"path": str(where / "grantd.db")}}},
+                    migrate=False)
+    r = run(command, "--config", cfg(g), timeout=10)
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert f"the directory {where} does not exist" in r.stderr, r.stderr
+    assert not (tmp_path / "no").exists()
 
 
 # ---- migrate ----------------------------------------------------------------------
