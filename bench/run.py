@@ -839,7 +839,7 @@ def verdict(ok):
 
 
 def targets(b):
-    """[(target, measured, limit, PASS/MISS)] for the issue's targets."""
+    """[(target, measured, limit, PASS/MISS)] for the benchmark's targets."""
     out = []
     g64, base64 = b.runs.get((64, "grantd")), b.runs.get((64, "baseline"))
     b1 = b.runs.get((64, "grantd batch_max=1"))

@@ -1,5 +1,6 @@
-/* sources/primegaming.c: the Prime Gaming push fulfilment API — the seed's
- * request schema in, its error codes out, exactly once through the engine. */
+/* sources/primegaming.c: the Prime Gaming push fulfilment API — the request
+ * schema of Amazon's "Create a Fulfillment API" document in, its vendor
+ * error codes out, exactly once through the engine. */
 #include "sources/sources.h"
 
 #include <stdio.h>
@@ -94,7 +95,7 @@ static void pg_request_free(void *p)
 /* The answer for each engine outcome, in Prime Gaming's contract. */
 static const struct {
 	unsigned status;
-	const char *prefix;  /* message prefix, from the seed's examples */
+	const char *prefix;  /* message prefix, from the document's examples */
 } answers[] = {
 	[ENGINE_GRANTED] = { 200, NULL },
 	[ENGINE_REPLAYED] = { 200, NULL },

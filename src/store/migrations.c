@@ -7,7 +7,7 @@
  * entry; append a new one. (CHECKs use OR chains, not IN lists: SQLite
  * builds an ephemeral table for an IN list on every insert.) */
 static const char *const migrations[] = {
-	/* 1: the foundation schema (DESIGN.md §5). */
+	/* 1: accounts, fulfilments, grants, inventory, claims, credentials. */
 	"CREATE TABLE accounts ("
 	"  account_id TEXT PRIMARY KEY,"
 	"  state TEXT NOT NULL"

@@ -1,4 +1,4 @@
-"""DESIGN.md §2 under stress: duplicate storms, concurrent batches with
+"""The guarantees (README, "What it guarantees") under stress: duplicate storms, concurrent batches with
 failures, and kill -9 while fulfilments are in flight."""
 import random
 import signal

@@ -1,5 +1,5 @@
 """The Prime Gaming push fulfilment API: every status and error code of the
-seed's contract, retries, conflicts, limits and bad input."""
+push document's contract, retries, conflicts, limits and bad input."""
 import json
 import time
 
