@@ -1,5 +1,6 @@
-"""The guarantees (README, "What it guarantees") under stress: duplicate storms, concurrent batches with
-failures, and kill -9 while fulfilments are in flight."""
+"""The guarantees (README, "What it guarantees") under stress: duplicate
+storms, concurrent batches with failures, and kill -9 while fulfilments are
+in flight."""
 import random
 import signal
 import threading
