@@ -28,6 +28,12 @@ static const char usage_text[] =
 	"  clients rotate-secret --config FILE ID [--json]\n"
 	"                               new secret; the old one works for\n"
 	"                               auth.client_secret_grace_seconds\n"
+	"  signing-keys list --config FILE [--json]\n"
+	"  signing-keys rotate --config FILE [--json]\n"
+	"                               add a key that signs new access tokens\n"
+	"  signing-keys retire --config FILE KID\n"
+	"                               stop signing with KID; its tokens end\n"
+	"                               within auth.token_ttl_seconds\n"
 	"  audit --config FILE [--limit N] [--json]\n"
 	"                               credential and catalog changes, oldest first\n"
 	"  version                      print the version\n"
@@ -235,6 +241,32 @@ static int run_clients(int argc, char **argv)
 	return usage_error("unknown clients command \"%s\"", sub);
 }
 
+static int run_signing_keys(int argc, char **argv)
+{
+	struct args a;
+	const char *sub = argc > 1 ? argv[1] : "";
+	int rc;
+
+	if (argc < 2)
+		return usage_error("signing-keys needs list, rotate or retire");
+	if ((rc = parse_args(argc - 1, argv + 1, &a)))
+		return rc;
+	if (strcmp(sub, "list") == 0)
+		return (rc = expect(&a, "signing-keys list", true, 0, false)) ? rc :
+			app_signing_keys_list(a.config, a.json);
+	if (strcmp(sub, "rotate") == 0)
+		return (rc = expect(&a, "signing-keys rotate", true, 0, false)) ?
+			rc : app_signing_keys_rotate(a.config, a.json);
+	if (strcmp(sub, "retire") == 0) {
+		if ((rc = expect(&a, "signing-keys retire", true, 1, false)))
+			return rc;
+		if (a.json)
+			return usage_error("signing-keys retire takes no --json");
+		return app_signing_keys_retire(a.config, a.positional[0]);
+	}
+	return usage_error("unknown signing-keys command \"%s\"", sub);
+}
+
 static int run(int argc, char **argv)
 {
 	const char *cmd = argv[1];
@@ -245,6 +277,8 @@ static int run(int argc, char **argv)
 		return run_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "clients") == 0)
 		return run_clients(argc - 1, argv + 1);
+	if (strcmp(cmd, "signing-keys") == 0)
+		return run_signing_keys(argc - 1, argv + 1);
 	if (strcmp(cmd, "catalog") == 0) {
 		if (argc < 3 || strcmp(argv[2], "check") != 0)
 			return usage_error("catalog needs: check FILE");

@@ -1,5 +1,5 @@
 /* app: the commands grantd runs — serve, migrate, catalog check, keys,
- * clients, audit — with configuration loading, start-up, signals and
+ * clients, signing-keys, audit — with configuration loading, start-up, signals and
  * shutdown. Each returns the process exit code: 0 on success, 1 on failure. */
 #ifndef GRANTD_APP_H
 #define GRANTD_APP_H
@@ -26,6 +26,12 @@ int app_clients_list(const char *config_path, bool json);
 int app_clients_revoke(const char *config_path, const char *id);
 int app_clients_rotate_secret(const char *config_path, const char *id,
 			      bool json);
+
+/* Access token signing keys kept in the database (when
+ * auth.signing_keys_file is not set). */
+int app_signing_keys_rotate(const char *config_path, bool json);
+int app_signing_keys_list(const char *config_path, bool json);
+int app_signing_keys_retire(const char *config_path, const char *kid);
 
 /* Lists the audit trail, oldest first; limit > 0 keeps the newest `limit`. */
 int app_audit_list(const char *config_path, long long limit, bool json);

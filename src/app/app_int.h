@@ -27,6 +27,12 @@ struct store *app_store_open(const struct config *cfg, bool create);
 struct catalog *app_catalog_load(const char *path, const char *event,
 				 struct util_strlist *problems_out);
 
+/* ---- signing keys in the database (signing.c) ---- */
+
+/* Adds a signing key if none is active (a new database), recording it in
+ * the audit trail. *created tells whether it did. Returns 0 or -1. */
+int app_signing_keys_ensure(struct store *st, bool *created);
+
 /* ---- the audit trail (audit.c) ---- */
 
 /* Adds an audit record inside a writer transaction. `detail` is borrowed

@@ -40,7 +40,7 @@ struct config {
 		bool auto_create;        /* false */
 	} accounts;
 	struct {
-		char *signing_keys_file; /* "" (default): OAuth off */
+		char *signing_keys_file; /* "" (default): keys in the database */
 		char *issuer;            /* "grantd" */
 		char *audience;          /* "grantd" */
 		int64_t token_ttl_seconds;           /* default 900 */

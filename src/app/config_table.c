@@ -194,7 +194,7 @@ const struct config_option config_options[] = {
 		.env = "GRANTD_AUTH_SIGNING_KEYS_FILE",
 		.type = CONFIG_STRING,
 		.def = "", .offset = OPT_AT(auth.signing_keys_file),
-		.help = "access token signing keys, \"kid secret\" per line; empty: OAuth off",
+		.help = "access token signing keys, \"kid secret\" per line; empty: keys kept in the database",
 	},
 	{
 		.section = "auth", .key = "issuer",

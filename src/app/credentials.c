@@ -18,13 +18,19 @@ struct change {
 	json_t *detail;       /* borrowed */
 	int64_t grace_until_ms;
 	bool found;
+	char same_name[HTTP_PRINCIPAL_ID_MAX + 1]; /* create: the live holder */
 };
 
+/* Inserts unless a live credential has the name (same_name tells which). */
 static int insert_apply(struct store_tx *tx, void *arg)
 {
 	struct change *ch = arg;
-	int rc = store_tx_credential_insert(tx, &ch->cred);
+	int rc = store_tx_credential_live_name(tx, ch->cred.name, ch->same_name,
+					       sizeof(ch->same_name), &ch->found);
 
+	if (rc || ch->found)
+		return rc;
+	rc = store_tx_credential_insert(tx, &ch->cred);
 	return rc ? rc : app_audit_tx(tx, ch->actor, ch->action, ch->cred.id,
 				      ch->detail);
 }
@@ -81,6 +87,12 @@ static int create(const char *config_path, struct change *ch, const char *what)
 		return 1;
 	if (rc != STORE_OK) {
 		fprintf(stderr, "grantd: could not store the %s\n", what);
+		return 1;
+	}
+	if (ch->found) {
+		fprintf(stderr, "grantd: a credential named \"%s\" already exists "
+			"(%s); revoke it first or choose another name\n",
+			ch->cred.name, ch->same_name);
 		return 1;
 	}
 	return 0;

@@ -166,6 +166,23 @@ static void process_metrics(struct util_buf *b, struct catalog_holder *holder)
 	ops_metric_u64(b, "grantd_build_info", kv, 1);
 }
 
+static void auth_metrics(struct util_buf *b, struct auth *a)
+{
+	struct auth_stats s;
+	const char *found[] = { "result", "found", NULL };
+	const char *missing[] = { "result", "missing", NULL };
+	const char *skipped[] = { "result", "skipped", NULL };
+
+	auth_stats_get(a, &s);
+	ops_metric_family(b, "grantd_auth_lookups_total", "counter",
+			  "Credentials the cache lacked: found in the database, "
+			  "missing there, or refused without a lookup (known "
+			  "missing, or over the lookup budget).");
+	ops_metric_u64(b, "grantd_auth_lookups_total", found, s.lookups_found);
+	ops_metric_u64(b, "grantd_auth_lookups_total", missing, s.lookups_missing);
+	ops_metric_u64(b, "grantd_auth_lookups_total", skipped, s.lookups_skipped);
+}
+
 void app_metrics(struct http_request *req)
 {
 	struct app_ctx *ctx = http_request_ctx(req);
@@ -177,6 +194,7 @@ void app_metrics(struct http_request *req)
 			  "Fulfilments by source and outcome.");
 	engine_stats_each(ctx->engine, outcome, &b);
 	store_metrics(&b, ctx->store);
+	auth_metrics(&b, ctx->auth);
 	process_metrics(&b, ctx->catalog);
 	http_reply_text(req, 200, "text/plain; version=0.0.4", util_buf_take(&b));
 }

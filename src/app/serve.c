@@ -149,9 +149,27 @@ static void check_key_file_mode(const char *path)
 			"read by other users; chmod 600 it", path);
 }
 
+/* Without a signing keys file the keys live in the database; a new
+ * database gets its first key here, so OAuth works from the first start. */
+static int ensure_stored_key(struct server *s)
+{
+	bool created = false;
+
+	if (app_signing_keys_ensure(s->store, &created)) {
+		fprintf(stderr, "grantd: cannot create an access token signing "
+			"key in the database\n");
+		return -1;
+	}
+	if (created)
+		ops_log(OPS_LOG_INFO, "signing_key_created", "the first access "
+			"token signing key was made and stored in the database");
+	return 0;
+}
+
 static int start_auth(struct server *s)
 {
 	const struct config *c = &s->cfg;
+	bool file = *c->auth.signing_keys_file != '\0';
 	struct auth_options opts = {
 		.refresh_ms = AUTH_REFRESH_MS,
 		.issuer = c->auth.issuer,
@@ -159,19 +177,23 @@ static int start_auth(struct server *s)
 		.token_ttl_s = c->auth.token_ttl_seconds,
 		.rate_per_second = c->auth.rate_limit.per_second,
 		.rate_burst = c->auth.rate_limit.burst,
+		.signing_keys_in_store = !file,
 	};
 	char *err = NULL;
 
+	if (!file && ensure_stored_key(s))
+		return -1;
 	s->auth = auth_new(s->store, &opts);
 	if (!s->auth)
 		return -1;
+	if (!file)
+		return 0;
 	if (auth_signing_keys_load(s->auth, c->auth.signing_keys_file, &err)) {
 		fprintf(stderr, "grantd: auth.signing_keys_file: %s\n", err);
 		free(err);
 		return -1;
 	}
-	if (*c->auth.signing_keys_file)
-		check_key_file_mode(c->auth.signing_keys_file);
+	check_key_file_mode(c->auth.signing_keys_file);
 	return 0;
 }
 

@@ -58,13 +58,25 @@ struct auth_options {
 	int64_t token_ttl_s;
 	int64_t rate_per_second;    /* 0: no rate limit */
 	int64_t rate_burst;
+	/* true: the signing keys are the database's (signing_keys table),
+	 * reloaded with the credentials; false: auth_signing_keys_load. */
+	bool signing_keys_in_store;
 };
 
 /* The credential cache: a snapshot of the credentials table, reloaded by a
  * background thread every `refresh_ms`, so a revoked key or client stops
  * working within that interval; the access token signing keys; and the
- * rate limiter. */
+ * rate limiter. A credential the snapshot lacks is looked up in the
+ * database before it is refused (AUTH_LOOKUPS_PER_SECOND at most, and not
+ * again before the next reload once found missing), so one made a moment
+ * ago works at once. */
 struct auth;
+
+/* Database lookups of unknown credentials allowed per second (and burst):
+ * beyond them an unknown credential is refused from the cache alone. */
+#define AUTH_LOOKUPS_PER_SECOND 50
+/* Credentials remembered as missing until the next reload. */
+#define AUTH_MISSING_SLOTS 4096
 
 /* Loads the credentials and starts the refresher. Returns a new cache, or
  * NULL (logged) if the first load failed. `st` is borrowed. */
@@ -74,8 +86,9 @@ void auth_free(struct auth *a);
 int auth_refresh(struct auth *a);
 
 /* Replaces the signing keys with those of the file at `path` (see
- * auth_signing_keys_parse); path == NULL or "" turns OAuth off. Returns 0,
- * or -1 with a message in *err (owned by the caller) and the old keys kept. */
+ * auth_signing_keys_parse); path == NULL or "" turns OAuth off. Not for a
+ * cache whose keys are in the store. Returns 0, or -1 with a message in
+ * *err (owned by the caller) and the old keys kept. */
 int auth_signing_keys_load(struct auth *a, const char *path, char **err);
 /* True when signing keys are loaded (OAuth is on). */
 bool auth_oauth_enabled(struct auth *a);
@@ -88,6 +101,14 @@ bool auth_oauth_enabled(struct auth *a);
  * any case, the token optionally in one pair of double quotes. Returns 0,
  * or -1 for another scheme, an empty, unbalanced or over-long token. */
 int auth_bearer_token(const char *authorization, char *out, size_t size);
+
+/* What became of credentials the snapshot lacked, since auth_new. */
+struct auth_stats {
+	uint64_t lookups_found;    /* in the database: the snapshot reloaded */
+	uint64_t lookups_missing;  /* looked up, and not there (or not live) */
+	uint64_t lookups_skipped;  /* known missing, or over the lookup budget */
+};
+void auth_stats_get(struct auth *a, struct auth_stats *out);
 
 /* An http_auth_fn: checks "Bearer <API key or access token>" against the
  * cache, then the credential's rate limit. */
@@ -112,6 +133,38 @@ struct auth_signing_keys {
 	struct auth_signing_key keys[AUTH_SIGNING_KEYS_MAX];
 	size_t len;
 };
+
+/* ---- signing keys kept in the database ---------------------------------- */
+
+#define AUTH_STORE_KID_LEN 19      /* "sk_" + 16 hex characters */
+#define AUTH_STORE_SECRET_LEN 64   /* 48 random bytes, base64url */
+
+/* A new key for the signing_keys table, from the CSPRNG. Returns 0, or -1
+ * if no randomness was available. */
+int auth_signing_key_generate(char kid[AUTH_STORE_KID_LEN + 1],
+			      char secret[AUTH_STORE_SECRET_LEN + 1]);
+
+/* What a stored key is for at `now_ms`, given the token lifetime. */
+enum auth_key_state {
+	AUTH_KEY_SIGNING,    /* the newest active key: signs and verifies */
+	AUTH_KEY_VERIFYING,  /* an older active key: verifies */
+	AUTH_KEY_RETIRING,   /* retired less than a token lifetime ago: verifies */
+	AUTH_KEY_RETIRED,    /* retired longer ago: unused */
+};
+/* "signing", "verifying", "retiring", "retired" (static strings). */
+const char *auth_key_state_name(enum auth_key_state s);
+/* The state of stored key `k`; `newest_active` tells whether no active key
+ * is newer. */
+enum auth_key_state auth_key_state_of(const struct store_signing_key *k,
+				      bool newest_active, int64_t now_ms,
+				      int64_t token_ttl_s);
+
+/* Reads the stored keys into *out: the signing key first, then the other
+ * keys that verify (at most AUTH_SIGNING_KEYS_MAX in all, newest first).
+ * Returns 0 or -1 (store failure; *out empty). */
+int auth_signing_keys_read_store(struct store *st, int64_t now_ms,
+				 int64_t token_ttl_s,
+				 struct auth_signing_keys *out);
 
 /* Parses a signing keys file: "<kid> <secret>" per line, kid 1..64 of
  * [A-Za-z0-9._-], secret at least 32 non-space characters; blank lines and

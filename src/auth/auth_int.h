@@ -24,6 +24,18 @@ enum auth_client_rc auth_client_authenticate(struct auth *a, const char *id,
 char *auth_issue_for(struct auth *a, const char *client_id, unsigned scopes,
 		     int64_t *expires_in_s);
 
+/* ---- credentials known to be missing (missing.c) ---- */
+
+/* A set of at most `slots` SHA-256 digests; a digest added to a full slot
+ * replaces the one there. Thread-safe. */
+struct auth_missing;
+
+struct auth_missing *auth_missing_new(size_t slots);
+void auth_missing_free(struct auth_missing *m);
+void auth_missing_clear(struct auth_missing *m);
+bool auth_missing_has(struct auth_missing *m, const unsigned char digest[32]);
+void auth_missing_add(struct auth_missing *m, const unsigned char digest[32]);
+
 /* The rate limiter's verdict for credential `id` (true: allowed). */
 bool auth_rate_take(struct auth *a, const char *id, unsigned *retry_after_s);
 

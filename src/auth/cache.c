@@ -6,6 +6,7 @@
 #include <openssl/sha.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,7 +40,11 @@ struct auth {
 	char *issuer;
 	char *audience;
 	int64_t token_ttl_s;
+	bool keys_in_store;            /* signing keys reloaded with the snapshot */
 	struct auth_limiter *limiter;  /* NULL: no rate limit */
+	struct auth_limiter *lookups;  /* budget of database lookups on a miss */
+	struct auth_missing *missing;  /* credentials known to be missing */
+	atomic_ullong found, missing_n, skipped;  /* struct auth_stats */
 	pthread_rwlock_t lock;         /* guards snap and keys */
 	struct snapshot snap;
 	struct auth_signing_keys keys;
@@ -106,7 +111,8 @@ static int by_hash(const void *a, const void *b)
 
 static void snapshot_index(struct snapshot *snap)
 {
-	qsort(snap->items, snap->len, sizeof(*snap->items), by_id);
+	if (snap->len)
+		qsort(snap->items, snap->len, sizeof(*snap->items), by_id);
 	snap->by_hash = util_xcalloc(snap->len + 1, sizeof(*snap->by_hash));
 	for (size_t i = 0; i < snap->len; i++)
 		if (!snap->items[i].oauth_client)
@@ -124,8 +130,12 @@ static void snapshot_release(struct snapshot *snap)
 int auth_refresh(struct auth *a)
 {
 	struct snapshot next = { 0 }, old;
+	struct auth_signing_keys next_keys = { .len = 0 }, old_keys = { .len = 0 };
 
-	if (store_credentials_read(a->store, collect, &next)) {
+	if (store_credentials_read(a->store, collect, &next) ||
+	    (a->keys_in_store &&
+	     auth_signing_keys_read_store(a->store, util_now_ms(),
+					  a->token_ttl_s, &next_keys))) {
 		snapshot_release(&next);
 		return -1;
 	}
@@ -133,8 +143,14 @@ int auth_refresh(struct auth *a)
 	pthread_rwlock_wrlock(&a->lock);
 	old = a->snap;
 	a->snap = next;
+	if (a->keys_in_store) {
+		old_keys = a->keys;
+		a->keys = next_keys;
+	}
 	pthread_rwlock_unlock(&a->lock);
+	auth_missing_clear(a->missing);
 	snapshot_release(&old);
+	auth_signing_keys_release(&old_keys);
 	return 0;
 }
 
@@ -169,9 +185,13 @@ struct auth *auth_new(struct store *st, const struct auth_options *opts)
 	a->issuer = util_xstrdup(opts->issuer ? opts->issuer : "grantd");
 	a->audience = util_xstrdup(opts->audience ? opts->audience : "grantd");
 	a->token_ttl_s = opts->token_ttl_s > 0 ? opts->token_ttl_s : 900;
+	a->keys_in_store = opts->signing_keys_in_store;
 	if (opts->rate_per_second > 0)
 		a->limiter = auth_limiter_new((double)opts->rate_per_second,
 					      (double)opts->rate_burst);
+	a->lookups = auth_limiter_new(AUTH_LOOKUPS_PER_SECOND,
+				      AUTH_LOOKUPS_PER_SECOND);
+	a->missing = auth_missing_new(AUTH_MISSING_SLOTS);
 	pthread_rwlock_init(&a->lock, NULL);
 	pthread_mutex_init(&a->stop_lock, NULL);
 	pthread_cond_init(&a->stop_cond, NULL);
@@ -202,6 +222,8 @@ void auth_free(struct auth *a)
 	snapshot_release(&a->snap);
 	auth_signing_keys_release(&a->keys);
 	auth_limiter_free(a->limiter);
+	auth_limiter_free(a->lookups);
+	auth_missing_free(a->missing);
 	free(a->issuer);
 	free(a->audience);
 	free(a);
@@ -215,6 +237,7 @@ int auth_signing_keys_load(struct auth *a, const char *path, char **err)
 	struct util_buf text;
 	int rc = 0;
 
+	UTIL_ASSERT(!a->keys_in_store);
 	util_buf_init(&text, 1 << 20);
 	if (path && *path) {
 		if (util_read_file(path, &text)) {
@@ -275,7 +298,7 @@ static struct cached_credential *find_id(struct snapshot *snap, const char *id)
 {
 	struct cached_credential probe;
 
-	if (strlen(id) >= sizeof(probe.id))
+	if (snap->len == 0 || strlen(id) >= sizeof(probe.id))
 		return NULL;
 	strcpy(probe.id, id);
 	return bsearch(&probe, snap->items, snap->len, sizeof(probe), by_id);
@@ -306,23 +329,73 @@ static void fill_principal(const struct cached_credential *c, unsigned scopes,
 	out->scopes = scopes;
 }
 
-enum auth_client_rc auth_client_authenticate(struct auth *a, const char *id,
-					     const char *secret,
-					     struct http_principal *out)
+/* ---- credentials the snapshot lacks -------------------------------------- */
+
+/* What a miss is remembered by: the secret's hash, with the client id. */
+static void missing_digest(const unsigned char hash[SHA256_DIGEST_LENGTH],
+			   const char *id, unsigned char out[SHA256_DIGEST_LENGTH])
 {
-	unsigned char hash[SHA256_DIGEST_LENGTH];
+	unsigned char buf[SHA256_DIGEST_LENGTH + HTTP_PRINCIPAL_ID_MAX + 1];
+	size_t n = id ? strnlen(id, HTTP_PRINCIPAL_ID_MAX) : 0;
+
+	memcpy(buf, hash, SHA256_DIGEST_LENGTH);
+	memcpy(buf + SHA256_DIGEST_LENGTH, id ? id : "", n);
+	util_sha256(buf, SHA256_DIGEST_LENGTH + n, out);
+}
+
+/* A credential the snapshot lacks may have been made since the last
+ * reload: looks it up by the hash of its secret (and its id, for a
+ * client), unless it is known to be missing or the lookup budget is spent,
+ * and reloads the snapshot if the database has it live. Returns true if it
+ * reloaded (the caller looks again). */
+static bool reload_for(struct auth *a, const unsigned char hash[SHA256_DIGEST_LENGTH],
+		       const char *id)
+{
+	unsigned char digest[SHA256_DIGEST_LENGTH];
+	char hex[2 * SHA256_DIGEST_LENGTH + 1];
+	unsigned retry;
+	bool found = false;
+
+	missing_digest(hash, id, digest);
+	if (auth_missing_has(a->missing, digest) ||
+	    !auth_limiter_take(a->lookups, "lookups", util_mono_us(), &retry)) {
+		atomic_fetch_add(&a->skipped, 1);
+		return false;
+	}
+	util_hex_encode(hash, SHA256_DIGEST_LENGTH, hex);
+	if (store_credential_live(a->store, hex, id, util_now_ms(), &found) ||
+	    !found || auth_refresh(a)) {
+		atomic_fetch_add(&a->missing_n, 1);
+		auth_missing_add(a->missing, digest);
+		return false;
+	}
+	atomic_fetch_add(&a->found, 1);
+	return true;
+}
+
+void auth_stats_get(struct auth *a, struct auth_stats *out)
+{
+	out->lookups_found = atomic_load(&a->found);
+	out->lookups_missing = atomic_load(&a->missing_n);
+	out->lookups_skipped = atomic_load(&a->skipped);
+}
+
+/* The client check against the snapshot. */
+static enum auth_client_rc client_match(struct auth *a, const char *id,
+					const unsigned char hash[SHA256_DIGEST_LENGTH],
+					struct http_principal *out)
+{
 	enum auth_client_rc rc = AUTH_CLIENT_UNKNOWN;
 	int64_t now_ms = util_now_ms();
 	struct cached_credential *c;
 	bool match;
 
-	util_sha256(secret, strlen(secret), hash);
 	pthread_rwlock_rdlock(&a->lock);
 	c = find_id(&a->snap, id);
 	if (c && live(c, now_ms)) {
 		/* both comparisons always run: no timing hint which matched */
-		match = CRYPTO_memcmp(c->hash, hash, sizeof(hash)) == 0;
-		match |= CRYPTO_memcmp(c->previous_hash, hash, sizeof(hash)) == 0 &&
+		match = CRYPTO_memcmp(c->hash, hash, SHA256_DIGEST_LENGTH) == 0;
+		match |= CRYPTO_memcmp(c->previous_hash, hash, SHA256_DIGEST_LENGTH) == 0 &&
 			 c->previous_expires_at_ms > now_ms;
 		if (match) {
 			fill_principal(c, c->scopes, out);
@@ -330,6 +403,20 @@ enum auth_client_rc auth_client_authenticate(struct auth *a, const char *id,
 		}
 	}
 	pthread_rwlock_unlock(&a->lock);
+	return rc;
+}
+
+enum auth_client_rc auth_client_authenticate(struct auth *a, const char *id,
+					     const char *secret,
+					     struct http_principal *out)
+{
+	unsigned char hash[SHA256_DIGEST_LENGTH];
+	enum auth_client_rc rc;
+
+	util_sha256(secret, strlen(secret), hash);
+	rc = client_match(a, id, hash, out);
+	if (rc == AUTH_CLIENT_UNKNOWN && reload_for(a, hash, id))
+		rc = client_match(a, id, hash, out);
 	return rc;
 }
 
@@ -359,18 +446,35 @@ int auth_bearer_token(const char *authorization, char *out, size_t size)
 	return 0;
 }
 
-/* An API key: found by its hash. */
-static bool check_key(struct auth *a, const char *token, struct http_principal *out)
+/* An API key: found by its hash, under the lock. */
+static bool check_key(struct auth *a, const unsigned char hash[SHA256_DIGEST_LENGTH],
+		      struct http_principal *out)
+{
+	struct cached_credential *c = find_key(&a->snap, hash);
+	bool found = c && live(c, util_now_ms());
+
+	if (found)
+		fill_principal(c, c->scopes, out);
+	return found;
+}
+
+/* An API key, looked up in the database too if the snapshot lacks it. */
+static bool check_api_key(struct auth *a, const char *token,
+			  struct http_principal *out)
 {
 	unsigned char hash[SHA256_DIGEST_LENGTH];
-	struct cached_credential *c;
+	bool found;
 
 	util_sha256(token, strlen(token), hash);
-	c = find_key(&a->snap, hash);
-	if (!c || !live(c, util_now_ms()))
-		return false;
-	fill_principal(c, c->scopes, out);
-	return true;
+	pthread_rwlock_rdlock(&a->lock);
+	found = check_key(a, hash, out);
+	pthread_rwlock_unlock(&a->lock);
+	if (found || !reload_for(a, hash, NULL))
+		return found;
+	pthread_rwlock_rdlock(&a->lock);
+	found = check_key(a, hash, out);
+	pthread_rwlock_unlock(&a->lock);
+	return found;
 }
 
 /* An access token: verified, then its client must still be live. Scopes
@@ -403,10 +507,13 @@ enum http_auth_result auth_check(void *auth, const char *authorization,
 
 	if (auth_bearer_token(authorization, token, sizeof(token)))
 		return authorization ? HTTP_AUTH_INVALID : HTTP_AUTH_MISSING;
-	pthread_rwlock_rdlock(&a->lock);
-	found = strchr(token, '.') ? check_access_token(a, token, out) :
-		check_key(a, token, out);
-	pthread_rwlock_unlock(&a->lock);
+	if (strchr(token, '.')) {
+		pthread_rwlock_rdlock(&a->lock);
+		found = check_access_token(a, token, out);
+		pthread_rwlock_unlock(&a->lock);
+	} else {
+		found = check_api_key(a, token, out);
+	}
 	if (!found)
 		return HTTP_AUTH_INVALID;
 	if ((out->scopes & required_scopes) != required_scopes)

@@ -207,9 +207,12 @@ void auth_token_endpoint(struct http_request *req)
 	memset(&ca, 0, sizeof(ca));
 	memset(&client, 0, sizeof(client));
 	if (!auth_oauth_enabled(a)) {
+		/* a new database gets a key at start, and the last active key
+		 * cannot be retired: only a hand-edited database lands here */
 		no_store(req);
-		http_reply_error(req, 404, "NotFound", "OAuth is not configured on "
-				 "this server: set auth.signing_keys_file");
+		http_reply_error(req, 503, "OAuthUnavailable", "no access token "
+				 "signing key is in force; see grantd signing-keys "
+				 "list");
 		return;
 	}
 	if (read_request(req, &form, &ca) &&

@@ -132,8 +132,9 @@ static bool authenticate(struct http_request *req)
 	}
 	http_reply_header(req, "WWW-Authenticate", "Bearer realm=\"grantd\", "
 			  "error=\"insufficient_scope\"");
-	http_reply_error(req, 403, "Forbidden", "credential \"%s\" lacks the "
-			 "scope this route requires", req->principal.name);
+	http_reply_error(req, 403, "Forbidden", "credential \"%s\" (%s) lacks "
+			 "the scope this route requires", req->principal.name,
+			 req->principal.id);
 	return false;
 }
 
@@ -246,8 +247,9 @@ static void reply_throttled(struct http_request *req)
 		req->route->route->throttled(req);
 		return;
 	}
-	http_reply_error(req, 429, "RequestThrottled", "credential \"%s\" is over "
-			 "its rate limit; retry after %u s", req->principal.name,
+	http_reply_error(req, 429, "RequestThrottled", "credential \"%s\" (%s) "
+			 "is over its rate limit; retry after %u s",
+			 req->principal.name, req->principal.id,
 			 req->principal.retry_after_s);
 }
 

@@ -69,6 +69,17 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" previous_expires_at_ms = ?3, secret_hash = ?2,"
 		" secret_rotated_at_ms = ?4, updated_at_ms = ?4"
 		" WHERE id = ?1 AND kind = ?5 AND revoked_at_ms IS NULL",
+	[STMT_CREDENTIAL_LIVE_NAME] =
+		"SELECT id FROM credentials WHERE name = ?1"
+		" AND revoked_at_ms IS NULL LIMIT 1",
+	[STMT_SIGNING_KEY_INSERT] =
+		"INSERT INTO signing_keys (kid, secret, created_at_ms)"
+		" VALUES (?1, ?2, ?3)",
+	[STMT_SIGNING_KEY_RETIRE] =
+		"UPDATE signing_keys SET retired_at_ms = ?2"
+		" WHERE kid = ?1 AND retired_at_ms IS NULL",
+	[STMT_SIGNING_KEYS_ACTIVE] =
+		"SELECT count(*) FROM signing_keys WHERE retired_at_ms IS NULL",
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -98,6 +109,13 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_AUDIT] =
 		"SELECT id, at_ms, actor, action, target, detail FROM"
 		" (SELECT * FROM audit ORDER BY id DESC LIMIT ?1) ORDER BY id",
+	[STMT_READ_CREDENTIAL_LIVE] =
+		"SELECT 1 FROM credentials WHERE secret_hash = ?1"
+		" AND revoked_at_ms IS NULL AND (?2 IS NULL OR id = ?2)"
+		" AND (expires_at_ms IS NULL OR expires_at_ms > ?3)",
+	[STMT_READ_SIGNING_KEYS] =
+		"SELECT kid, secret, created_at_ms, retired_at_ms"
+		" FROM signing_keys ORDER BY created_at_ms DESC, kid DESC",
 	[STMT_PING] = "SELECT 1",
 };
 

@@ -87,6 +87,23 @@ static const char *const migrations[] = {
 	"  target TEXT,"
 	"  detail TEXT NOT NULL"
 	");",
+	/* 3: names unique among live credentials (older duplicates get their
+	 * id appended, keeping the newest as named), and access token signing
+	 * keys kept in the database. */
+	"UPDATE credentials SET name = substr(name, 1, 38) || ' (' || id || ')'"
+	"  WHERE revoked_at_ms IS NULL AND EXISTS (SELECT 1 FROM credentials n"
+	"    WHERE n.name = credentials.name AND n.revoked_at_ms IS NULL"
+	"      AND (n.created_at_ms > credentials.created_at_ms OR"
+	"           (n.created_at_ms = credentials.created_at_ms AND"
+	"            n.id > credentials.id)));"
+	"CREATE UNIQUE INDEX credentials_live_name ON credentials (name)"
+	"  WHERE revoked_at_ms IS NULL;"
+	"CREATE TABLE signing_keys ("
+	"  kid TEXT PRIMARY KEY,"
+	"  secret TEXT NOT NULL,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  retired_at_ms INTEGER"
+	");",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -222,6 +222,69 @@ int store_credentials_read(struct store *st, store_credential_fn fn, void *arg)
 	return rc;
 }
 
+int store_credential_live(struct store *st, const char *secret_hash,
+			  const char *id, int64_t now_ms, bool *found)
+{
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	*found = false;
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_CREDENTIAL_LIVE);
+	if (s) {
+		sqlite3_bind_text(s, 1, secret_hash, -1, SQLITE_STATIC);
+		if (id)
+			sqlite3_bind_text(s, 2, id, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, now_ms);
+		rc = sqlite3_step(s);
+		*found = rc == SQLITE_ROW;
+		sqlite3_reset(s);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = STORE_OK;
+		else
+			store_log_error(c, "credential_live", rc);
+	}
+	store_reader_release(st, c);
+	return rc == STORE_OK ? STORE_OK : STORE_ERR;
+}
+
+struct signing_key_ctx {
+	store_signing_key_fn fn;
+	void *arg;
+};
+
+static void signing_key_row(sqlite3_stmt *s, void *ctx)
+{
+	struct signing_key_ctx *kc = ctx;
+	struct store_signing_key k = {
+		.kid = col_text(s, 0),
+		.secret = col_text(s, 1),
+		.created_at_ms = sqlite3_column_int64(s, 2),
+		.retired_at_ms = col_time(s, 3),
+	};
+
+	kc->fn(kc->arg, &k);
+}
+
+int store_signing_keys_read(struct store *st, store_signing_key_fn fn,
+			    void *arg)
+{
+	struct signing_key_ctx kc = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_SIGNING_KEYS);
+	if (s)
+		rc = each_row(c, s, signing_key_row, &kc, "signing_keys_read");
+	store_reader_release(st, c);
+	return rc;
+}
+
 struct audit_ctx {
 	store_audit_fn fn;
 	void *arg;

@@ -233,6 +233,28 @@ int store_tx_credential_rotate(struct store_tx *tx, const char *id,
 			       int64_t previous_expires_at_ms, int64_t now_ms,
 			       bool *found);
 
+/* The id of the live (not revoked) credential named `name`, if any, into
+ * `id` (`id_size` bytes): names are unique among live credentials. */
+int store_tx_credential_live_name(struct store_tx *tx, const char *name,
+				  char *id, size_t id_size, bool *found);
+
+/* An access token signing key as stored. Strings are borrowed. */
+struct store_signing_key {
+	const char *kid;
+	const char *secret;        /* the HMAC secret, as text */
+	int64_t created_at_ms;
+	int64_t retired_at_ms;     /* 0: active */
+};
+
+int store_tx_signing_key_insert(struct store_tx *tx,
+				const struct store_signing_key *k);
+/* Marks active key `kid` retired at now_ms. *found is false if there is no
+ * such active key. */
+int store_tx_signing_key_retire(struct store_tx *tx, const char *kid,
+				int64_t now_ms, bool *found);
+/* How many signing keys are active (not retired). */
+int store_tx_signing_keys_active(struct store_tx *tx, int64_t *count);
+
 /* One audit record. Strings are borrowed. */
 struct store_audit {
 	int64_t id;           /* assigned on insert; ignored by the insert */
@@ -296,6 +318,19 @@ int store_history_read(struct store *st, const char *account_id,
 typedef void (*store_credential_fn)(void *arg, const struct store_credential *c);
 /* Reads every credential, oldest first. */
 int store_credentials_read(struct store *st, store_credential_fn fn, void *arg);
+
+/* True in *found if a live credential (neither revoked nor expired at
+ * now_ms) has the secret whose SHA-256 is `secret_hash` (hex), and, when
+ * `id` is not NULL, that id. An indexed read, for credentials made since
+ * the last full read. */
+int store_credential_live(struct store *st, const char *secret_hash,
+			  const char *id, int64_t now_ms, bool *found);
+
+typedef void (*store_signing_key_fn)(void *arg,
+				     const struct store_signing_key *k);
+/* Reads every signing key, newest first. */
+int store_signing_keys_read(struct store *st, store_signing_key_fn fn,
+			    void *arg);
 
 typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */

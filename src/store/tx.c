@@ -337,6 +337,63 @@ int store_tx_credential_rotate(struct store_tx *tx, const char *id,
 	return STORE_OK;
 }
 
+int store_tx_credential_live_name(struct store_tx *tx, const char *name,
+				  char *id, size_t id_size, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_LIVE_NAME);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, name);
+	if (step_row(tx->conn, s, found, "credential_live_name"))
+		return STORE_ERR;
+	if (*found) {
+		snprintf(id, id_size, "%s", (const char *)sqlite3_column_text(s, 0));
+		sqlite3_reset(s);
+	}
+	return STORE_OK;
+}
+
+int store_tx_signing_key_insert(struct store_tx *tx,
+				const struct store_signing_key *k)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEY_INSERT);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, k->kid);
+	bind_text(s, 2, k->secret);
+	sqlite3_bind_int64(s, 3, k->created_at_ms);
+	return step_done(tx->conn, s, "signing_key_insert");
+}
+
+int store_tx_signing_key_retire(struct store_tx *tx, const char *kid,
+				int64_t now_ms, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEY_RETIRE);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, kid);
+	sqlite3_bind_int64(s, 2, now_ms);
+	if (step_done(tx->conn, s, "signing_key_retire"))
+		return STORE_ERR;
+	*found = sqlite3_changes(tx->conn->db) > 0;
+	return STORE_OK;
+}
+
+int store_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEYS_ACTIVE);
+	bool row;
+
+	if (!s || step_row(tx->conn, s, &row, "signing_keys_active") || !row)
+		return STORE_ERR;
+	*count = sqlite3_column_int64(s, 0);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
 int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_AUDIT_INSERT);

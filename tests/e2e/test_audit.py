@@ -92,7 +92,7 @@ def test_clients_create_json_output(g):
     assert CLIENT_ID_RE.fullmatch(out["client_id"])
     assert CLIENT_SECRET_RE.fullmatch(out["client_secret"])
     assert r.stdout.count(out["client_secret"]) == 1
-    other = create_client(g, "amazon", "partner")
+    other = create_client(g, "amazon-2", "partner")
     assert other["client_id"] != out["client_id"]
     assert other["client_secret"] != out["client_secret"]
     assert scope_set(credential_row(g, out["client_id"])["scopes"]) == \

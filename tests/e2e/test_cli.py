@@ -206,9 +206,27 @@ def test_keys_create_json_output(gm):
     assert ID_RE.fullmatch(last["id"]) and KEY_RE.fullmatch(last["key"])
     assert r.stdout.count(last["key"]) == 1  # printed once
     # two keys are different in id and secret
-    r2 = keys_create(g, "prime", "fulfillment:primegaming", json_out=True)
+    r2 = keys_create(g, "prime-2", "fulfillment:primegaming", json_out=True)
     other = json.loads(r2.stdout.strip().splitlines()[-1])
     assert other["id"] != last["id"] and other["key"] != last["key"]
+    assert len(credential_rows(g)) == 2
+
+
+def test_names_are_unique_among_live_credentials(gm):
+    g = gm
+    first = json.loads(keys_create(g, "prime", "partner", json_out=True).stdout)
+    for args in (["keys", "create", "--name", "prime", "--scope", "partner"],
+                 ["clients", "create", "--name", "prime", "--scope", "partner"]):
+        r = run(*args, "--config", cfg(g))
+        assert r.returncode == 1, r.stdout
+        assert r.stdout == ""
+        assert (f'a credential named "prime" already exists ({first["id"]}); '
+                "revoke it first or choose another name") in r.stderr
+    assert len(credential_rows(g)) == 1
+    # once revoked, the name is free again
+    assert run("keys", "revoke", "--config", cfg(g), first["id"]).returncode == 0
+    again = json.loads(keys_create(g, "prime", "partner", json_out=True).stdout)
+    assert again["id"] != first["id"]
     assert len(credential_rows(g)) == 2
 
 

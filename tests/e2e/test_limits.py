@@ -142,7 +142,8 @@ def test_partner_route_over_the_limit(make_grantd):
     retry_after(r)
     err = r.json()["error"]
     assert err["code"] == "RequestThrottled"
-    assert err["message"].startswith('credential "backend" is over its rate limit'), err
+    assert err["message"].startswith(
+        f'credential "backend" ({g.keys["backend"]["id"]}) is over its rate limit'), err
     # a throttled write changes nothing
     before = g.snapshot()
     r = g.put_account("never-made")

@@ -418,26 +418,6 @@ def test_errors_change_nothing_and_issue_no_token(og):
     assert before == after
 
 
-def test_oauth_not_configured_is_404(make_grantd):
-    g = ready(make_grantd())
-    r = requests.post(g.url(TOKEN_PATH), data=CC, timeout=10,
-                      auth=("client_0123456789abcdef", "gdcs_" + "A" * 43))
-    assert r.status_code == 404
-    err = r.json()["error"]
-    assert err["code"] == "NotFound"
-    assert "auth.signing_keys_file" in err["message"]
-    # and JWT bearer tokens are refused, however they are signed
-    forged = forge_jwt(hs256_header("k1"), claims_for("client_0123456789abcdef",
-                                                      "fulfillment:primegaming"),
-                       "x" * 40)
-    assert_invalid_token(fulfill_with(g, forged, "player-1", "pg_gold_100", "t-no-oauth"))
-    assert_invalid_token(fulfill_with(g, forge_jwt({"alg": "none", "typ": "JWT"}, claims_for(
-        "client_0123456789abcdef", "fulfillment:primegaming")), "player-1", "pg_gold_100",
-        "t-no-oauth"))
-    # API keys still work
-    assert g.fulfill("player-1", "pg_gold_100", "t-no-oauth").status_code == 200
-
-
 # ---- tokens that must be refused -----------------------------------------------------------
 
 def _sign(alg_name, header, claims, key):

@@ -477,7 +477,8 @@ def test_partner_routes_need_the_partner_scope(ro, method, path):
         assert r.status_code == 403, name
         assert error_of(r) == {
             "code": "Forbidden",
-            "message": f'credential "{name}" lacks the scope this route requires'}
+            "message": f'credential "{name}" ({ro.keys[name]["id"]}) lacks the '
+                       'scope this route requires'}
         assert "insufficient_scope" in r.headers["WWW-Authenticate"]
     assert ro.snapshot() == before
 

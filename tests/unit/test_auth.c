@@ -431,3 +431,156 @@ Test(cache, throttles_per_credential)
 	store_close(st);
 	test_rmdir(dir);
 }
+
+/* ---- credentials the snapshot lacks, and stored signing keys ------------- */
+
+Test(missing, remembers_digests_until_cleared_and_stays_bounded)
+{
+	struct auth_missing *m = auth_missing_new(4);
+	unsigned char d[8][32];
+
+	for (int i = 0; i < 8; i++)
+		util_sha256(&i, sizeof(i), d[i]);
+	cr_assert_not(auth_missing_has(m, d[0]));
+	auth_missing_add(m, d[0]);
+	cr_assert(auth_missing_has(m, d[0]));
+	cr_assert_not(auth_missing_has(m, d[1]));
+	for (int i = 1; i < 8; i++)
+		auth_missing_add(m, d[i]);
+	/* four slots: at most four remembered, the latest in its slot always */
+	int held = 0;
+	for (int i = 0; i < 8; i++)
+		held += auth_missing_has(m, d[i]);
+	cr_assert_leq(held, 4);
+	cr_assert(auth_missing_has(m, d[7]));
+	auth_missing_clear(m);
+	for (int i = 0; i < 8; i++)
+		cr_assert_not(auth_missing_has(m, d[i]));
+	auth_missing_free(m);
+}
+
+Test(cache, a_credential_made_after_the_last_reload_works_at_once)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	char key[AUTH_KEY_LEN + 1], kid[AUTH_KEY_ID_LEN + 1], khash[65], bearer[80];
+	char sec[AUTH_CLIENT_SECRET_LEN + 1], cid[AUTH_CLIENT_ID_LEN + 1], chash[65];
+	struct store_credential k = { .id = kid, .kind = STORE_CREDENTIAL_API_KEY,
+				      .name = "k", .secret_hash = khash,
+				      .scopes = "partner", .created_at_ms = 1 };
+	struct store_credential c = { .id = cid, .kind = STORE_CREDENTIAL_OAUTH_CLIENT,
+				      .name = "c", .secret_hash = chash,
+				      .scopes = "partner", .created_at_ms = 1 };
+	struct insert_arg ia = { .c = &k };
+	/* a reload interval far beyond the test: only the miss path can help */
+	struct auth_options opts = { .refresh_ms = 3600 * 1000 };
+	struct auth_stats stats;
+	struct auth *a = auth_new(st, &opts);
+
+	cr_assert_eq(auth_key_generate(key, kid), 0);
+	cr_assert_eq(auth_client_generate(sec, cid), 0);
+	auth_secret_hash(key, khash);
+	auth_secret_hash(sec, chash);
+	snprintf(bearer, sizeof(bearer), "Bearer %s", key);
+	cr_assert_eq(auth_check(a, bearer, AUTH_SCOPE_PARTNER, &who), HTTP_AUTH_INVALID);
+	cr_assert_eq(store_run(st, insert_apply, &ia), 0);
+	/* known missing until the next reload: still refused, no lookup */
+	cr_assert_eq(auth_check(a, bearer, AUTH_SCOPE_PARTNER, &who), HTTP_AUTH_INVALID);
+	auth_stats_get(a, &stats);
+	cr_assert_eq(stats.lookups_missing, 1);
+	cr_assert_eq(stats.lookups_skipped, 1);
+	cr_assert_eq(auth_refresh(a), 0);
+	cr_assert_eq(auth_check(a, bearer, AUTH_SCOPE_PARTNER, &who), HTTP_AUTH_OK);
+
+	/* a client made after the reload is found on its first use */
+	ia.c = &c;
+	cr_assert_eq(store_run(st, insert_apply, &ia), 0);
+	cr_assert_eq(auth_client_authenticate(a, cid, sec, &who), AUTH_CLIENT_OK);
+	cr_assert_str_eq(who.id, cid);
+	auth_stats_get(a, &stats);
+	cr_assert_eq(stats.lookups_found, 1);
+	/* a wrong secret for it is looked up once, then known missing */
+	cr_assert_eq(auth_client_authenticate(a, cid, key, &who), AUTH_CLIENT_UNKNOWN);
+	cr_assert_eq(auth_client_authenticate(a, cid, key, &who), AUTH_CLIENT_UNKNOWN);
+	auth_stats_get(a, &stats);
+	cr_assert_eq(stats.lookups_missing, 2);
+	cr_assert_eq(stats.lookups_skipped, 2);
+	auth_free(a);
+	store_close(st);
+	test_rmdir(dir);
+}
+
+Test(cache, distinct_unknown_keys_are_looked_up_within_the_budget)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	struct auth_options opts = { .refresh_ms = 3600 * 1000 };
+	struct auth *a = auth_new(st, &opts);
+	struct auth_stats stats;
+	char bearer[80];
+
+	for (int i = 0; i < 500; i++) {
+		snprintf(bearer, sizeof(bearer), "Bearer gdk_unknown_%d", i);
+		cr_assert_eq(auth_check(a, bearer, AUTH_SCOPE_PARTNER, &who),
+			     HTTP_AUTH_INVALID);
+	}
+	auth_stats_get(a, &stats);
+	/* the burst, plus what refilled while the loop ran (well under 1 s) */
+	cr_assert_leq(stats.lookups_missing, AUTH_LOOKUPS_PER_SECOND * 2);
+	cr_assert_eq(stats.lookups_missing + stats.lookups_skipped, 500);
+	auth_free(a);
+	store_close(st);
+	test_rmdir(dir);
+}
+
+static int signing_key_apply(struct store_tx *tx, void *arg)
+{
+	const struct store_signing_key *k = arg;
+	bool found;
+
+	if (k->retired_at_ms)
+		return store_tx_signing_key_retire(tx, k->kid, k->retired_at_ms, &found);
+	return store_tx_signing_key_insert(tx, k);
+}
+
+Test(signing_store, newest_active_signs_then_active_then_retiring)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	int64_t now = util_now_ms();
+	struct store_signing_key rows[] = {
+		{ "sk_a", SECRET_A, now - 5000, 0 },
+		{ "sk_b", SECRET_B, now - 4000, 0 },
+		{ "sk_c", SECRET_A "c", now - 3000, 0 },
+		{ "sk_d", SECRET_B "d", now - 2000, 0 },
+	};
+	struct store_signing_key retire_a = { "sk_a", NULL, 0, now - 100000 };
+	struct store_signing_key retire_c = { "sk_c", NULL, 0, now - 1000 };
+	struct auth_signing_keys k;
+	char kid[AUTH_STORE_KID_LEN + 1], secret[AUTH_STORE_SECRET_LEN + 1];
+
+	for (size_t i = 0; i < 4; i++)
+		cr_assert_eq(store_run(st, signing_key_apply, &rows[i]), 0);
+	cr_assert_eq(store_run(st, signing_key_apply, &retire_a), 0);
+	cr_assert_eq(store_run(st, signing_key_apply, &retire_c), 0);
+	/* ttl 60 s: sk_a retired 100 s ago is gone, sk_c 1 s ago still verifies */
+	cr_assert_eq(auth_signing_keys_read_store(st, now, 60, &k), 0);
+	cr_assert_eq(k.len, 3);
+	cr_assert_str_eq(k.keys[0].kid, "sk_d");
+	cr_assert_str_eq(k.keys[1].kid, "sk_b");
+	cr_assert_str_eq(k.keys[2].kid, "sk_c");
+	cr_assert_eq(k.keys[0].secret_len, strlen(SECRET_B "d"));
+	auth_signing_keys_release(&k);
+	cr_assert_eq(auth_key_state_of(&retire_c, false, now, 60), AUTH_KEY_RETIRING);
+	cr_assert_eq(auth_key_state_of(&retire_a, false, now, 60), AUTH_KEY_RETIRED);
+	cr_assert_eq(auth_key_state_of(&rows[3], true, now, 60), AUTH_KEY_SIGNING);
+	cr_assert_eq(auth_key_state_of(&rows[1], false, now, 60), AUTH_KEY_VERIFYING);
+	cr_assert_str_eq(auth_key_state_name(AUTH_KEY_RETIRING), "retiring");
+
+	cr_assert_eq(auth_signing_key_generate(kid, secret), 0);
+	cr_assert_eq(strlen(kid), AUTH_STORE_KID_LEN);
+	cr_assert_eq(strlen(secret), AUTH_STORE_SECRET_LEN);
+	cr_assert_eq(strncmp(kid, "sk_", 3), 0);
+	store_close(st);
+	test_rmdir(dir);
+}
