@@ -230,6 +230,28 @@ def test_names_are_unique_among_live_credentials(gm):
     assert len(credential_rows(g)) == 2
 
 
+def test_migration_renames_older_duplicate_names(gm):
+    """A database from before names were unique: the newest credential of a
+    name keeps it, older live ones get their id appended."""
+    g = gm
+    ids = [json.loads(keys_create(g, f"k{i}", "partner", json_out=True).stdout)["id"]
+           for i in range(4)]
+    with sqlite3.connect(g.db_path) as c:
+        c.executescript("DROP INDEX credentials_live_name; DROP TABLE signing_keys;"
+                        "PRAGMA user_version = 2;")
+        c.execute("UPDATE credentials SET name = 'same', created_at_ms = ?"
+                  " WHERE id IN (?, ?, ?)", (1000, *ids[:3]))
+        c.execute("UPDATE credentials SET created_at_ms = 2000 WHERE id = ?", (ids[2],))
+        c.execute("UPDATE credentials SET revoked_at_ms = 5 WHERE id = ?", (ids[0],))
+    r = run("migrate", "--config", cfg(g))
+    assert r.returncode == 0, r.stderr
+    names = {row["id"]: row["name"] for row in credential_rows(g)}
+    assert names[ids[2]] == "same"                  # the newest keeps it
+    assert names[ids[1]] == f"same ({ids[1]})"      # an older live one
+    assert names[ids[0]] == "same"                  # revoked: untouched
+    assert names[ids[3]] == "k3"
+
+
 def test_duplicate_scopes_are_folded(gm):
     g = gm
     r = keys_create(g, "x", "partner", "partner", "operator", json_out=True)
