@@ -179,16 +179,6 @@ static const void *schema_node(const struct yaml_schema *s, const void *root,
 	return parent ? slot_get(parent, config_options_len + sec) : NULL;
 }
 
-/* True if `key` names any option or section anywhere in the schema. */
-static bool schema_knows(const struct yaml_schema *s, const char *key)
-{
-	for (size_t i = 0; i < s->n_secs; i++)
-		for (size_t j = 0; j < s->secs[i].n_fields; j++)
-			if (strcmp(s->secs[i].fields[j].key, key) == 0)
-				return true;
-	return false;
-}
-
 /* Appends the keys of the section at `path`, comma-separated. */
 static void schema_keys(const struct yaml_schema *s, const char *path,
 		struct util_buf *out)
@@ -289,6 +279,7 @@ struct yaml_src {
 	const char *data;             /* not NUL-terminated */
 	size_t len;
 	const struct yaml_schema *schema;
+	const struct config_pos *pos; /* where keys and values are */
 	struct util_strlist *errors;
 };
 
@@ -336,58 +327,20 @@ static void frames_path(const struct yaml_log *log, struct util_buf *out)
 		util_buf_puts(out, "");
 }
 
-/* If `key` (klen bytes at data[p]) is written as a mapping key, returns
- * where it starts (its opening quote, if any); else SIZE_MAX. */
-static size_t key_at(const struct yaml_src *src, size_t p, size_t klen)
+/* Adds text at the position of key `path` (nth occurrence), or without a
+ * position if the file has none for it. */
+static void add_at_key(const struct yaml_src *src, const char *path, size_t nth,
+		const char *text)
 {
-	const char *d = src->data;
-	size_t q = p, r = p + klen;
+	const struct config_pos_entry *e = config_pos_find(src->pos, path, nth);
 
-	if (q > 0 && (d[q - 1] == '"' || d[q - 1] == '\''))
-		q--;
-	if (q > 0 && !memchr(" \t\r\n{,", d[q - 1], 6))
-		return SIZE_MAX;
-	if (r < src->len && (d[r] == '"' || d[r] == '\''))
-		r++;
-	while (r < src->len && (d[r] == ' ' || d[r] == '\t'))
-		r++;
-	return r < src->len && d[r] == ':' ? q : SIZE_MAX;
-}
-
-/* Finds `key` written as a mapping key at or after (line, col) of the file
- * and sets *line and *col to it. Returns 0, or -1 if not found. */
-static int find_key(const struct yaml_src *src, const char *key,
-		size_t *line, size_t *col)
-{
-	size_t klen = strlen(key), off = 0, l = *line, start;
-	const char *hit;
-
-	while (l > 1 && off < src->len)
-		l -= src->data[off++] == '\n';
-	off = *col - 1 < src->len - off ? off + *col - 1 : src->len;
-	for (; klen && off < src->len; off = (size_t)(hit - src->data) + 1) {
-		hit = memmem(src->data + off, src->len - off, key, klen);
-		if (!hit)
-			return -1;
-		start = key_at(src, (size_t)(hit - src->data), klen);
-		if (start == SIZE_MAX)
-			continue;
-		*line = 1;
-		*col = 1;
-		for (size_t i = 0; i < start; i++) {
-			*line += src->data[i] == '\n';
-			*col = src->data[i] == '\n' ? 1 : *col + 1;
-		}
-		return 0;
-	}
-	return -1;
+	add_problem(src, e ? e->key.line : 0, e ? e->key.col : 0, text);
 }
 
 static void report_unknown_key(const struct yaml_src *src,
 		const struct yaml_log *log, const char *key)
 {
 	struct util_buf b, path;
-	size_t line = 0, col = 0;
 
 	util_buf_init(&b, 0);
 	util_buf_init(&path, 0);
@@ -400,15 +353,10 @@ static void report_unknown_key(const struct yaml_src *src,
 		util_buf_puts(&b, " at the top level (known keys: ");
 	schema_keys(src->schema, path.data, &b);
 	util_buf_putc(&b, ')');
-	/* libcyaml only gives the position of something before the key. A
-	 * name the schema uses nowhere can be searched for safely. */
-	if (log->n_frames && !schema_knows(src->schema, key)) {
-		line = log->frames[0].line;
-		col = log->frames[0].col;
-		if (line == 0 || col == 0 || find_key(src, key, &line, &col))
-			line = 0;
-	}
-	add_problem(src, line, col, b.data);
+	if (path.len)
+		util_buf_putc(&path, '.');
+	util_buf_puts(&path, key);
+	add_at_key(src, path.data, 0, b.data);
 	util_buf_release(&b);
 	util_buf_release(&path);
 }
@@ -461,14 +409,16 @@ static void report_duplicate(const struct yaml_src *src,
 		const struct yaml_log *log, const char *key)
 {
 	struct util_buf path;
+	char *text;
 
 	util_buf_init(&path, 0);
 	frames_path(log, &path);
 	if (!log->n_frames || !log->frames[0].field ||
 	    strcmp(log->frames[0].field, key) != 0)
 		util_buf_printf(&path, "%s%s", path.len ? "." : "", key);
-	util_strlist_add(src->errors, "%s: %s: set more than once", src->name,
-			path.data);
+	text = util_xasprintf("%s: set more than once", path.data);
+	add_at_key(src, path.data, 1, text);  /* at the second one */
+	free(text);
 	util_buf_release(&path);
 }
 
@@ -487,10 +437,29 @@ static void report_after(const struct yaml_src *src,
 				msg);
 }
 
+/* libyaml's error, at the place libyaml names. A tab is named: YAML
+ * indents with spaces only, and a tab is invisible in most editors. */
 static void report_syntax(const struct yaml_src *src,
 		const struct yaml_log *log, const char *problem)
 {
-	report_after(src, log, "YAML syntax error", problem);
+	const struct config_pos *p = src->pos;
+	struct util_buf b;
+
+	if (!p->failed) {
+		report_after(src, log, "YAML syntax error", problem);
+		return;
+	}
+	util_buf_init(&b, 0);
+	if (p->tab)
+		util_buf_puts(&b, "YAML syntax error: a tab character; YAML "
+				"indents with spaces only");
+	else
+		util_buf_printf(&b, "YAML syntax error: %s", p->problem);
+	if (p->context && !p->tab)
+		util_buf_printf(&b, " (%s that starts at line %zu, column %zu)",
+				p->context, p->context_at.line, p->context_at.col);
+	add_problem(src, p->at.line, p->at.col, b.data);
+	util_buf_release(&b);
 }
 
 /* "No anchor found for alias: 'name'" ("No anchor …: " cut). */
@@ -506,7 +475,10 @@ static void report_alias(const struct yaml_src *src,
 	}
 	msg = util_xasprintf("alias *%.*s refers to no earlier anchor &%.*s",
 			(int)n, quoted, (int)n, quoted);
-	report_after(src, log, "YAML error", msg);
+	if (src->pos->alias.line)
+		add_problem(src, src->pos->alias.line, src->pos->alias.col, msg);
+	else
+		report_after(src, log, "YAML error", msg);
 	free(msg);
 }
 
@@ -535,11 +507,15 @@ static void yaml_report(const struct yaml_src *src, const struct yaml_log *log,
 			return;
 		}
 	}
-	if (!log->error && err == CYAML_ERR_INTERNAL_ERROR)
+	if (!log->error && err == CYAML_ERR_INTERNAL_ERROR &&
+	    src->pos->complex_key.line)
 		/* what libcyaml 1.3 does, silently, with a list or a section
 		 * used as a key ("{[a]: 1}", "? {}") */
-		report_after(src, log, "cannot load", "libcyaml internal error "
-				"(is a list or section used as a key?)");
+		add_problem(src, src->pos->complex_key.line,
+				src->pos->complex_key.col,
+				"a list or a section cannot be a key");
+	else if (!log->error && err == CYAML_ERR_INTERNAL_ERROR)
+		report_after(src, log, "cannot load", "libcyaml internal error");
 	else
 		report_after(src, log, "cannot load", msg);
 }
@@ -547,8 +523,10 @@ static void yaml_report(const struct yaml_src *src, const struct yaml_log *log,
 static void yaml_report_warning(const struct yaml_src *src, const char *msg)
 {
 	if (strcmp(msg, "Ignoring documents after first in stream") == 0)
-		util_strlist_add(src->errors, "%s: only one YAML document is "
-				"allowed (found a second \"---\")", src->name);
+		add_problem(src, src->pos->second_document.line,
+				src->pos->second_document.col,
+				"only one YAML document is allowed (found a "
+				"second \"---\")");
 	else
 		util_strlist_add(src->errors, "%s: %s", src->name, msg);
 }
@@ -593,19 +571,35 @@ static void yaml_free(const struct yaml_schema *s, void *raw)
 		cyaml_free(&cfg, &s->top, raw, 0);
 }
 
+/* Appends "<file>:<line>:<col>: <section.key>: " for a value from the
+ * file (its position when known). */
+static void value_prefix(const struct yaml_src *src,
+		const struct config_option *opt, struct util_buf *b)
+{
+	char *path = util_xasprintf("%s.%s", opt->section, opt->key);
+	const struct config_pos_entry *e = config_pos_find(src->pos, path, 0);
+
+	if (e && e->value.line)
+		util_buf_printf(b, "%s:%zu:%zu: %s: ", src->name, e->value.line,
+				e->value.col, path);
+	else
+		util_buf_printf(b, "%s: %s: ", src->name, path);
+	free(path);
+}
+
 /* Converts and stores one value; a bad one becomes a problem naming the
- * file and key (file != NULL) or else the environment variable. */
+ * file, place and key (src != NULL) or else the environment variable. */
 static void apply_value(const struct config_option *opt, const char *text,
-		const char *file, struct config *c, struct util_strlist *errors)
+		const struct yaml_src *src, struct config *c,
+		struct util_strlist *errors)
 {
 	struct util_buf b;
 
 	if (config_option_set(opt, text, c) == 0)
 		return;
 	util_buf_init(&b, 0);
-	if (file)
-		util_buf_printf(&b, "%s: %s.%s: ", file, opt->section,
-				opt->key);
+	if (src)
+		value_prefix(src, opt, &b);
 	else
 		util_buf_printf(&b, "%s: ", opt->env);
 	config_option_rule(opt, &b);
@@ -636,7 +630,7 @@ static void apply_file(const struct yaml_src *src, const void *raw,
 		const char *text = node ? slot_get(node, i) : NULL;
 
 		if (text)
-			apply_value(&config_options[i], text, src->name, c,
+			apply_value(&config_options[i], text, src, c,
 					src->errors);
 	}
 }
@@ -657,9 +651,10 @@ int config_load_mem(const char *name, const char *data, size_t len,
 		struct util_strlist *errors)
 {
 	struct yaml_schema schema;
+	struct config_pos pos;
 	struct yaml_src src = {
 		.name = name, .data = data ? data : "", .len = data ? len : 0,
-		.schema = &schema, .errors = errors,
+		.schema = &schema, .pos = &pos, .errors = errors,
 	};
 	size_t before = errors->len;
 	void *raw = NULL;
@@ -667,12 +662,14 @@ int config_load_mem(const char *name, const char *data, size_t len,
 	memset(out, 0, sizeof(*out));
 	apply_defaults(out);
 	schema_init(&schema);
+	config_pos_scan(src.data, src.len, &pos);
 	if (name && yaml_load(&src, &raw) == 0)
 		apply_file(&src, raw, out);
 	if (getenv_fn)
 		apply_env(getenv_fn, out, errors);
 	yaml_free(&schema, raw);
 	schema_release(&schema);
+	config_pos_release(&pos);
 	if (errors->len == before)
 		return 0;
 	config_release(out);

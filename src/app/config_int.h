@@ -55,6 +55,45 @@ void config_option_format(const struct config_option *opt,
 /* Frees the value of `opt` in `c` if it is a string and sets it to NULL. */
 void config_option_clear(const struct config_option *opt, struct config *c);
 
+/* ---- positions in the file (config_pos.c) ---- */
+
+/* A place in the file, 1-based; line 0: unknown. */
+struct config_pos_mark {
+	size_t line, col;
+};
+
+/* A mapping key met in the file, by its dotted path ("server.threads"). */
+struct config_pos_entry {
+	char *path;                     /* owned */
+	struct config_pos_mark key;     /* where the key starts */
+	struct config_pos_mark value;   /* where its value starts */
+};
+
+/* What config_pos_scan found: every key in file order (a key given twice
+ * is there twice), or libyaml's syntax error. */
+struct config_pos {
+	struct config_pos_entry *items;
+	size_t len, cap;
+	struct config_pos_mark complex_key;     /* first list or section used as a key */
+	struct config_pos_mark alias;           /* first alias (*name) */
+	struct config_pos_mark second_document; /* where a second "---" starts */
+	bool failed;                    /* a syntax error; entries up to it */
+	char *problem;                  /* libyaml's words, owned */
+	struct config_pos_mark at;      /* where the problem is */
+	bool tab;                       /* ... and it is a tab character */
+	char *context;                  /* what was being read, or NULL */
+	struct config_pos_mark context_at;
+};
+
+/* Scans `len` bytes of YAML (need not be NUL-terminated) into *out;
+ * release it with config_pos_release. Never fails: a syntax error is
+ * recorded in *out. */
+void config_pos_scan(const char *data, size_t len, struct config_pos *out);
+/* The nth (0: first) entry with `path`, borrowed; NULL if none. */
+const struct config_pos_entry *config_pos_find(const struct config_pos *p,
+					       const char *path, size_t nth);
+void config_pos_release(struct config_pos *p);
+
 /* config_load with the file already in memory: `data` holds `len` bytes
  * (need not be NUL-terminated) read from the file called `name`, which
  * prefixes the file's problems. name == NULL means no file (data ignored).

@@ -98,6 +98,12 @@ struct http_request {
 	void (*state_free)(void *);
 };
 
+/* Opens a listening TCP socket on "host:port" or "[v6]:port" (port 0: any
+ * free port). Returns 0 with the socket in *fd (owned by the caller) and
+ * its address family in *family, or -1 with a message naming the address
+ * and the reason in *err (owned by the caller). */
+int http_listen_open(const char *address, int *fd, int *family, char **err);
+
 /* Router: compile the table, match a decoded path. */
 int http_router_compile(struct http_server *s, char **err);
 void http_router_free(struct http_server *s);

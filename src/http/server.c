@@ -2,7 +2,7 @@
  * route, authenticate, read the body, dispatch, log. */
 #include "http/http_int.h"
 
-#include <netdb.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -362,39 +362,6 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	ops_log(OPS_LOG_WARN, "http_error", "%s", msg);
 }
 
-/* Resolves "host:port" or "[v6]:port" into *res. */
-static int resolve_listen(const char *listen, struct addrinfo **res, char **err)
-{
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM,
-				  .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-	const char *colon = strrchr(listen, ':');
-	char host[256];
-	size_t hlen;
-	int rc;
-
-	if (!colon || colon == listen)
-		goto bad;
-	hlen = (size_t)(colon - listen);
-	if (listen[0] == '[') {
-		if (hlen < 3 || listen[hlen - 1] != ']')
-			goto bad;
-		listen++;
-		hlen -= 2;
-	}
-	if (hlen >= sizeof(host))
-		goto bad;
-	memcpy(host, listen, hlen);
-	host[hlen] = '\0';
-	rc = getaddrinfo(host, colon + 1, &hints, res);
-	if (rc == 0)
-		return 0;
-	*err = util_xasprintf("server.listen \"%s\": %s", listen, gai_strerror(rc));
-	return -1;
-bad:
-	*err = util_xasprintf("server.listen \"%s\": expected host:port", listen);
-	return -1;
-}
-
 /* GnuTLS priorities: TLS 1.2 and 1.3 only. */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
@@ -403,8 +370,9 @@ static bool tls_wanted(const struct http_options *o)
 	return o->tls_cert_pem && o->tls_key_pem;
 }
 
-static int start_daemon(struct http_server *s, const struct addrinfo *ai,
-			char **err)
+/* Starts libmicrohttpd on listening socket `fd` of address `family`,
+ * which it takes over on success. */
+static int start_daemon(struct http_server *s, int fd, int family, char **err)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
@@ -421,7 +389,7 @@ static int start_daemon(struct http_server *s, const struct addrinfo *ai,
 	/* One epoll thread stalls at multiples of 128 connections in 0.9.75:
 	 * use poll for a single thread, epoll only with a pool. */
 	flags |= pool ? MHD_USE_EPOLL : MHD_USE_POLL;
-	if (ai->ai_family == AF_INET6)
+	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls_wanted(o)) {
 		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
@@ -435,7 +403,7 @@ static int start_daemon(struct http_server *s, const struct addrinfo *ai,
 	s->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s,
 		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
-		MHD_OPTION_SOCK_ADDR, ai->ai_addr,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, pool,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
@@ -449,10 +417,11 @@ static int start_daemon(struct http_server *s, const struct addrinfo *ai,
 		MHD_OPTION_ARRAY, tls,
 		MHD_OPTION_END);
 	if (!s->daemon) {
-		*err = util_xasprintf("cannot listen on %s (address in use, not "
-				      "permitted, or%s)", o->listen,
-				      tls_wanted(o) ? " a bad TLS certificate or key" :
-				      " out of resources");
+		*err = util_xasprintf("cannot serve on %s: libmicrohttpd refused "
+				      "to start (%s; its log line says more)",
+				      o->listen, tls_wanted(o) ?
+				      "a bad TLS certificate or key?" :
+				      "out of resources?");
 		return -1;
 	}
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
@@ -464,9 +433,8 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 		      char **err)
 {
 	struct http_server *s = util_xcalloc(1, sizeof(*s));
-	struct addrinfo *ai = NULL;
 	unsigned char prefix[4];
-	int rc = -1;
+	int rc = -1, fd = -1, mhd_fd, family = AF_INET;
 
 	s->opts = *opts;
 	if (!s->opts.connection_timeout_s)
@@ -480,12 +448,21 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 		goto out;
 	}
 	util_hex_encode(prefix, sizeof(prefix), s->id_prefix);
-	if (http_router_compile(s, err) || resolve_listen(opts->listen, &ai, err))
+	if (http_router_compile(s, err) ||
+	    http_listen_open(opts->listen, &fd, &family, err))
 		goto out;
-	rc = start_daemon(s, ai, err);
+	/* libmicrohttpd closes the socket it is given on some failures and
+	 * not on others: it gets a copy, and this one is always closed */
+	mhd_fd = dup(fd);
+	if (mhd_fd < 0) {
+		*err = util_xasprintf("cannot listen on %s: %s", opts->listen,
+				      strerror(errno));
+		goto out;
+	}
+	rc = start_daemon(s, mhd_fd, family, err);
 out:
-	if (ai)
-		freeaddrinfo(ai);
+	if (fd >= 0)
+		close(fd);
 	if (rc) {
 		http_server_stop(s);
 		s = NULL;

@@ -31,6 +31,16 @@ def position_of(g, key):
     raise AssertionError(f"{key} not in the config file")
 
 
+def value_position_of(g, section, key):
+    """"line:column" of the value of `key:` inside `section:`, 1-based."""
+    lines = g.config_path.read_text().splitlines()
+    start = next(n for n, l in enumerate(lines) if l.strip() == f"{section}:")
+    for n, line in enumerate(lines[start + 1:], start + 2):
+        if line.lstrip().startswith(key + ":"):
+            return f"{n}:{len(line) - len(line.lstrip()) + len(key) + 3}"
+    raise AssertionError(f"{section}.{key} not in the config file")
+
+
 @pytest.mark.parametrize("extra,key,expect", [
     ({"server": {"bogus": 1}}, "bogus",
      'unknown key "bogus" in server (known keys: listen, threads, max_body_bytes, '
@@ -74,7 +84,8 @@ def test_unknown_key_in_nested_section(make_grantd):
 def test_bad_value_stops_start_up(make_grantd, section, key, value, rule):
     g = make_grantd(config={section: {key: value}})
     err = serve_fails(g)
-    expected = (f"grantd: config: {g.config_path}: {section}.{key}: {rule}")
+    expected = (f"grantd: config: {g.config_path}:{value_position_of(g, section, key)}: "
+                f"{section}.{key}: {rule}")
     assert expected in err, err
     assert f'(got "{value}")' in err
 
@@ -83,7 +94,8 @@ def test_bad_synchronous_value(make_grantd):
     g = make_grantd()
     g.write_config(sqlite_config(g, synchronous="sometimes"))
     err = serve_fails(g)
-    assert (f"{g.config_path}: storage.sqlite.synchronous: must be one of full, normal "
+    assert (f"{g.config_path}:{value_position_of(g, 'sqlite', 'synchronous')}: "
+            "storage.sqlite.synchronous: must be one of full, normal "
             f'(got "sometimes")') in err
 
 
@@ -92,7 +104,9 @@ def test_every_problem_is_reported_at_once(make_grantd):
                             "log": {"level": "loud"}})
     err = serve_fails(g)
     for key in ("server.threads", "server.max_body_bytes", "log.level"):
-        assert f"{g.config_path}: {key}: " in err, key
+        section, name = key.split(".")
+        where = value_position_of(g, section, name)
+        assert f"{g.config_path}:{where}: {key}: " in err, key
     assert not g.db_path.exists()
 
 
@@ -104,12 +118,15 @@ def test_missing_config_file(make_grantd, tmp_path):
 
 
 @pytest.mark.parametrize("text,expect", [
-    ('server:\n  listen: "unclosed\n', ": YAML syntax error"),
+    ('server:\n  listen: "unclosed\n', ":3:1: YAML syntax error: found unexpected end of "
+     "stream (while scanning a quoted scalar that starts at line 2, column 11)"),
+    ("server:\n\tthreads: 2\n", ":2:1: YAML syntax error: a tab character; YAML indents "
+     "with spaces only"),
     ("server:\n  listen: [a, b]\n", ":2:11: server.listen: must be a single value, not a list"),
     ("server: 8080\n", ":1:9: server: must be a section with the keys listen, threads, "
      "max_body_bytes, connection_timeout_seconds, max_connections, "
      "max_connections_per_ip, max_header_bytes, tls, not a single value"),
-    ("server:\n  threads: 2\n  threads: 3\n", ": server.threads: set more than once"),
+    ("server:\n  threads: 2\n  threads: 3\n", ":3:3: server.threads: set more than once"),
 ])
 def test_malformed_yaml(make_grantd, text, expect):
     g = make_grantd()

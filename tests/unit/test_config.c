@@ -315,13 +315,13 @@ Test(config, good_listen_addresses)
 Test(config, int_out_of_range)
 {
 	expect_one("storage:\n  batch_max: 5000\n",
-		   "@: storage.batch_max: must be an integer from 1 to 4096 (got \"5000\")");
+		   "@:2:14: storage.batch_max: must be an integer from 1 to 4096 (got \"5000\")");
 	expect_one("server:\n  threads: 0\n",
-		   "@: server.threads: must be an integer from 1 to 64 (got \"0\")");
+		   "@:2:12: server.threads: must be an integer from 1 to 64 (got \"0\")");
 	expect_one("server:\n  max_body_bytes: 16777217\n",
-		   "@: server.max_body_bytes: must be an integer from 1 to 16777216 (got \"16777217\")");
+		   "@:2:19: server.max_body_bytes: must be an integer from 1 to 16777216 (got \"16777217\")");
 	expect_one("server:\n  threads: 99999999999999999999\n",
-		   "@: server.threads: must be an integer from 1 to 64 (got \"99999999999999999999\")");
+		   "@:2:12: server.threads: must be an integer from 1 to 64 (got \"99999999999999999999\")");
 }
 
 Test(config, int_not_a_number)
@@ -334,7 +334,7 @@ Test(config, int_not_a_number)
 		char *yaml = util_xasprintf("storage:\n  batch_max: \"%s\"\n",
 				bad[i]);
 		char *want = util_xasprintf(
-			"@: storage.batch_max: must be an integer from 1 to 4096 (got \"%s\")",
+			"@:2:14: storage.batch_max: must be an integer from 1 to 4096 (got \"%s\")",
 			bad[i]);
 
 		expect_one(yaml, want);
@@ -346,27 +346,27 @@ Test(config, int_not_a_number)
 Test(config, bad_bool)
 {
 	expect_one("accounts:\n  auto_create: maybe\n",
-		   "@: accounts.auto_create: must be true or false (or yes/no, on/off, 1/0) (got \"maybe\")");
+		   "@:2:16: accounts.auto_create: must be true or false (or yes/no, on/off, 1/0) (got \"maybe\")");
 	expect_one("accounts:\n  auto_create: 2\n",
-		   "@: accounts.auto_create: must be true or false (or yes/no, on/off, 1/0) (got \"2\")");
+		   "@:2:16: accounts.auto_create: must be true or false (or yes/no, on/off, 1/0) (got \"2\")");
 }
 
 Test(config, bad_enum)
 {
 	expect_one("log:\n  level: loud\n",
-		   "@: log.level: must be one of debug, info, warn, error (got \"loud\")");
+		   "@:2:10: log.level: must be one of debug, info, warn, error (got \"loud\")");
 	expect_one("storage:\n  driver: postgres\n",
-		   "@: storage.driver: must be sqlite (got \"postgres\")");
+		   "@:2:11: storage.driver: must be sqlite (got \"postgres\")");
 	expect_one("storage:\n  sqlite:\n    synchronous: off\n",
-		   "@: storage.sqlite.synchronous: must be one of full, normal (got \"off\")");
+		   "@:3:18: storage.sqlite.synchronous: must be one of full, normal (got \"off\")");
 }
 
 Test(config, empty_paths)
 {
 	expect_one("catalog:\n  path: \"\"\n",
-		   "@: catalog.path: must not be empty (got \"\")");
+		   "@:2:9: catalog.path: must not be empty (got \"\")");
 	expect_one("storage:\n  sqlite:\n    path:\n",
-		   "@: storage.sqlite.path: must not be empty (got \"\")");
+		   "@:3:10: storage.sqlite.path: must not be empty (got \"\")");
 }
 
 Test(config, bad_listen_addresses)
@@ -382,7 +382,7 @@ Test(config, bad_listen_addresses)
 		char *yaml = util_xasprintf("server:\n  listen: \"%s\"\n",
 				bad[i]);
 		char *want = util_xasprintf(
-			"@: server.listen: must be host:port or [ipv6]:port with a port from 0 to 65535 (got \"%s\")",
+			"@:2:11: server.listen: must be host:port or [ipv6]:port with a port from 0 to 65535 (got \"%s\")",
 			bad[i]);
 
 		expect_one(yaml, want);
@@ -397,11 +397,11 @@ Test(config, long_and_odd_values_are_cut_and_escaped)
 
 	snprintf(yaml, sizeof(yaml), "log:\n  level: \"%0100d\\t\"\n", 0);
 	snprintf(want, sizeof(want),
-		 "@: log.level: must be one of debug, info, warn, error (got \"%080d\"...)",
+		 "@:2:10: log.level: must be one of debug, info, warn, error (got \"%080d\"...)",
 		 0);
 	expect_one(yaml, want);
 	expect_one("log:\n  level: \"a\\tb\\\"c\"\n",
-		   "@: log.level: must be one of debug, info, warn, error (got \"a\\u0009b\\\"c\")");
+		   "@:2:10: log.level: must be one of debug, info, warn, error (got \"a\\u0009b\\\"c\")");
 }
 
 Test(config, env_errors_name_the_variable)
@@ -461,12 +461,12 @@ Test(config, unknown_key_nested)
 		   "@:1:25: unknown key \"bo gus\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
 }
 
-Test(config, unknown_key_that_exists_elsewhere_has_no_line)
+Test(config, unknown_key_that_exists_elsewhere_points_at_the_right_one)
 {
-	/* "path" is a key in other sections, so searching the text for it
-	 * could point at the wrong line; the message goes without one. */
+	/* "path" is a key in other sections: the message points at the
+	 * unknown one, found by its place in the tree, not by its text */
 	expect_one("storage:\n  sqlite:\n    path: a.db\npath: b\n",
-		   "@: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, log)");
+		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, log)");
 }
 
 Test(config, scalar_where_section_expected)
@@ -496,34 +496,39 @@ Test(config, top_level_must_be_a_mapping)
 Test(config, yaml_syntax_error)
 {
 	expect_one("server:\n  listen: \"127.0.0.1:80\n",
-		   "@: YAML syntax error after line 2, column 3: found unexpected end of stream");
+		   "@:3:1: YAML syntax error: found unexpected end of stream (while scanning a quoted scalar that starts at line 2, column 11)");
 	expect_one("server:\n  listen: a\n   threads: 1\n",
-		   "@: YAML syntax error after line 2, column 11: mapping values are not allowed in this context");
+		   "@:3:11: YAML syntax error: mapping values are not allowed in this context");
+	/* a tab says so, wherever it is in the line */
+	expect_one("server:\n\tthreads: 1\n",
+		   "@:2:1: YAML syntax error: a tab character; YAML indents with spaces only");
+	expect_one("server:\n  listen: \"a:1\"\n  \tthreads: 1\n",
+		   "@:3:3: YAML syntax error: a tab character; YAML indents with spaces only");
 }
 
 Test(config, duplicate_key)
 {
 	expect_one("server:\n  threads: 1\n  listen: \"a:1\"\n  threads: 2\n",
-		   "@: server.threads: set more than once");
-	expect_one("log: {}\nlog: {}\n", "@: log: set more than once");
+		   "@:4:3: server.threads: set more than once");
+	expect_one("log: {}\nlog: {}\n", "@:2:1: log: set more than once");
 }
 
 Test(config, unknown_alias)
 {
 	expect_one("server:\n  listen: *addr\n",
-		   "@: YAML error after line 2, column 3: alias *addr refers to no earlier anchor &addr");
+		   "@:2:11: alias *addr refers to no earlier anchor &addr");
 }
 
 Test(config, complex_key)
 {
 	expect_one("server: {[a]: 1}\n",
-		   "@: cannot load after line 1, column 9: libcyaml internal error (is a list or section used as a key?)");
+		   "@:1:10: a list or a section cannot be a key");
 }
 
 Test(config, second_document_is_refused)
 {
 	expect_one("server: {}\n---\nserver: {}\n",
-		   "@: only one YAML document is allowed (found a second \"---\")");
+		   "@:2:1: only one YAML document is allowed (found a second \"---\")");
 }
 
 Test(config, missing_file)
@@ -564,9 +569,9 @@ Test(config, several_problems_reported_together)
 		NULL,
 	};
 	static const char *const want[] = {
-		"@: server.listen: must be host:port or [ipv6]:port with a port from 0 to 65535 (got \"8080\")",
-		"@: server.threads: must be an integer from 1 to 64 (got \"0\")",
-		"@: log.level: must be one of debug, info, warn, error (got \"loud\")",
+		"@:2:11: server.listen: must be host:port or [ipv6]:port with a port from 0 to 65535 (got \"8080\")",
+		"@:3:12: server.threads: must be an integer from 1 to 64 (got \"0\")",
+		"@:5:10: log.level: must be one of debug, info, warn, error (got \"loud\")",
 		"GRANTD_STORAGE_BATCH_MAX: must be an integer from 1 to 4096 (got \"0\")",
 		"GRANTD_ACCOUNTS_AUTO_CREATE: must be true or false (or yes/no, on/off, 1/0) (got \"maybe\")",
 	};
@@ -622,7 +627,7 @@ Test(config, bad_file_value_reported_even_if_env_overrides_it)
 {
 	static const char *const env[] = { "GRANTD_SERVER_THREADS", "4", NULL };
 	static const char *const want[] = {
-		"@: server.threads: must be an integer from 1 to 64 (got \"100\")",
+		"@:2:12: server.threads: must be an integer from 1 to 64 (got \"100\")",
 	};
 	struct util_strlist errs;
 	struct config c;
