@@ -19,6 +19,7 @@
 #define DRAIN_TIMEOUT_MS 30000
 #define AUTH_REFRESH_MS 1000
 #define AUDIT_PROBLEMS_MAX 20  /* catalog problems kept in an audit record */
+#define STDERR_PROBLEMS_MAX 50 /* catalog problems printed at start-up */
 
 struct server {
 	struct config cfg;
@@ -65,6 +66,22 @@ static void print_first_start(struct server *s, const char *argv0,
 	fflush(stdout);
 }
 
+/* Reads one PEM file for `key` into `out`. Returns 0, or -1 after
+ * printing why: the system's reason, or that the file is empty. */
+static int read_pem(const char *key, const char *path, struct util_buf *out)
+{
+	if (util_read_file(path, out)) {
+		fprintf(stderr, "grantd: %s %s: cannot read: %s\n", key, path,
+			strerror(errno));
+		return -1;
+	}
+	if (out->len == 0) {
+		fprintf(stderr, "grantd: %s %s: the file is empty\n", key, path);
+		return -1;
+	}
+	return 0;
+}
+
 /* Reads the TLS certificate and key, if configured. Returns 0 or -1
  * (printed). */
 static int read_tls(struct server *s)
@@ -81,17 +98,8 @@ static int read_tls(struct server *s)
 			"be set together\n");
 		return -1;
 	}
-	if (util_read_file(cert, &s->tls_cert) || s->tls_cert.len == 0) {
-		fprintf(stderr, "grantd: server.tls.cert_file %s: cannot read: %s\n",
-			cert, s->tls_cert.len ? strerror(errno) : "empty file");
-		return -1;
-	}
-	if (util_read_file(key, &s->tls_key) || s->tls_key.len == 0) {
-		fprintf(stderr, "grantd: server.tls.key_file %s: cannot read: %s\n",
-			key, s->tls_key.len ? strerror(errno) : "empty file");
-		return -1;
-	}
-	return 0;
+	return read_pem("server.tls.cert_file", cert, &s->tls_cert) ||
+	       read_pem("server.tls.key_file", key, &s->tls_key) ? -1 : 0;
 }
 
 static bool tls_on(const struct server *s)
@@ -197,6 +205,30 @@ static int start_auth(struct server *s)
 	return 0;
 }
 
+/* The catalog at start: a missing or invalid one stops start-up, with
+ * every problem on stderr (and in the log). Returns a new snapshot or NULL. */
+static struct catalog *load_catalog(const char *path)
+{
+	struct util_strlist problems;
+	struct catalog *c;
+
+	util_strlist_init(&problems);
+	c = app_catalog_load(path, "catalog_invalid", &problems);
+	if (!c) {
+		fprintf(stderr, "grantd: catalog %s has %zu problem(s); nothing "
+			"was started:\n", path, problems.len);
+		for (size_t i = 0; i < problems.len && i < STDERR_PROBLEMS_MAX; i++)
+			fprintf(stderr, "  %s\n", problems.items[i]);
+		if (problems.len > STDERR_PROBLEMS_MAX)
+			fprintf(stderr, "  ... and %zu more\n",
+				problems.len - STDERR_PROBLEMS_MAX);
+		fprintf(stderr, "grantd: check a catalog with: grantd catalog "
+			"check %s\n", path);
+	}
+	util_strlist_release(&problems);
+	return c;
+}
+
 static int start(struct server *s)
 {
 	struct catalog *c;
@@ -205,18 +237,11 @@ static int start(struct server *s)
 
 	if (ops_log_level_parse(s->cfg.log.level, &level) == 0)
 		ops_log_set_level(level);
-	c = app_catalog_load(s->cfg.catalog.path, "catalog_invalid", NULL);
-	if (!c) {
-		fprintf(stderr, "grantd: catalog %s is invalid (see the log); "
-			"check it with: grantd catalog check %s\n",
-			s->cfg.catalog.path, s->cfg.catalog.path);
+	if (!(c = load_catalog(s->cfg.catalog.path)) || read_tls(s))
 		return -1;
-	}
 	s->catalog = catalog_holder_new(c);
 	s->store = app_store_open(&s->cfg, true);
-	if (!s->store)
-		return -1;
-	if (start_auth(s) || read_tls(s))
+	if (!s->store || start_auth(s))
 		return -1;
 	eopts.auto_create_accounts = s->cfg.accounts.auto_create;
 	s->engine = engine_new(&eopts, s->store, s->catalog);

@@ -120,6 +120,11 @@ bool http_request_content_type_is(const struct http_request *req,
 				  const char *type);
 /* A request header, NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
+/* Writes "body: invalid JSON at line L column C: <why>" for jansson's
+ * error `e` into msg, in words for people: jansson's own text for some
+ * errors names its flags ("\u0000 is not allowed without JSON_ALLOW_NUL"). */
+void http_json_error_format(const json_error_t *e, char *msg, size_t size);
+
 /* The body (NUL-terminated; may be empty). */
 const char *http_request_body(const struct http_request *req, size_t *len);
 const struct http_principal *http_request_principal(const struct http_request *req);

@@ -1,6 +1,7 @@
 /* http/request.c: what a handler can read from its request. */
 #include "http/http_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -105,4 +106,14 @@ void http_request_set_state(struct http_request *req, void *state,
 {
 	req->state_ptr = state;
 	req->state_free = free_fn;
+}
+
+void http_json_error_format(const json_error_t *e, char *msg, size_t size)
+{
+	const char *why = e->text;
+
+	if (json_error_code(e) == json_error_null_character)
+		why = "NUL characters are not allowed";
+	snprintf(msg, size, "body: invalid JSON at line %d column %d: %s",
+		 e->line, e->column, why);
 }

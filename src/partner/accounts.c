@@ -49,8 +49,7 @@ int partner_parse_account_body(const char *body, size_t len,
 	int rc = -1;
 
 	if (!root) {
-		snprintf(msg, msg_size, "body: invalid JSON at line %d column %d: %s",
-			 jerr.line, jerr.column, jerr.text);
+		http_json_error_format(&jerr, msg, msg_size);
 		return -1;
 	}
 	if (!json_is_object(root)) {

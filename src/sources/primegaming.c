@@ -59,8 +59,7 @@ int sources_primegaming_parse(const char *body, size_t len, json_t **root,
 	*root = NULL;
 	*code = "InvalidRequest";
 	if (!r) {
-		snprintf(msg, msg_size, "body: invalid JSON at line %d column %d: %s",
-			 jerr.line, jerr.column, jerr.text);
+		http_json_error_format(&jerr, msg, msg_size);
 		return -1;
 	}
 	if (!json_is_object(r)) {

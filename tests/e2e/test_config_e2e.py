@@ -222,8 +222,9 @@ def test_missing_catalog_stops_start_up(make_grantd, tmp_path):
     missing = tmp_path / "no-catalog.json"
     g = make_grantd(config={"catalog": {"path": str(missing)}})
     err = serve_fails(g)
-    assert (f"grantd: catalog {missing} is invalid (see the log); check it with: "
-            f"grantd catalog check {missing}") in err
+    assert (f"grantd: catalog {missing} has 1 problem(s); nothing was started:\n"
+            f"  {missing}: cannot read: No such file or directory\n"
+            f"grantd: check a catalog with: grantd catalog check {missing}\n") in err
     [event] = [json.loads(l) for l in err.splitlines() if '"catalog_invalid"' in l]
     assert event["level"] == "error"
     assert event["path"] == str(missing)
@@ -242,7 +243,12 @@ def test_invalid_catalog_stops_start_up(make_grantd):
              "providerDetails": [{"primeGaming": {"sku": "pg_a"}}]},
         ]}))
     err = serve_fails(g)
-    assert f"grantd: catalog {g.catalog_path} is invalid" in err
+    assert f"grantd: catalog {g.catalog_path} has 3 problem(s); nothing was started:" in err
+    # every problem on stderr, not only in the JSON log line
+    printed = [l[2:] for l in err.splitlines() if l.startswith("  ")]
+    assert "entitlements[0].stackable.amount: must be greater than 0" in printed
+    assert 'entitlements[1].stackable.catalogId: unknown item "silver"' in printed
+    assert len(printed) == 3
     [event] = [json.loads(l) for l in err.splitlines() if '"catalog_invalid"' in l]
     assert event["problem_count"] == 3
     problems = event["problems"].split("\n")
@@ -266,3 +272,16 @@ def test_unusable_listen_address_stops_start_up(make_grantd):
     g = make_grantd(config={"server": {"listen": "192.0.2.1:0"}})
     err = serve_fails(g)
     assert "grantd: cannot listen on 192.0.2.1:0" in err
+
+
+def test_a_port_in_use_is_named(make_grantd):
+    import socket
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        g = make_grantd(config={"server": {"listen": f"127.0.0.1:{port}"},
+                                "log": {"level": "debug"}})
+        err = g.serve_fails()
+    assert f"grantd: cannot listen on 127.0.0.1:{port}: Address already in use" in err, err
+    assert "port 0" not in err

@@ -231,6 +231,23 @@ BAD_BODIES = [
 ]
 
 
+@pytest.mark.parametrize("path,body", [
+    (FULFILL, b'{"account_id": "player-1", "sku": "pg_gold_100", "transaction_id": "a\\u0000b"}'),
+    ("/v1/accounts/player-9", b'{"state": "act\\u0000ive"}'),
+])
+def test_a_nul_escape_is_named_in_words(grantd, path, body):
+    key = grantd.prime_key if path == FULFILL else grantd.partner_key
+    before = grantd.snapshot()
+    r = grantd.request("POST" if path == FULFILL else "PUT", path, key=key, data=body,
+                       headers={"Content-Type": "application/json"})
+    assert r.status_code == 400, r.text
+    message = r.json()["error"]["message"]
+    assert message.startswith("body: invalid JSON at line 1 column "), message
+    assert message.endswith(": NUL characters are not allowed"), message
+    assert "JSON_ALLOW_NUL" not in message
+    assert grantd.snapshot() == before
+
+
 @pytest.mark.parametrize("body,status,names", BAD_BODIES)
 def test_bad_bodies_change_nothing(grantd, body, status, names):
     before = grantd.snapshot()
