@@ -49,6 +49,8 @@ struct http_server {
 	struct http_counters unmatched;
 	atomic_ullong next_request_id;
 	char id_prefix[9];
+	char start_error[256];    /* libmicrohttpd's first message at start */
+	atomic_bool started;      /* later messages are only logged */
 };
 
 enum http_request_state {

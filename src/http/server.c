@@ -354,11 +354,16 @@ static void mhd_log(void *cls, const char *fmt, va_list ap)
 	char msg[512];
 	size_t n;
 
-	(void)cls;
+	struct http_server *s = cls;
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	n = strlen(msg);
 	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
 		msg[--n] = '\0';
+	/* the first message of a failed start is its cause: kept for the
+	 * error start_daemon returns (one thread runs the start) */
+	if (!atomic_load(&s->started) && !s->start_error[0])
+		snprintf(s->start_error, sizeof(s->start_error), "%s", msg);
 	ops_log(OPS_LOG_WARN, "http_error", "%s", msg);
 }
 
@@ -402,7 +407,7 @@ static int start_daemon(struct http_server *s, int fd, int family, char **err)
 	}
 	s->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL,
+		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, pool,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
@@ -417,13 +422,12 @@ static int start_daemon(struct http_server *s, int fd, int family, char **err)
 		MHD_OPTION_ARRAY, tls,
 		MHD_OPTION_END);
 	if (!s->daemon) {
-		*err = util_xasprintf("cannot serve on %s: libmicrohttpd refused "
-				      "to start (%s; its log line says more)",
-				      o->listen, tls_wanted(o) ?
-				      "a bad TLS certificate or key?" :
-				      "out of resources?");
+		*err = util_xasprintf("cannot serve on %s: %s", o->listen,
+				      s->start_error[0] ? s->start_error :
+				      "libmicrohttpd refused to start");
 		return -1;
 	}
+	atomic_store(&s->started, true);
 	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
 	return 0;

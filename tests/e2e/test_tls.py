@@ -267,4 +267,6 @@ def test_key_that_does_not_match_the_certificate_stops_start_up(make_grantd, cer
     other = make_cert(tmp_path / "other")
     g = make_grantd()
     g.write_config({"server": {"tls": {"cert_file": str(cert[0]), "key_file": str(other[1])}}})
-    g.serve_fails()
+    err = g.serve_fails()
+    assert "grantd: cannot serve on 127.0.0.1:0: GnuTLS failed to setup x509 " \
+           "certificate/key: The certificate and the given key do not match." in err, err
