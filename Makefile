@@ -28,7 +28,7 @@ build-fuzz: deps
 
 run: build
 	@mkdir -p var
-	./build/grantd serve --config $(CONFIG)
+	./build/grantd serve --config $(CONFIG) --pid-file var/grantd.pid
 
 unit: build-asan
 	./build-asan/grantd_unit --jobs $(JOBS)

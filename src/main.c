@@ -13,7 +13,9 @@ static const char usage_text[] =
 	"usage: grantd <command> [options]\n"
 	"\n"
 	"commands:\n"
-	"  serve --config FILE          run the server\n"
+	"  serve --config FILE [--pid-file FILE]\n"
+	"                               run the server (the pid file is written\n"
+	"                               once it listens, removed at exit)\n"
 	"  migrate --config FILE        apply database migrations and exit\n"
 	"  catalog check FILE           validate a catalog file\n"
 	"  keys create --config FILE --name NAME --scope SCOPE [--scope SCOPE...]\n"
@@ -48,6 +50,7 @@ static const char usage_text[] =
 /* Everything a subcommand may be given. */
 struct args {
 	const char *config;
+	const char *pid_file;
 	const char *name;
 	const char *scopes[MAX_SCOPES];
 	size_t n_scopes;
@@ -83,6 +86,11 @@ static int parse_option(int opt, struct args *a)
 	case 'n':
 		a->name = optarg;
 		return 0;
+	case 'p':
+		if (*optarg == '\0')
+			return usage_error("--pid-file needs a path");
+		a->pid_file = optarg;
+		return 0;
 	case 's':
 		if (a->n_scopes == MAX_SCOPES)
 			return usage_error("too many --scope options");
@@ -117,6 +125,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "expires-in", required_argument, NULL, 'e' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'l' },
+		{ "pid-file", required_argument, NULL, 'p' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc;
@@ -155,6 +164,8 @@ static int expect(const struct args *a, const char *cmd, bool config,
 		return usage_error("%s takes no --name, --scope or --expires-in", cmd);
 	if (a->limit && strcmp(cmd, "audit") != 0)
 		return usage_error("%s takes no --limit", cmd);
+	if (a->pid_file && strcmp(cmd, "serve") != 0)
+		return usage_error("%s takes no --pid-file", cmd);
 	return 0;
 }
 
@@ -291,7 +302,7 @@ static int run(int argc, char **argv)
 		return rc;
 	if (strcmp(cmd, "serve") == 0)
 		return (rc = expect(&a, "serve", true, 0, false)) ? rc :
-			app_serve(a.config, argv[0]);
+			app_serve(a.config, a.pid_file, argv[0]);
 	if (strcmp(cmd, "audit") == 0)
 		return (rc = expect(&a, "audit", true, 0, false)) ? rc :
 			app_audit_list(a.config, a.limit, a.json);

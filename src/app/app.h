@@ -7,8 +7,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* `argv0` is how the binary was invoked, used in the first-start hints. */
-int app_serve(const char *config_path, const char *argv0);
+/* `pid_file` (NULL: none) gets the process id once the server listens,
+ * and is removed at a clean exit. `argv0` is how the binary was invoked,
+ * used in the first-start hints. */
+int app_serve(const char *config_path, const char *pid_file, const char *argv0);
 int app_migrate(const char *config_path);
 int app_catalog_check(const char *catalog_path);
 

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "app/app_int.h"
 #include "auth/auth.h"
@@ -107,6 +108,34 @@ static bool tls_on(const struct server *s)
 	return s->tls_cert.len > 0;
 }
 
+/* The line that says where to reach the server: written at every log
+ * level, since scripts and operators look for it. */
+static void log_listening(struct server *s)
+{
+	const char *listen = s->cfg.server.listen;
+	unsigned port = http_server_port(s->http);
+	struct ops_log_line l;
+	char *address;
+
+	address = util_xasprintf("%.*s:%u", (int)(strrchr(listen, ':') - listen),
+				 listen, port);
+	ops_log_begin_always(&l, OPS_LOG_INFO, "listening");
+	ops_log_str(&l, "address", address);
+	ops_log_str(&l, "listen", listen);
+	ops_log_int(&l, "port", port);
+	ops_log_int(&l, "pid", (int64_t)getpid());
+	ops_log_int(&l, "threads", s->cfg.server.threads);
+	ops_log_bool(&l, "tls", tls_on(s));
+	ops_log_bool(&l, "oauth", auth_oauth_enabled(s->auth));
+	ops_log_str(&l, "signing_keys", *s->cfg.auth.signing_keys_file ?
+		    s->cfg.auth.signing_keys_file : "database");
+	ops_log_str(&l, "database", s->cfg.storage.sqlite.path);
+	ops_log_str(&l, "catalog", s->cfg.catalog.path);
+	ops_log_str(&l, "version", GRANTD_VERSION);
+	ops_log_end(&l);
+	free(address);
+}
+
 static int start_http(struct server *s)
 {
 	const struct config *c = &s->cfg;
@@ -124,7 +153,6 @@ static int start_http(struct server *s)
 		.auth = auth_check,
 		.auth_arg = s->auth,
 	};
-	struct ops_log_line l;
 	char *err = NULL;
 
 	opts.n_routes = app_routes_build(s->routes, &s->ctx);
@@ -133,17 +161,7 @@ static int start_http(struct server *s)
 		free(err);
 		return -1;
 	}
-	if (ops_log_begin(&l, OPS_LOG_INFO, "listening")) {
-		ops_log_str(&l, "listen", s->cfg.server.listen);
-		ops_log_int(&l, "port", http_server_port(s->http));
-		ops_log_int(&l, "threads", s->cfg.server.threads);
-		ops_log_bool(&l, "tls", tls_on(s));
-		ops_log_bool(&l, "oauth", auth_oauth_enabled(s->auth));
-		ops_log_str(&l, "database", s->cfg.storage.sqlite.path);
-		ops_log_str(&l, "catalog", s->cfg.catalog.path);
-		ops_log_str(&l, "version", GRANTD_VERSION);
-		ops_log_end(&l);
-	}
+	log_listening(s);
 	return 0;
 }
 
@@ -349,7 +367,44 @@ static void stop(struct server *s)
 	util_buf_release(&s->tls_key);
 }
 
-int app_serve(const char *config_path, const char *argv0)
+/* Writes our pid to `path` through a temporary file renamed over it, so a
+ * reader never sees half a pid. Returns 0, or -1 after printing why. */
+static int write_pid_file(const char *path)
+{
+	char *tmp = util_xasprintf("%s.%ld.tmp", path, (long)getpid());
+	FILE *f = fopen(tmp, "w");
+	int rc = -1;
+
+	if (f) {
+		bool ok = fprintf(f, "%ld\n", (long)getpid()) > 0 &&
+			  fflush(f) == 0 && fsync(fileno(f)) == 0;
+
+		if (fclose(f) == 0 && ok && rename(tmp, path) == 0)
+			rc = 0;
+	}
+	if (rc) {
+		fprintf(stderr, "grantd: --pid-file %s: cannot write: %s\n", path,
+			strerror(errno));
+		unlink(tmp);
+	}
+	free(tmp);
+	return rc;
+}
+
+/* Removes the pid file if it still names this process. */
+static void remove_pid_file(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	long pid = 0;
+
+	if (!f)
+		return;
+	if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
+		unlink(path);
+	fclose(f);
+}
+
+int app_serve(const char *config_path, const char *pid_file, const char *argv0)
 {
 	struct server s;
 	sigset_t set;
@@ -365,12 +420,14 @@ int app_serve(const char *config_path, const char *argv0)
 	signal(SIGPIPE, SIG_IGN);
 	if (app_config_load(config_path, &s.cfg))
 		return 1;
-	if (start(&s) == 0) {
+	if (start(&s) == 0 && (!pid_file || write_pid_file(pid_file) == 0)) {
 		print_first_start(&s, argv0, config_path);
 		signal_loop(&s, &set);
 		rc = 0;
 	}
 	stop(&s);
+	if (pid_file && rc == 0)
+		remove_pid_file(pid_file);
 	if (rc == 0)
 		ops_log(OPS_LOG_INFO, "stopped", "clean shutdown");
 	ops_log_flush();

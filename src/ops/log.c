@@ -220,11 +220,9 @@ static void put_time(struct ops_log_line *l)
 	put(l, frac, 5);
 }
 
-bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
-		   const char *event)
+void ops_log_begin_always(struct ops_log_line *l, enum ops_log_level level,
+			  const char *event)
 {
-	if (!ops_log_enabled(level))
-		return false;
 	l->len = 0;
 	l->heap.data = NULL;
 	put_str(l, "{\"time\":\"");
@@ -233,6 +231,14 @@ bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
 	put_str(l, level_names[level]);
 	put_str(l, "\",\"event\":");
 	put_json_str(l, event);
+}
+
+bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
+		   const char *event)
+{
+	if (!ops_log_enabled(level))
+		return false;
+	ops_log_begin_always(l, level, event);
 	return true;
 }
 

@@ -37,6 +37,10 @@ struct ops_log_line {
 
 bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,
 		   const char *event);
+/* Starts a line whatever the level filter says: for the few lines every
+ * operator needs (where the server listens), labelled with `level`. */
+void ops_log_begin_always(struct ops_log_line *l, enum ops_log_level level,
+			  const char *event);
 /* Adds "key": "value"; a NULL value is written as null. */
 void ops_log_str(struct ops_log_line *l, const char *key, const char *value);
 void ops_log_int(struct ops_log_line *l, const char *key, int64_t value);

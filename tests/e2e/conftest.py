@@ -102,13 +102,13 @@ class Grantd:
         return key["key"]
 
     # ---- process --------------------------------------------------------
-    def start(self, timeout=10):
+    def start(self, timeout=10, args=()):
         assert self.proc is None
         self.stderr_file = open(self.stderr_path, "ab")
         self.stdout_file = open(self.stdout_path, "ab")
         start_offset = self.stderr_path.stat().st_size
         self.proc = subprocess.Popen(
-            [GRANTD, "serve", "--config", str(self.config_path)],
+            [GRANTD, "serve", "--config", str(self.config_path), *args],
             stdout=self.stdout_file, stderr=self.stderr_file, env=self.env)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -1,16 +1,20 @@
 """Operations: health endpoints, the per-request JSON log line, SIGTERM
-draining in-flight requests, and 256 simultaneous keep-alive connections."""
+draining in-flight requests, 256 simultaneous keep-alive connections, the
+listening line and the pid file."""
 import json
 import os
 import re
 import signal
 import socket
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import requests
+
+from conftest import GRANTD
 
 FULFILL = "/v1/primegaming/fulfillment"
 REQUEST_FIELDS = {"time", "level", "event", "request_id", "method", "path", "status",
@@ -337,3 +341,53 @@ def test_256_concurrent_keep_alive_connections(make_grantd, threads):
         assert c.execute("SELECT count(*) FROM fulfillments").fetchone()[0] == n * rounds
     assert g.balance("player-1", "gold") == 100 * n * rounds
     assert g.stop() == 0
+
+
+# ---- the listening line and the pid file ---------------------------------------------
+
+@pytest.mark.parametrize("level", ["debug", "info", "warn", "error"])
+def test_the_listening_line_is_written_at_every_level(make_grantd, level):
+    g = make_grantd(config={"log": {"level": level}})
+    g.start()
+    [line] = g.log_lines("listening")
+    assert line["port"] == g.port and line["port"] > 0
+    assert line["address"] == f"127.0.0.1:{g.port}"
+    assert line["listen"] == "127.0.0.1:0"
+    assert line["pid"] == g.proc.pid
+    assert requests.get(g.url("/healthz"), timeout=5).status_code == 200
+    assert g.stop() == 0
+
+
+def test_pid_file_is_written_once_listening_and_removed_at_exit(make_grantd, tmp_path):
+    g = make_grantd()
+    pid_file = tmp_path / "run" / "grantd.pid"
+    pid_file.parent.mkdir()
+    g.start(args=["--pid-file", str(pid_file)])
+    assert pid_file.read_text() == f"{g.proc.pid}\n"
+    assert not list(pid_file.parent.glob("*.tmp"))
+    # a script can signal it: SIGHUP reloads the catalog
+    os.kill(int(pid_file.read_text()), signal.SIGHUP)
+    g.wait_log("catalog_reloaded")
+    assert g.stop() == 0
+    assert not pid_file.exists()
+
+
+def test_pid_file_that_cannot_be_written_stops_start_up(make_grantd, tmp_path):
+    g = make_grantd()
+    bad = tmp_path / "missing-dir" / "grantd.pid"
+    r = subprocess.run([GRANTD, "serve", "--config", str(g.config_path),
+                        "--pid-file", str(bad)], capture_output=True, text=True,
+                       timeout=15)
+    assert r.returncode == 1
+    assert f"grantd: --pid-file {bad}: cannot write: No such file or directory" in r.stderr
+
+
+@pytest.mark.parametrize("args", [["migrate"], ["keys", "list"], ["audit"]])
+def test_only_serve_takes_a_pid_file(make_grantd, tmp_path, args):
+    g = make_grantd()
+    r = subprocess.run([GRANTD, *args, "--config", str(g.config_path),
+                        "--pid-file", str(tmp_path / "p")], capture_output=True,
+                       text=True, timeout=15)
+    assert r.returncode == 2, r.stderr
+    assert "takes no --pid-file" in r.stderr
+    assert not (tmp_path / "p").exists()
