@@ -49,7 +49,7 @@ struct http_server {
 	struct http_counters unmatched;
 	atomic_ullong next_request_id;
 	char id_prefix[9];
-	char start_error[256];    /* libmicrohttpd's first message at start */
+	char start_error[512];    /* libmicrohttpd's first message at start */
 	atomic_bool started;      /* later messages are only logged */
 };
 

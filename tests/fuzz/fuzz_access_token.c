@@ -1,7 +1,7 @@
-/* fuzz_access_token: bearer tokens as an attacker may send them, verified
- * against fixed signing keys; and signing key files. A token that verifies
- * must have been signed with a configured key, so no input found by
- * mutation may verify. */
+/* fuzz_access_token: Authorization headers and bearer tokens as an
+ * attacker may send them, verified against fixed signing keys; and signing
+ * key files. A token that verifies must have been signed with a configured
+ * key, so no input found by mutation may verify. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,6 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static char *valid;
 	struct auth_signing_keys parsed;
 	struct auth_token_claims c;
+	static char token[AUTH_BEARER_MAX + 1];
 	char *s = util_xstrndup((const char *)data, size);
 	char *err = NULL;
 
@@ -31,6 +32,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	if (auth_token_verify(&keys, "grantd", "grantd", s, 1800000000, &c) == 0)
 		UTIL_ASSERT(strcmp(s, valid) == 0);
+	/* the header as given: a token comes out whole, unquoted, non-empty */
+	if (auth_bearer_token(s, token, sizeof(token)) == 0)
+		UTIL_ASSERT(token[0] && !strchr(token, '"') &&
+			    strlen(token) <= AUTH_BEARER_MAX);
 	if (auth_signing_keys_parse((const char *)data, size, &parsed, &err) == 0)
 		auth_signing_keys_release(&parsed);
 	else
