@@ -38,6 +38,12 @@ static const char usage_text[] =
 	"                               within auth.token_ttl_seconds\n"
 	"  audit --config FILE [--limit N] [--json]\n"
 	"                               credential and catalog changes, oldest first\n"
+	"  backup --config FILE --to PATH [--json]\n"
+	"                               copy the database to a new file (safe while\n"
+	"                               grantd runs)\n"
+	"  restore --config FILE --from BACKUP [--force] [--json]\n"
+	"                               check a backup and put it in place as the\n"
+	"                               database (stop grantd first)\n"
 	"  version                      print the version\n"
 	"  --help                       print this help\n"
 	"\n"
@@ -56,6 +62,9 @@ struct args {
 	size_t n_scopes;
 	long long expires_in;
 	long long limit;
+	const char *to;
+	const char *from;
+	bool force;
 	bool json;
 	int n_positional;
 	const char *positional[2];
@@ -110,6 +119,15 @@ static int parse_option(int opt, struct args *a)
 		if (*optarg == '\0' || *end != '\0' || a->limit <= 0)
 			return usage_error("--limit needs a positive number");
 		return 0;
+	case 't':
+		a->to = optarg;
+		return 0;
+	case 'f':
+		a->from = optarg;
+		return 0;
+	case 'F':
+		a->force = true;
+		return 0;
 	default:
 		return usage_error("bad option");
 	}
@@ -126,6 +144,9 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "json", no_argument, NULL, 'j' },
 		{ "limit", required_argument, NULL, 'l' },
 		{ "pid-file", required_argument, NULL, 'p' },
+		{ "to", required_argument, NULL, 't' },
+		{ "from", required_argument, NULL, 'f' },
+		{ "force", no_argument, NULL, 'F' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc;
@@ -166,6 +187,10 @@ static int expect(const struct args *a, const char *cmd, bool config,
 		return usage_error("%s takes no --limit", cmd);
 	if (a->pid_file && strcmp(cmd, "serve") != 0)
 		return usage_error("%s takes no --pid-file", cmd);
+	if (a->to && strcmp(cmd, "backup") != 0)
+		return usage_error("%s takes no --to", cmd);
+	if ((a->from || a->force) && strcmp(cmd, "restore") != 0)
+		return usage_error("%s takes no --from or --force", cmd);
 	return 0;
 }
 
@@ -309,6 +334,18 @@ static int run(int argc, char **argv)
 	if (strcmp(cmd, "migrate") == 0)
 		return (rc = expect(&a, "migrate", true, 0, false)) ? rc :
 			app_migrate(a.config);
+	if (strcmp(cmd, "backup") == 0) {
+		if ((rc = expect(&a, "backup", true, 0, false)))
+			return rc;
+		return a.to ? app_backup(a.config, a.to, a.json) :
+			usage_error("backup needs --to PATH");
+	}
+	if (strcmp(cmd, "restore") == 0) {
+		if ((rc = expect(&a, "restore", true, 0, false)))
+			return rc;
+		return a.from ? app_restore(a.config, a.from, a.force, a.json) :
+			usage_error("restore needs --from BACKUP");
+	}
 	return usage_error("unknown command \"%s\"", cmd);
 }
 

@@ -1,6 +1,6 @@
 /* app: the commands grantd runs — serve, migrate, catalog check, keys,
- * clients, signing-keys, audit — with configuration loading, start-up, signals and
- * shutdown. Each returns the process exit code: 0 on success, 1 on failure. */
+ * clients, signing-keys, audit, backup, restore — with configuration
+ * loading, start-up, signals and shutdown. Each returns the process exit code: 0 on success, 1 on failure. */
 #ifndef GRANTD_APP_H
 #define GRANTD_APP_H
 
@@ -37,5 +37,13 @@ int app_signing_keys_retire(const char *config_path, const char *kid);
 
 /* Lists the audit trail, oldest first; limit > 0 keeps the newest `limit`. */
 int app_audit_list(const char *config_path, long long limit, bool json);
+
+/* Copies the configured database, which grantd may be using, to the new
+ * file `to_path` (backup.c). */
+int app_backup(const char *config_path, const char *to_path, bool json);
+/* Puts the backup at `from_path` in place as the configured database; an
+ * existing one is replaced only with `force`, and never while in use. */
+int app_restore(const char *config_path, const char *from_path, bool force,
+		bool json);
 
 #endif

@@ -168,9 +168,14 @@ fail:
 	return -1;
 }
 
+int store_schema_latest(void)
+{
+	return (int)UTIL_ARRAY_LEN(migrations);
+}
+
 int store_migrate(struct store_conn *c, int *version, char **err)
 {
-	int want = (int)UTIL_ARRAY_LEN(migrations);
+	int want = store_schema_latest();
 	bool done = false;
 
 	while (!done)

@@ -15,6 +15,9 @@ enum store_rc {
 	STORE_OK = 0,
 	STORE_ERR = -1,     /* the database failed; nothing of the intent was kept */
 	STORE_CLOSED = -2,  /* the store is shutting down and takes no more work */
+	STORE_NOT_FOUND = -3, /* backup: there is no database to copy */
+	STORE_EXISTS = -4,  /* backup, restore: the file to write already exists */
+	STORE_BUSY = -5,    /* restore: a process has the database open */
 };
 
 #define STORE_ACCOUNT_ID_MAX 128
@@ -77,6 +80,9 @@ int store_open(const struct store_options *opts, struct store **out, char **err)
 void store_close(struct store *st);
 /* Schema version after migrations. */
 int store_schema_version(struct store *st);
+/* The schema version this binary migrates a database to (its number of
+ * migrations). */
+int store_schema_latest(void);
 /* Runs a trivial read on a reader connection. Returns 0 if it works. */
 int store_ping(struct store *st);
 
@@ -336,5 +342,48 @@ typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */
 int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 		     void *arg);
+
+/* ---- backup and restore (backup.c; no store handle needed) ----------- */
+
+/* What a backup holds, read from the file. */
+struct store_backup_info {
+	int schema_version;
+	int64_t fulfilments;
+	int64_t accounts;
+	int64_t bytes;          /* size of the file */
+};
+
+/* Copies the database at `db_path`, which a running grantd may be writing
+ * to, into the new file `to_path`: one read transaction, so one consistent
+ * snapshot holding every commit made before it began. The copy is written
+ * beside `to_path`, synced, checked like store_backup_check, then renamed
+ * to `to_path` and the directory synced. The database is only read, as by
+ * any reader: never created, written or checkpointed.
+ * Returns 0 and the copy's *info; STORE_NOT_FOUND if there is no file at
+ * `db_path`; STORE_EXISTS if `to_path` exists; STORE_ERR with a message in
+ * *err (owned by the caller). On failure nothing is left at `to_path`. */
+int store_backup(const char *db_path, const char *to_path,
+		 struct store_backup_info *info, char **err);
+
+/* Checks that `path` is a grantd backup this binary can restore: a
+ * readable SQLite file whose integrity check passes, with grantd's tables
+ * and a schema version from 1 to store_schema_latest(). Opens it read-only.
+ * Returns 0 and *info, or STORE_ERR with *err (owned) naming the file and
+ * what is wrong. */
+int store_backup_check(const char *path, struct store_backup_info *info,
+		       char **err);
+
+/* Puts the backup at `from_path` in place as the database at `db_path`,
+ * after checking it (store_backup_check). A database already at `db_path`
+ * is replaced only if `replace`, and only while no process has it open;
+ * its -wal, -shm and -journal files are removed before the new file takes
+ * its name, so they cannot be applied to it. The copy is written beside
+ * `db_path`, synced, renamed and the directory synced.
+ * Returns 0 and the backup's *info; STORE_EXISTS if a database is at
+ * `db_path` and !replace; STORE_BUSY if a process has it open; STORE_ERR
+ * with *err (owned). If the checks or the copy fail, nothing at `db_path`
+ * has changed. */
+int store_restore(const char *from_path, const char *db_path, bool replace,
+		  struct store_backup_info *info, char **err);
 
 #endif

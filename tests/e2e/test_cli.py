@@ -80,6 +80,8 @@ def test_help(flag):
     for text in ("serve --config FILE", "migrate --config FILE", "catalog check FILE",
                  "keys create --config FILE --name NAME --scope SCOPE",
                  "keys list --config FILE", "keys revoke --config FILE ID", "version",
+                 "backup --config FILE --to PATH [--json]",
+                 "restore --config FILE --from BACKUP [--force] [--json]",
                  "fulfillment:primegaming, partner, operator", "GRANTD_<SECTION>_<KEY>"):
         assert text in r.stdout, text
 
@@ -132,6 +134,18 @@ USAGE_ERRORS = [
     (["catalog", "check", "--config", "{cfg}", "a.json"], "catalog check takes no --config"),
     (["catalog", "check", "--json", "a.json"], "catalog check takes no --json"),
     (["version", "--bogus"], "unknown option or missing value: --bogus"),
+    (["backup", "--to", "b.db"], "backup needs --config FILE"),
+    (["backup", "--config", "{cfg}"], "backup needs --to PATH"),
+    (["backup", "--config", "{cfg}", "--to"], "unknown option or missing value: --to"),
+    (["backup", "--config", "{cfg}", "--to", "b.db", "--force"],
+     "backup takes no --from or --force"),
+    (["backup", "--config", "{cfg}", "--to", "b.db", "extra"],
+     "backup takes 0 argument(s), got 1"),
+    (["restore", "--config", "{cfg}"], "restore needs --from BACKUP"),
+    (["restore", "--config", "{cfg}", "--force"], "restore needs --from BACKUP"),
+    (["restore", "--config", "{cfg}", "--from", "b.db", "--to", "c.db"],
+     "restore takes no --to"),
+    (["migrate", "--config", "{cfg}", "--force"], "migrate takes no --from or --force"),
 ]
 
 
