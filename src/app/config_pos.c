@@ -31,9 +31,12 @@ static void mark_at(const yaml_mark_t *m, struct config_pos_mark *out)
 	out->col = m->column + 1;
 }
 
+/* The innermost recorded frame; NULL at the top, or below the depth
+ * recorded (nothing there is recorded). */
 static struct pos_frame *top(struct pos_walk *w)
 {
-	return w->depth ? &w->stack[w->depth - 1] : NULL;
+	return w->depth && w->depth <= POS_DEPTH_MAX ? &w->stack[w->depth - 1] :
+		NULL;
 }
 
 /* A key: records its entry, and extends the path for its value. */
@@ -84,7 +87,7 @@ static void on_complex_key(struct pos_walk *w, const yaml_mark_t *m)
 
 static void push(struct pos_walk *w, bool mapping, const yaml_mark_t *m)
 {
-	struct pos_frame *f = w->depth <= POS_DEPTH_MAX ? top(w) : NULL;
+	struct pos_frame *f = top(w);
 
 	if (f && f->mapping && f->expect_key)
 		on_complex_key(w, m);
@@ -115,7 +118,7 @@ static void pop(struct pos_walk *w)
 /* Handles one event; returns false at the end of the stream. */
 static bool on_event(struct pos_walk *w, const yaml_event_t *ev)
 {
-	struct pos_frame *f = w->depth <= POS_DEPTH_MAX ? top(w) : NULL;
+	struct pos_frame *f = top(w);
 
 	switch (ev->type) {
 	case YAML_DOCUMENT_START_EVENT:

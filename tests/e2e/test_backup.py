@@ -173,7 +173,7 @@ def test_backups_under_load_hold_every_acknowledged_fulfilment(make_grantd, tmp_
     _, _, dest, r = taken[-1]
     info = last_json(r)
     before = load.acked_before(taken[-1][0])
-    h = make_grantd("restored")
+    h = make_grantd("restored", migrate=False)
     assert not h.db_path.exists()
     info2 = last_json(restore(h, dest, "--json"))
     assert info2 == dict(info, database=str(h.db_path))
@@ -207,7 +207,7 @@ def history_ids(g, account):
 
 
 def test_backup_without_a_database_creates_nothing(make_grantd, tmp_path):
-    g = make_grantd()
+    g = make_grantd(migrate=False)
     dest = tmp_path / "b.db"
     r = backup(g, dest)
     refused(r, f"no database at {g.db_path}: start grantd serve or run grantd "
@@ -257,7 +257,7 @@ def make_backup(make_grantd, tmp_path):
 
 def test_restore_refuses_files_that_are_not_grantd_backups(make_grantd, tmp_path):
     _, good = make_backup(make_grantd, tmp_path)
-    h = make_grantd("target")
+    h = make_grantd("target", migrate=False)
     text = tmp_path / "notes.db"
     text.write_text("these are not the pages you are looking for\n" * 100)
     truncated = tmp_path / "truncated.db"
