@@ -18,6 +18,9 @@ int app_config_load(const char *path, struct config *out);
  * NULL after printing why. */
 struct store *app_open_for_command(const char *config_path, struct config *cfg,
 				   bool create);
+/* Prints `j` as one line of compact JSON on stdout, and drops the
+ * reference it is given. */
+void app_print_json(json_t *j);
 /* Opens the configured store (creating the database if `create`),
  * printing a failure to stderr. Returns the store or NULL. */
 struct store *app_store_open(const struct config *cfg, bool create);

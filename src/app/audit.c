@@ -104,12 +104,8 @@ int app_audit_list(const char *config_path, long long limit, bool json)
 		printf("%-6s %-24s %-20s %-26s %-40s %s\n", "ID", "AT", "ACTOR",
 		       "ACTION", "TARGET", "DETAIL");
 	rc = store_audit_read(st, limit > 0 ? limit : -1, list_one, &lc);
-	if (json && rc == STORE_OK) {
-		char *text = json_dumps(lc.array, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-		printf("%s\n", text);
-		free(text);
-	}
+	if (json && rc == STORE_OK)
+		app_print_json(json_incref(lc.array));
 	json_decref(lc.array);
 	store_close(st);
 	config_release(&cfg);

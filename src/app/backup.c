@@ -16,22 +16,16 @@ static void print_result(const char *path, const char *database,
 			 const struct store_backup_info *info, bool json,
 			 const char *text)
 {
-	json_t *j;
-	char *line;
-
 	if (!json) {
 		printf("%s\n", text);
 		return;
 	}
-	j = json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "path", path,
-		      "database", database, "schema_version", info->schema_version,
-		      "fulfillments", (json_int_t)info->fulfilments,
-		      "accounts", (json_int_t)info->accounts,
-		      "bytes", (json_int_t)info->bytes);
-	line = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	printf("%s\n", line);
-	free(line);
-	json_decref(j);
+	app_print_json(json_pack("{s:s, s:s, s:i, s:I, s:I, s:I}", "path", path,
+				 "database", database, "schema_version",
+				 info->schema_version, "fulfillments",
+				 (json_int_t)info->fulfilments, "accounts",
+				 (json_int_t)info->accounts, "bytes",
+				 (json_int_t)info->bytes));
 }
 
 /* Prints why a backup or restore failed: `file` is the backup being

@@ -26,6 +26,15 @@ int app_config_load(const char *path, struct config *out)
 	return rc;
 }
 
+void app_print_json(json_t *j)
+{
+	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
+
+	printf("%s\n", text ? text : "null");
+	free(text);
+	json_decref(j);
+}
+
 struct store *app_store_open(const struct config *cfg, bool create)
 {
 	struct store_options opts = {

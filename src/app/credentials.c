@@ -112,15 +112,6 @@ static unsigned scope_bits(const char *const *scopes, size_t n)
 	return bits;
 }
 
-static void print_json(json_t *j)
-{
-	char *text = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-	printf("%s\n", text);
-	free(text);
-	json_decref(j);
-}
-
 /* ---- create ------------------------------------------------------------ */
 
 /* Fills the parts of a new credential common to keys and clients. */
@@ -162,7 +153,7 @@ int app_keys_create(const char *config_path, const char *name,
 	if (create(config_path, &ch, "key"))
 		return 1;
 	if (json)
-		print_json(json_pack("{s:s, s:s}", "id", id, "key", key));
+		app_print_json(json_pack("{s:s, s:s}", "id", id, "key", key));
 	else
 		printf("created API key %s \"%s\" with scopes: %s\n"
 		       "key (shown once; store it now): %s\n", id, name, names, key);
@@ -187,7 +178,7 @@ int app_clients_create(const char *config_path, const char *name,
 	if (create(config_path, &ch, "client"))
 		return 1;
 	if (json)
-		print_json(json_pack("{s:s, s:s}", "client_id", id,
+		app_print_json(json_pack("{s:s, s:s}", "client_id", id,
 				     "client_secret", secret));
 	else
 		printf("created OAuth client %s \"%s\" with scopes: %s\n"
@@ -291,7 +282,7 @@ static int list(const char *config_path, const char *kind, bool json)
 		       "REVOKED");
 	rc = store_credentials_read(st, list_one, &lc);
 	if (json && rc == STORE_OK)
-		print_json(json_incref(lc.array));
+		app_print_json(json_incref(lc.array));
 	json_decref(lc.array);
 	store_close(st);
 	config_release(&cfg);
@@ -350,7 +341,7 @@ static void print_rotated(const char *id, const char *secret, int64_t until_ms,
 	char until[25];
 
 	if (json) {
-		print_json(json_pack("{s:s, s:s, s:I}", "client_id", id,
+		app_print_json(json_pack("{s:s, s:s, s:I}", "client_id", id,
 				     "client_secret", secret,
 				     "previous_secret_expires_at_millis",
 				     (json_int_t)until_ms));

@@ -129,7 +129,7 @@ int app_signing_keys_rotate(const char *config_path, bool json)
 		return 1;
 	}
 	if (json)
-		printf("{\"kid\":\"%s\"}\n", kc.kid);
+		app_print_json(json_pack("{s:s}", "kid", kc.kid));
 	else
 		printf("signing key %s added; running servers sign new access "
 		       "tokens with it within a second, and the older keys "
@@ -234,12 +234,8 @@ int app_signing_keys_list(const char *config_path, bool json)
 		printf("%-20s %-10s %-25s %-25s %s\n", "KID", "STATE", "CREATED",
 		       "RETIRED", "VERIFIES_UNTIL");
 	rc = store_signing_keys_read(st, list_key, &kl);
-	if (json && rc == STORE_OK) {
-		char *text = json_dumps(kl.array, JSON_COMPACT | JSON_PRESERVE_ORDER);
-
-		printf("%s\n", text);
-		free(text);
-	}
+	if (json && rc == STORE_OK)
+		app_print_json(json_incref(kl.array));
 	json_decref(kl.array);
 	store_close(st);
 	config_release(&cfg);
