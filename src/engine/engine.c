@@ -25,15 +25,17 @@ struct engine {
 	struct source_counts sources[ENGINE_MAX_SOURCES];
 };
 
+/* Provider-neutral: a source answers in its own provider's words
+ * (sources/primegaming.c maps these to Prime Gaming's error codes). */
 static const char *const outcome_codes[] = {
 	[ENGINE_GRANTED] = "Granted",
 	[ENGINE_REPLAYED] = "Replayed",
-	[ENGINE_INVALID_CUSTOMER] = "InvalidCustomer",
-	[ENGINE_INVALID_ITEM] = "InvalidSku",
-	[ENGINE_OUTSIDE_WINDOW] = "SkuExpired",
+	[ENGINE_INVALID_CUSTOMER] = "UnknownAccount",
+	[ENGINE_INVALID_ITEM] = "UnknownItem",
+	[ENGINE_OUTSIDE_WINDOW] = "NotAvailable",
 	[ENGINE_ALREADY_OWNED] = "ContentAlreadyOwned",
 	[ENGINE_ACCOUNT_STATE] = "AccountStateError",
-	[ENGINE_CONFLICT] = "TransactionConflict",
+	[ENGINE_CONFLICT] = "Conflict",
 	[ENGINE_STORE_ERROR] = "StoreUnavailable",
 	[ENGINE_UNAVAILABLE] = "ShuttingDown",
 };

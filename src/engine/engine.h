@@ -25,8 +25,10 @@ enum engine_outcome {
 	ENGINE_OUTCOME_COUNT
 };
 
-/* Stable code for an outcome ("InvalidCustomer", …), as recorded in the
- * fulfilment's error_code; borrowed static string. */
+/* Stable, provider-neutral code for an outcome ("UnknownAccount",
+ * "UnknownItem", "NotAvailable", …), as recorded in the fulfilment's
+ * error_code and counted in metrics; borrowed static string. A source
+ * answers its provider in the provider's own words. */
 const char *engine_outcome_code(enum engine_outcome o);
 /* True for the outcomes a source should answer as success. */
 bool engine_outcome_ok(enum engine_outcome o);

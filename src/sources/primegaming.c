@@ -91,22 +91,26 @@ static void pg_request_free(void *p)
 	free(pg);
 }
 
-/* The answer for each engine outcome, in Prime Gaming's contract. */
+/* The answer for each engine outcome, in Prime Gaming's contract: the
+ * push document's vendor error codes and its example messages. */
 static const struct {
 	unsigned status;
-	const char *prefix;  /* message prefix, from the document's examples */
+	const char *code;
+	const char *prefix;
 } answers[] = {
-	[ENGINE_GRANTED] = { 200, NULL },
-	[ENGINE_REPLAYED] = { 200, NULL },
-	[ENGINE_INVALID_CUSTOMER] = { 400, "The customer ID is invalid: " },
-	[ENGINE_INVALID_ITEM] = { 400, "SKU is invalid: " },
-	[ENGINE_OUTSIDE_WINDOW] = { 400, "SKU " },
-	[ENGINE_ALREADY_OWNED] = { 400, "A customer with this ID already owns "
-				   "this content: " },
-	[ENGINE_ACCOUNT_STATE] = { 400, "The account is in an invalid state: " },
-	[ENGINE_CONFLICT] = { 409, "transaction_id " },
-	[ENGINE_STORE_ERROR] = { 503, "" },
-	[ENGINE_UNAVAILABLE] = { 503, "" },
+	[ENGINE_GRANTED] = { 200, NULL, NULL },
+	[ENGINE_REPLAYED] = { 200, NULL, NULL },
+	[ENGINE_INVALID_CUSTOMER] = { 400, "InvalidCustomer",
+				      "The customer ID is invalid: " },
+	[ENGINE_INVALID_ITEM] = { 400, "InvalidSku", "SKU is invalid: " },
+	[ENGINE_OUTSIDE_WINDOW] = { 400, "SkuExpired", "SKU " },
+	[ENGINE_ALREADY_OWNED] = { 400, "ContentAlreadyOwned", "A customer with "
+				   "this ID already owns this content: " },
+	[ENGINE_ACCOUNT_STATE] = { 400, "AccountStateError", "The account is in "
+				   "an invalid state: " },
+	[ENGINE_CONFLICT] = { 409, "TransactionConflict", "transaction_id " },
+	[ENGINE_STORE_ERROR] = { 503, "StoreUnavailable", "" },
+	[ENGINE_UNAVAILABLE] = { 503, "ShuttingDown", "" },
 };
 
 /* Runs on the store's writer thread once the outcome is durable. The reply
@@ -122,8 +126,8 @@ static void pg_done(struct engine_job *job)
 	}
 	if (answers[o].status == 503)
 		http_reply_header(pg->req, "Retry-After", "1");
-	http_reply_error(pg->req, answers[o].status, engine_outcome_code(o),
-			 "%s%s", answers[o].prefix, job->message);
+	http_reply_error(pg->req, answers[o].status, answers[o].code, "%s%s",
+			 answers[o].prefix, job->message);
 }
 
 void sources_primegaming_fulfill(struct http_request *req)

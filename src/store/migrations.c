@@ -104,6 +104,16 @@ static const char *const migrations[] = {
 	"  created_at_ms INTEGER NOT NULL,"
 	"  retired_at_ms INTEGER"
 	");",
+	/* 4: recorded outcomes in the engine's provider-neutral words, not
+	 * Prime Gaming's (which only its push API's answers use). */
+	"UPDATE fulfillments SET error_code = CASE error_code"
+	"  WHEN 'InvalidCustomer' THEN 'UnknownAccount'"
+	"  WHEN 'InvalidSku' THEN 'UnknownItem'"
+	"  WHEN 'SkuExpired' THEN 'NotAvailable'"
+	"  WHEN 'TransactionConflict' THEN 'Conflict'"
+	"  ELSE error_code END"
+	"  WHERE error_code = 'InvalidCustomer' OR error_code = 'InvalidSku' OR"
+	"    error_code = 'SkuExpired' OR error_code = 'TransactionConflict';",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

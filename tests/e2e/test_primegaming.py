@@ -64,7 +64,7 @@ def test_unknown_account_is_invalid_customer(grantd):
     # the attempt is recorded for support staff, and nothing was granted
     [rec] = grantd.history("nobody")
     assert rec["provider_entitlement_record_status"] == "failed"
-    assert rec["error_code"] == "InvalidCustomer"
+    assert rec["error_code"] == "UnknownAccount"  # the engine's word, not Prime Gaming's
     with grantd.db() as c:
         assert c.execute("SELECT count(*) FROM accounts WHERE account_id='nobody'").fetchone()[0] == 0
         assert c.execute("SELECT count(*) FROM grants").fetchone()[0] == 0

@@ -171,7 +171,7 @@ Test(engine, unknown_account_fails_and_is_recorded)
 	cr_assert_eq(w.job.outcome, ENGINE_INVALID_CUSTOMER);
 	cr_assert(strstr(w.job.message, "ghost"));
 	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE status = 'failed'"
-			 " AND error_code = 'InvalidCustomer'"), 1);
+			 " AND error_code = 'UnknownAccount'"), 1);
 	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
 	/* evaluated afresh once the account exists; same fulfilment id */
 	account("ghost", "active");
@@ -197,7 +197,7 @@ Test(engine, unknown_item_is_invalid)
 	account("p1", "active");
 	cr_assert_eq(run("p1", "nope", "t1"), ENGINE_INVALID_ITEM);
 	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE entitlement_id "
-			 "IS NULL AND error_code = 'InvalidSku'"), 1);
+			 "IS NULL AND error_code = 'UnknownItem'"), 1);
 }
 
 Test(engine, availability_window_is_half_open)
