@@ -47,10 +47,17 @@ static const char usage_text[] =
 	"                               database (stop grantd first)\n"
 	"  version                      print the version\n"
 	"  --help                       print this help\n"
-	"\n"
-	"scopes: fulfillment:primegaming, partner, operator\n"
-	"Every config key can be overridden by GRANTD_<SECTION>_<KEY>; see "
-	"docs/configuration.md.\n";
+	"\n";
+
+/* Prints the usage, the scopes the credential commands take, and where the
+ * configuration is described. */
+static void print_usage(FILE *out)
+{
+	fputs(usage_text, out);
+	fprintf(out, "scopes: %s\n", auth_scope_names());
+	fputs("Every config key can be overridden by GRANTD_<SECTION>_<KEY>; "
+	      "see docs/configuration.md.\n", out);
+}
 
 #define MAX_SCOPES 8
 
@@ -81,7 +88,7 @@ static int usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputs("\n\n", stderr);
-	fputs(usage_text, stderr);
+	print_usage(stderr);
 	return 2;
 }
 
@@ -376,7 +383,7 @@ int main(int argc, char **argv)
 	if (a.json)
 		return usage_error("%s takes no --json", argv[1]);
 	if (is_help(argv[1]))
-		fputs(usage_text, stdout);
+		print_usage(stdout);
 	else
 		printf("grantd %s\n", GRANTD_VERSION);
 	return 0;

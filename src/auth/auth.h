@@ -12,10 +12,19 @@
 #include "http/http.h"
 #include "store/store.h"
 
+/* Every credential scope, the one place they are listed:
+ *   X(NAME, bit, "scope name as written in credentials and tokens")
+ * A provider whose push routes need a scope of their own adds a line here
+ * and names AUTH_SCOPE_<NAME> in its source (sources/sources.h). */
+#define AUTH_SCOPES(X) \
+	X(PRIMEGAMING, 0, "fulfillment:primegaming") \
+	X(PARTNER, 1, "partner") \
+	X(OPERATOR, 2, "operator")
+
 enum auth_scope {
-	AUTH_SCOPE_PRIMEGAMING = 1u << 0,  /* "fulfillment:primegaming" */
-	AUTH_SCOPE_PARTNER = 1u << 1,      /* "partner" */
-	AUTH_SCOPE_OPERATOR = 1u << 2,     /* "operator" */
+#define AUTH_SCOPE_BIT(name, bit, text) AUTH_SCOPE_##name = 1u << (bit),
+	AUTH_SCOPES(AUTH_SCOPE_BIT)
+#undef AUTH_SCOPE_BIT
 };
 
 /* Parses one scope name into its bit. Returns 0 or -1. */
@@ -24,7 +33,8 @@ int auth_scope_parse(const char *name, unsigned *bit);
 int auth_scopes_parse(const char *names, unsigned *bits);
 /* Writes the space-separated names of `bits` into out. */
 void auth_scopes_format(unsigned bits, char *out, size_t size);
-/* "fulfillment:primegaming, partner, operator": for usage messages. */
+/* Every scope name, comma-separated ("fulfillment:primegaming, partner,
+ * operator"): for usage messages. A static string. */
 const char *auth_scope_names(void);
 
 /* ---- secrets ------------------------------------------------------------ */

@@ -9,9 +9,9 @@ static const struct {
 	unsigned bit;
 	const char *name;
 } scopes[] = {
-	{ AUTH_SCOPE_PRIMEGAMING, "fulfillment:primegaming" },
-	{ AUTH_SCOPE_PARTNER, "partner" },
-	{ AUTH_SCOPE_OPERATOR, "operator" },
+#define SCOPE_ROW(name, bit, text) { AUTH_SCOPE_##name, text },
+	AUTH_SCOPES(SCOPE_ROW)
+#undef SCOPE_ROW
 };
 
 int auth_scope_parse(const char *name, unsigned *bit)
@@ -66,7 +66,12 @@ void auth_scopes_format(unsigned bits, char *out, size_t size)
 
 const char *auth_scope_names(void)
 {
-	return "fulfillment:primegaming, partner, operator";
+#define SCOPE_TEXT(name, bit, text) ", " text
+	/* the list with its leading ", " skipped */
+	static const char all[] = AUTH_SCOPES(SCOPE_TEXT);
+#undef SCOPE_TEXT
+
+	return all + 2;
 }
 
 int auth_key_generate(char key[AUTH_KEY_LEN + 1], char id[AUTH_KEY_ID_LEN + 1])
