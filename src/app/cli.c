@@ -41,6 +41,7 @@ int app_catalog_check(const char *catalog_path)
 {
 	struct util_strlist problems;
 	struct catalog *c = NULL;
+	int named = 0;
 
 	util_strlist_init(&problems);
 	if (catalog_load_file(catalog_path, &c, &problems)) {
@@ -51,10 +52,17 @@ int app_catalog_check(const char *catalog_path)
 		util_strlist_release(&problems);
 		return 1;
 	}
-	printf("%s: ok: %zu items, %zu bundles, %zu entitlements, %zu Prime "
-	       "Gaming SKUs\n", catalog_path, catalog_item_count(c),
-	       catalog_bundle_count(c), catalog_entitlement_count(c),
-	       catalog_provider_id_count(c, CATALOG_PRIME_GAMING));
+	printf("%s: ok: %zu items, %zu bundles, %zu entitlements; provider item "
+	       "ids:", catalog_path, catalog_item_count(c),
+	       catalog_bundle_count(c), catalog_entitlement_count(c));
+	for (int p = 0; p < CATALOG_PROVIDER_COUNT; p++) {
+		size_t ids = catalog_provider_id_count(c, (enum catalog_provider)p);
+
+		if (ids)
+			printf("%s %s %zu", named++ ? "," : "",
+			       catalog_namespace_path((enum catalog_provider)p), ids);
+	}
+	printf("%s\n", named ? "" : " none");
 	catalog_unref(c);
 	util_strlist_release(&problems);
 	return 0;

@@ -35,17 +35,30 @@ struct catalog_grant {
 	int64_t amount;
 };
 
-/* Lookup namespaces: one per kind of provider item id in providerDetails. */
+/* Lookup namespaces, one per kind of provider item id in providerDetails,
+ * the one place they are listed:
+ *   X(NAME, "where the id sits in a providerDetails element")
+ * A namespace also needs the parser of its providerDetails key in
+ * catalog/validate.c (provider_parsers), which maps the ids it reads. */
+#define CATALOG_NAMESPACES(X) \
+	X(PRIME_GAMING, "primeGaming.sku") \
+	X(TWITCH_DROP, "twitchDrop.rewardId") \
+	X(EPIC, "epicEntitlement.audienceItemId") \
+	X(STEAM_ITEM, "steamEntitlement.inventoryItem.itemDefId") \
+	X(STEAM_APP, "steamEntitlement.app.appId") \
+	X(GAMEPOT_PRODUCT, "gamepot.productId") \
+	X(GAMEPOT_ITEM, "gamepot.itemId")
+
 enum catalog_provider {
-	CATALOG_PRIME_GAMING,      /* primeGaming.sku */
-	CATALOG_TWITCH_DROP,       /* twitchDrop.rewardId */
-	CATALOG_EPIC,              /* epicEntitlement.audienceItemId */
-	CATALOG_STEAM_ITEM,        /* steamEntitlement.inventoryItem.itemDefId */
-	CATALOG_STEAM_APP,         /* steamEntitlement.app.appId */
-	CATALOG_GAMEPOT_PRODUCT,   /* gamepot.productId */
-	CATALOG_GAMEPOT_ITEM,      /* gamepot.itemId */
+#define CATALOG_NAMESPACE_ENUM(name, path) CATALOG_##name,
+	CATALOG_NAMESPACES(CATALOG_NAMESPACE_ENUM)
+#undef CATALOG_NAMESPACE_ENUM
 	CATALOG_PROVIDER_COUNT
 };
+
+/* Where a namespace's ids sit in providerDetails ("primeGaming.sku"); a
+ * static string. */
+const char *catalog_namespace_path(enum catalog_provider provider);
 
 struct catalog_entitlement {
 	const char *id;

@@ -434,14 +434,16 @@ static void parse_bundle(struct ctx *x, json_t *j, size_t i, void *arg)
 
 /* Where each provider's item id sits inside a providerDetails element. */
 static const char *const provider_paths[CATALOG_PROVIDER_COUNT] = {
-	[CATALOG_PRIME_GAMING] = "primeGaming.sku",
-	[CATALOG_TWITCH_DROP] = "twitchDrop.rewardId",
-	[CATALOG_EPIC] = "epicEntitlement.audienceItemId",
-	[CATALOG_STEAM_ITEM] = "steamEntitlement.inventoryItem.itemDefId",
-	[CATALOG_STEAM_APP] = "steamEntitlement.app.appId",
-	[CATALOG_GAMEPOT_PRODUCT] = "gamepot.productId",
-	[CATALOG_GAMEPOT_ITEM] = "gamepot.itemId",
+#define NAMESPACE_PATH(name, path) [CATALOG_##name] = path,
+	CATALOG_NAMESPACES(NAMESPACE_PATH)
+#undef NAMESPACE_PATH
 };
+
+const char *catalog_namespace_path(enum catalog_provider provider)
+{
+	return (unsigned)provider < CATALOG_PROVIDER_COUNT ?
+		provider_paths[provider] : NULL;
+}
 
 /* Maps the provider item id `id` (ownership moves in) to the entitlement
  * being parsed; clashes are reported once every entry is read. */
@@ -596,6 +598,9 @@ static void parse_gamepot(struct ctx *x, json_t *j)
 		parse_provider_text(x, j, "itemId", CATALOG_GAMEPOT_ITEM);
 }
 
+/* Every providerDetails key and its parser (which maps the namespaces'
+ * ids it reads); the keys, in this order, are also what a providerDetails
+ * element may hold. */
 static const struct {
 	const char *key;
 	void (*parse)(struct ctx *x, json_t *j);
@@ -610,12 +615,12 @@ static const struct {
 static void parse_provider_detail(struct ctx *x, json_t *j, size_t i,
 				  void *arg)
 {
-	static const char *const keys[] = { "primeGaming", "twitchDrop",
-					    "epicEntitlement",
-					    "steamEntitlement", "gamepot",
-					    NULL };
+	const char *keys[UTIL_ARRAY_LEN(provider_parsers) + 1];
 
 	(void)arg;
+	for (size_t k = 0; k < UTIL_ARRAY_LEN(provider_parsers); k++)
+		keys[k] = provider_parsers[k].key;
+	keys[UTIL_ARRAY_LEN(provider_parsers)] = NULL;
 	x->detail = i;
 	check_keys(x, j, keys);
 	check_exactly_one(x, j, keys);

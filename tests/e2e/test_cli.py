@@ -479,8 +479,8 @@ def test_catalog_check_good_file():
     r = run("catalog", "check", TEST_CATALOG)
     assert r.returncode == 0, r.stdout + r.stderr
     assert r.stderr == ""
-    assert r.stdout == (f"{TEST_CATALOG}: ok: 5 items, 1 bundles, 9 entitlements, "
-                        f"8 Prime Gaming SKUs\n")
+    assert r.stdout == (f"{TEST_CATALOG}: ok: 5 items, 1 bundles, 9 entitlements; "
+                        "provider item ids: primeGaming.sku 8, twitchDrop.rewardId 1\n")
 
 
 BROKEN_CATALOG = {
