@@ -58,7 +58,7 @@ struct app_ctx {
 };
 
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */
-#define APP_ROUTES_MAX 16
+#define APP_ROUTES_MAX 48
 size_t app_routes_build(struct http_route *routes, struct app_ctx *ctx);
 
 /* GET /metrics (metrics.c). */

@@ -1,5 +1,6 @@
-/* app/routes.c: the route table (every endpoint, its scope and handler) and
- * the health endpoints. */
+/* app/routes.c: the route table — every source's routes (declared in the
+ * sources table) and grantd's own endpoints, with their scopes and
+ * handlers — and the health endpoints. */
 #include "app/app_int.h"
 
 #include "auth/auth.h"
@@ -29,15 +30,34 @@ static void readyz(struct http_request *req)
 	http_reply_static(req, 200, "{\"status\":\"ready\"}");
 }
 
+/* Appends every source's routes, with the source's scope and the engine
+ * as their ctx. */
+static size_t source_routes(struct http_route *r, struct app_ctx *ctx)
+{
+	size_t n_sources, n = 0;
+	const struct source *const *all = sources_all(&n_sources);
+
+	for (size_t i = 0; i < n_sources; i++) {
+		for (size_t j = 0; j < all[i]->n_routes; j++) {
+			const struct source_route *sr = &all[i]->routes[j];
+
+			r[n++] = (struct http_route){
+				.method = sr->method, .pattern = sr->pattern,
+				.handler = sr->handler, .scopes = all[i]->scope,
+				.flags = sr->flags, .name = sr->name,
+				.ctx = ctx->engine, .throttled = sr->throttled,
+			};
+		}
+	}
+	return n;
+}
+
 size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 {
 	struct store *st = ctx->store;
+	size_t n;
 
 	const struct http_route table[] = {
-		{ HTTP_POST, "/v1/primegaming/fulfillment",
-		  sources_primegaming_fulfill, AUTH_SCOPE_PRIMEGAMING,
-		  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", ctx->engine,
-		  sources_primegaming_throttled },
 		/* clients authenticate inside (RFC 6749 §2.3), not by bearer */
 		{ HTTP_POST, "/oauth2/token", auth_token_endpoint, 0, 0,
 		  "oauth2.token", ctx->auth, NULL },
@@ -55,8 +75,9 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		  "metrics", ctx, NULL },
 	};
 
-	UTIL_ASSERT(UTIL_ARRAY_LEN(table) <= APP_ROUTES_MAX);
+	UTIL_ASSERT(sources_route_count() + UTIL_ARRAY_LEN(table) <= APP_ROUTES_MAX);
+	n = source_routes(r, ctx);
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(table); i++)
-		r[i] = table[i];
-	return UTIL_ARRAY_LEN(table);
+		r[n++] = table[i];
+	return n;
 }

@@ -7,9 +7,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "engine/engine.h"
 
-#define PG_SOURCE "primegaming"
 #define PG_FIELD_MAX 256
 
 /* One in-flight fulfilment: the job and the parsed body its strings
@@ -130,7 +130,9 @@ static void pg_done(struct engine_job *job)
 			 answers[o].prefix, job->message);
 }
 
-void sources_primegaming_fulfill(struct http_request *req)
+/* POST /v1/primegaming/fulfillment: parse, then hand the entitlement to
+ * the engine and answer once it is durable. */
+static void fulfill(struct http_request *req)
 {
 	struct engine *engine = http_request_ctx(req);
 	struct sources_pg_body b;
@@ -151,7 +153,7 @@ void sources_primegaming_fulfill(struct http_request *req)
 	pg->req = req;
 	pg->root = root;
 	pg->job.ent = (struct engine_entitlement){
-		.source = PG_SOURCE,
+		.source = source_primegaming.id,
 		.provider = CATALOG_PRIME_GAMING,
 		.external_id = b.transaction_id,
 		.account_id = b.account_id,
@@ -164,7 +166,10 @@ void sources_primegaming_fulfill(struct http_request *req)
 	engine_submit(engine, &pg->job, pg_done);
 }
 
-void sources_primegaming_throttled(struct http_request *req)
+/* The answer over the rate limit: 429 RequestThrottled naming the body's
+ * transaction_id ("request" if the body has none), as the push document's
+ * example does. */
+static void throttled(struct http_request *req)
 {
 	size_t len;
 	const char *body = http_request_body(req, &len);
@@ -178,3 +183,20 @@ void sources_primegaming_throttled(struct http_request *req)
 	http_reply_error(req, 429, "RequestThrottled", "%s has been throttled.", id);
 	json_decref(root);
 }
+
+static const enum catalog_provider namespaces[] = { CATALOG_PRIME_GAMING };
+
+static const struct source_route routes[] = {
+	{ HTTP_POST, "/v1/primegaming/fulfillment", fulfill,
+	  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", throttled },
+};
+
+const struct source source_primegaming = {
+	.id = "primegaming",
+	.name = "Prime Gaming",
+	.scope = AUTH_SCOPE_PRIMEGAMING,
+	.namespaces = namespaces,
+	.n_namespaces = UTIL_ARRAY_LEN(namespaces),
+	.routes = routes,
+	.n_routes = UTIL_ARRAY_LEN(routes),
+};

@@ -1,17 +1,50 @@
 /* sources: one adapter per provider. Each parses and authenticates what its
  * provider sends, turns it into a canonical entitlement for the engine, and
- * answers in the provider's own contract. */
+ * answers in the provider's own contract. The sources table is the one
+ * place a provider is declared (docs/internals/adding-a-provider.md). */
 #ifndef GRANTD_SOURCES_H
 #define GRANTD_SOURCES_H
 
+#include <stddef.h>
+
+#include "catalog/catalog.h"
 #include "http/http.h"
 
-/* Prime Gaming push fulfilment: POST /v1/primegaming/fulfillment.
- * Route ctx: the struct engine. */
-void sources_primegaming_fulfill(struct http_request *req);
-/* The route's answer over the rate limit: 429 RequestThrottled naming the
- * body's transaction_id ("request" if the body has none). */
-void sources_primegaming_throttled(struct http_request *req);
+/* A route a provider calls (a push source). The handler's route ctx is the
+ * struct engine. */
+struct source_route {
+	enum http_method method;
+	const char *pattern;
+	http_handler_fn handler;
+	unsigned flags;              /* HTTP_ROUTE_* */
+	const char *name;            /* for logs and metrics: "primegaming.fulfill" */
+	http_handler_fn throttled;   /* the answer over the rate limit; NULL: generic */
+};
+
+/* A provider grantd knows. Each provider's file defines one; sources.c
+ * lists them. */
+struct source {
+	const char *id;              /* "primegaming": in records, metrics, config */
+	const char *name;            /* "Prime Gaming", for people */
+	unsigned scope;              /* AUTH_SCOPE_* its routes require; 0: none */
+	/* The catalog namespaces its provider item ids are looked up in. */
+	const enum catalog_provider *namespaces;
+	size_t n_namespaces;
+	const struct source_route *routes;
+	size_t n_routes;
+};
+
+/* Every source, in a fixed order (borrowed, static); *n gets the count. */
+const struct source *const *sources_all(size_t *n);
+/* The source with `id` (borrowed), or NULL. */
+const struct source *sources_find(const char *id);
+/* How many routes all sources declare together. */
+size_t sources_route_count(void);
+
+/* ---- the sources ---------------------------------------------------- */
+
+/* Prime Gaming push fulfilment: POST /v1/primegaming/fulfillment. */
+extern const struct source source_primegaming;
 
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure

@@ -1,0 +1,65 @@
+/* Unit tests of the sources table: every provider is declared once, with a
+ * known scope, valid catalog namespaces and routes under its own id. */
+#include <criterion/criterion.h>
+#include <string.h>
+
+#include "auth/auth.h"
+#include "sources/sources.h"
+
+Test(sources, table_is_consistent)
+{
+	size_t n, routes = 0;
+	const struct source *const *all = sources_all(&n);
+	unsigned known = 0;
+
+	for (unsigned bit = 1; bit; bit <<= 1) {
+		char name[64];
+
+		auth_scopes_format(bit, name, sizeof(name));
+		if (*name)
+			known |= bit;
+	}
+	cr_assert_gt(n, 0);
+	for (size_t i = 0; i < n; i++) {
+		const struct source *s = all[i];
+		char prefix[64];
+
+		cr_assert(s->id && *s->id && s->name && *s->name);
+		cr_assert_eq(sources_find(s->id), s, "%s found as itself", s->id);
+		for (size_t j = 0; j < i; j++)
+			cr_assert_str_neq(all[j]->id, s->id);
+		cr_assert_eq(s->scope & ~known, 0, "%s: unknown scope bits", s->id);
+		cr_assert(s->n_routes == 0 || s->scope, "%s: routes without a scope",
+			  s->id);
+		for (size_t k = 0; k < s->n_namespaces; k++)
+			cr_assert_not_null(catalog_namespace_path(s->namespaces[k]));
+		snprintf(prefix, sizeof(prefix), "/v1/%s/", s->id);
+		for (size_t r = 0; r < s->n_routes; r++) {
+			const struct source_route *sr = &s->routes[r];
+
+			cr_assert_eq(strncmp(sr->pattern, prefix, strlen(prefix)), 0,
+				     "%s is under %s", sr->pattern, prefix);
+			cr_assert_eq(strncmp(sr->name, s->id, strlen(s->id)), 0);
+			cr_assert_not_null(sr->handler);
+		}
+		routes += s->n_routes;
+	}
+	cr_assert_eq(sources_route_count(), routes);
+	cr_assert_null(sources_find("nosuch"));
+}
+
+Test(sources, prime_gaming_is_declared)
+{
+	const struct source *s = sources_find("primegaming");
+
+	cr_assert_eq(s, &source_primegaming);
+	cr_assert_eq(s->scope, AUTH_SCOPE_PRIMEGAMING);
+	cr_assert_eq(s->n_namespaces, 1);
+	cr_assert_eq(s->namespaces[0], CATALOG_PRIME_GAMING);
+	cr_assert_str_eq(catalog_namespace_path(CATALOG_PRIME_GAMING),
+			 "primeGaming.sku");
+	cr_assert_eq(s->n_routes, 1);
+	cr_assert_str_eq(s->routes[0].pattern, "/v1/primegaming/fulfillment");
+	cr_assert_str_eq(auth_scope_names(),
+			 "fulfillment:primegaming, partner, operator");
+}
