@@ -175,6 +175,8 @@ void http_reply_json(struct http_request *req, unsigned status, json_t *body);
 /* Replies with `text` (owned: taken over and freed) as `content_type`. */
 void http_reply_text(struct http_request *req, unsigned status,
 		     const char *content_type, char *text);
+/* Replies with no body and no Content-Type (204 No Content). */
+void http_reply_empty(struct http_request *req, unsigned status);
 /* Replies with a static JSON text (not copied; must outlive the reply). */
 void http_reply_static(struct http_request *req, unsigned status,
 		       const char *json);

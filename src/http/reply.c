@@ -23,7 +23,9 @@ void http_reply_header(struct http_request *req, const char *name,
 static void add_headers(struct http_request *req, struct MHD_Response *r,
 			const char *content_type)
 {
-	MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+	if (content_type)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE,
+					content_type);
 	MHD_add_response_header(r, "X-Request-Id", req->request_id);
 	for (size_t i = 0; i < req->n_headers; i++) {
 		MHD_add_response_header(r, req->headers[i].name,
@@ -67,6 +69,12 @@ static void reply_owned(struct http_request *req, unsigned status, char *text,
 {
 	finish(req, status, MHD_create_response_from_buffer(len, text,
 							    MHD_RESPMEM_MUST_FREE));
+}
+
+void http_reply_empty(struct http_request *req, unsigned status)
+{
+	finish_typed(req, status, MHD_create_response_from_buffer(
+			     0, NULL, MHD_RESPMEM_PERSISTENT), NULL);
 }
 
 void http_reply_text(struct http_request *req, unsigned status,

@@ -1,5 +1,6 @@
-/* partner: the game backend's API (scope "partner") — accounts, inventory
- * and the entitlement history support staff read. */
+/* partner: the game backend's API (scope "partner") — accounts, their links
+ * to provider identities, inventory and the entitlement history support
+ * staff read. */
 #ifndef GRANTD_PARTNER_H
 #define GRANTD_PARTNER_H
 
@@ -11,6 +12,11 @@ void partner_account_put(struct http_request *req);
 void partner_account_get(struct http_request *req);
 void partner_inventory_get(struct http_request *req);
 void partner_history_get(struct http_request *req);
+/* PUT and DELETE /v1/accounts/{account_id}/links/{provider}, and GET
+ * /v1/accounts/{account_id}/links. */
+void partner_link_put(struct http_request *req);
+void partner_link_delete(struct http_request *req);
+void partner_links_get(struct http_request *req);
 
 /* Parses a PUT account body: {"state": "active"|"suspended"|"banned"} and
  * nothing else. Returns 0, or -1 with the problem in msg. Exposed for the
@@ -18,6 +24,14 @@ void partner_history_get(struct http_request *req);
 int partner_parse_account_body(const char *body, size_t len,
 			       enum store_account_state *state, char *msg,
 			       size_t msg_size);
+
+/* Parses a PUT link body: {"external_id": "…"} and nothing else. Returns 0
+ * with *external_id borrowed from *root (a new reference the caller
+ * releases), or -1 with the problem in msg (and *root NULL). Exposed for
+ * the fuzzer. */
+int partner_parse_link_body(const char *body, size_t len,
+			    const char **external_id, json_t **root, char *msg,
+			    size_t msg_size);
 
 #define PARTNER_PAGE_SIZE_DEFAULT 50
 #define PARTNER_PAGE_SIZE_MAX 1000

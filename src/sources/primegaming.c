@@ -199,4 +199,5 @@ const struct source source_primegaming = {
 	.n_namespaces = UTIL_ARRAY_LEN(namespaces),
 	.routes = routes,
 	.n_routes = UTIL_ARRAY_LEN(routes),
+	.linkable = true,   /* Login with Amazon user ids, amzn1.account.… */
 };

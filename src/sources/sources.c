@@ -2,10 +2,16 @@
  * in it. Adding a provider adds its source here. */
 #include "sources/sources.h"
 
+#include <stdio.h>
 #include <string.h>
+
+#include "store/store.h"
 
 static const struct source *const all[] = {
 	&source_primegaming,
+	&source_twitch,
+	&source_epic,
+	&source_steam,
 };
 
 const struct source *const *sources_all(size_t *n)
@@ -29,4 +35,22 @@ size_t sources_route_count(void)
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(all); i++)
 		n += all[i]->n_routes;
 	return n;
+}
+
+int sources_check_external_id(const struct source *s, const char *id,
+			      char *msg, size_t size)
+{
+	size_t n = strlen(id), at;
+
+	if (n == 0 || n > STORE_EXTERNAL_ID_MAX ||
+	    !util_is_printable_ascii(id, n)) {
+		snprintf(msg, size, "external_id: must be 1 to %d printable ASCII "
+			 "characters", STORE_EXTERNAL_ID_MAX);
+		return -1;
+	}
+	if (!s->check_external_id)
+		return 0;
+	at = (size_t)snprintf(msg, size, "external_id: ");
+	return s->check_external_id(id, msg + (at < size ? at : size - 1),
+				    at < size ? size - at : 1);
 }

@@ -32,6 +32,12 @@ struct source {
 	size_t n_namespaces;
 	const struct source_route *routes;
 	size_t n_routes;
+	/* Accounts may be linked to this provider's identities (grantd calls
+	 * the provider for them). check_external_id, if not NULL, adds the
+	 * provider's own rule for an identity: returns 0, or -1 with the rule
+	 * in msg. */
+	bool linkable;
+	int (*check_external_id)(const char *id, char *msg, size_t size);
 };
 
 /* Every source, in a fixed order (borrowed, static); *n gets the count. */
@@ -40,11 +46,23 @@ const struct source *const *sources_all(size_t *n);
 const struct source *sources_find(const char *id);
 /* How many routes all sources declare together. */
 size_t sources_route_count(void);
+/* Checks an identity at linkable source `s`: 1..STORE_EXTERNAL_ID_MAX
+ * printable ASCII characters, then the provider's own rule. Returns 0, or
+ * -1 with "external_id: <rule>" in msg. */
+int sources_check_external_id(const struct source *s, const char *id,
+			      char *msg, size_t size);
 
 /* ---- the sources ---------------------------------------------------- */
 
-/* Prime Gaming push fulfilment: POST /v1/primegaming/fulfillment. */
+/* Prime Gaming: push fulfilment (POST /v1/primegaming/fulfillment), and
+ * linkable Amazon accounts for its pull API. */
 extern const struct source source_primegaming;
+/* Twitch Drops: linkable Twitch users. */
+extern const struct source source_twitch;
+/* Epic Games Store: linkable Epic accounts. */
+extern const struct source source_epic;
+/* Steam: linkable SteamID64s. */
+extern const struct source source_steam;
 
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure

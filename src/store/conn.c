@@ -80,6 +80,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" WHERE kid = ?1 AND retired_at_ms IS NULL",
 	[STMT_SIGNING_KEYS_ACTIVE] =
 		"SELECT count(*) FROM signing_keys WHERE retired_at_ms IS NULL",
+	[STMT_LINK_BY_IDENTITY] =
+		"SELECT account_id FROM links WHERE provider = ?1"
+		" AND external_id = ?2",
+	[STMT_LINK_BY_ACCOUNT] =
+		"SELECT external_id, state, linked_at_ms FROM links"
+		" WHERE account_id = ?1 AND provider = ?2",
+	[STMT_LINK_UPSERT] =
+		"INSERT INTO links (account_id, provider, external_id, state,"
+		" linked_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, 'linked', ?4, ?4)"
+		" ON CONFLICT (account_id, provider) DO UPDATE SET"
+		" external_id = excluded.external_id, state = 'linked',"
+		" linked_at_ms = excluded.linked_at_ms,"
+		" updated_at_ms = excluded.updated_at_ms",
+	[STMT_LINK_DELETE] =
+		"DELETE FROM links WHERE account_id = ?1 AND provider = ?2",
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -116,6 +131,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_SIGNING_KEYS] =
 		"SELECT kid, secret, created_at_ms, retired_at_ms"
 		" FROM signing_keys ORDER BY created_at_ms DESC, kid DESC",
+	[STMT_READ_LINKS] =
+		"SELECT provider, external_id, state, linked_at_ms, updated_at_ms"
+		" FROM links WHERE account_id = ?1 ORDER BY provider",
 	[STMT_PING] = "SELECT 1",
 };
 

@@ -114,6 +114,19 @@ static const char *const migrations[] = {
 	"  ELSE error_code END"
 	"  WHERE error_code = 'InvalidCustomer' OR error_code = 'InvalidSku' OR"
 	"    error_code = 'SkuExpired' OR error_code = 'TransactionConflict';",
+	/* 5: which provider identity belongs to which player: one link per
+	 * account and provider, and an identity linked to one account only. */
+	"CREATE TABLE links ("
+	"  account_id TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  external_id TEXT NOT NULL,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state = 'linked' OR state = 'relink_required'),"
+	"  linked_at_ms INTEGER NOT NULL,"
+	"  updated_at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (account_id, provider),"
+	"  UNIQUE (provider, external_id)"
+	") WITHOUT ROWID;",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

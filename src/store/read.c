@@ -285,6 +285,48 @@ int store_signing_keys_read(struct store *st, store_signing_key_fn fn,
 	return rc;
 }
 
+struct link_ctx {
+	store_link_fn fn;
+	void *arg;
+	const char *account_id;
+};
+
+static void link_row(sqlite3_stmt *s, void *ctx)
+{
+	struct link_ctx *lc = ctx;
+	const char *state = col_text(s, 2);
+	struct store_link l = {
+		.account_id = lc->account_id,
+		.provider = col_text(s, 0),
+		.external_id = col_text(s, 1),
+		.state = state && strcmp(state, "relink_required") == 0 ?
+			STORE_LINK_RELINK_REQUIRED : STORE_LINK_LINKED,
+		.linked_at_ms = sqlite3_column_int64(s, 3),
+		.updated_at_ms = sqlite3_column_int64(s, 4),
+	};
+
+	lc->fn(lc->arg, &l);
+}
+
+int store_links_read(struct store *st, const char *account_id,
+		     store_link_fn fn, void *arg)
+{
+	struct link_ctx lc = { fn, arg, account_id };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_LINKS);
+	if (s) {
+		sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
+		rc = each_row(c, s, link_row, &lc, "links_read");
+	}
+	store_reader_release(st, c);
+	return rc;
+}
+
 struct audit_ctx {
 	store_audit_fn fn;
 	void *arg;

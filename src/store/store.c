@@ -20,6 +20,16 @@ static const char *const fulfilment_statuses[] = {
 	[STORE_FULFILMENT_REVOKED] = "revoked",
 };
 
+static const char *const link_states[] = {
+	[STORE_LINK_LINKED] = "linked",
+	[STORE_LINK_RELINK_REQUIRED] = "relink_required",
+};
+
+const char *store_link_state_name(enum store_link_state s)
+{
+	return link_states[s];
+}
+
 const char *store_account_state_name(enum store_account_state s)
 {
 	return account_states[s];

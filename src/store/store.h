@@ -261,6 +261,59 @@ int store_tx_signing_key_retire(struct store_tx *tx, const char *kid,
 /* How many signing keys are active (not retired). */
 int store_tx_signing_keys_active(struct store_tx *tx, int64_t *count);
 
+/* ---- links: provider identities of accounts ---------------------------- */
+
+#define STORE_EXTERNAL_ID_MAX 128
+
+enum store_link_state {
+	STORE_LINK_LINKED,
+	STORE_LINK_RELINK_REQUIRED,  /* the provider refused its stored tokens */
+};
+/* "linked", "relink_required" (static strings). */
+const char *store_link_state_name(enum store_link_state s);
+
+/* A link as stored. Strings are borrowed. */
+struct store_link {
+	const char *account_id;
+	const char *provider;
+	const char *external_id;
+	enum store_link_state state;
+	int64_t linked_at_ms;
+	int64_t updated_at_ms;
+};
+
+/* What store_tx_link_put did. */
+enum store_link_result {
+	STORE_LINK_CREATED,     /* a new link */
+	STORE_LINK_UNCHANGED,   /* the account already had this identity */
+	STORE_LINK_REPLACED,    /* the account's link now names this identity */
+	STORE_LINK_TAKEN,       /* another account holds it: nothing written */
+	STORE_LINK_NO_ACCOUNT,  /* no such account: nothing written */
+};
+
+/* A link read inside a transaction, in storage of its own. */
+struct store_link_row {
+	char external_id[STORE_EXTERNAL_ID_MAX + 1];
+	enum store_link_state state;
+	int64_t linked_at_ms;
+};
+
+/* The link of `account_id` at `provider`, if any. */
+int store_tx_link_get(struct store_tx *tx, const char *account_id,
+		      const char *provider, struct store_link_row *out,
+		      bool *found);
+/* Links `account_id` to `external_id` at `provider` (at most one link per
+ * account and provider; an identity belongs to one account). On
+ * _CREATED, _UNCHANGED and _REPLACED, *out is the link as it now is. */
+int store_tx_link_put(struct store_tx *tx, const char *account_id,
+		      const char *provider, const char *external_id,
+		      int64_t now_ms, enum store_link_result *result,
+		      struct store_link_row *out);
+/* Removes the link of `account_id` at `provider`; *found tells whether
+ * there was one. */
+int store_tx_link_delete(struct store_tx *tx, const char *account_id,
+			 const char *provider, bool *found);
+
 /* One audit record. Strings are borrowed. */
 struct store_audit {
 	int64_t id;           /* assigned on insert; ignored by the insert */
@@ -337,6 +390,11 @@ typedef void (*store_signing_key_fn)(void *arg,
 /* Reads every signing key, newest first. */
 int store_signing_keys_read(struct store *st, store_signing_key_fn fn,
 			    void *arg);
+
+typedef void (*store_link_fn)(void *arg, const struct store_link *l);
+/* Reads an account's links, by provider. */
+int store_links_read(struct store *st, const char *account_id,
+		     store_link_fn fn, void *arg);
 
 typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */

@@ -394,6 +394,108 @@ int store_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
 	return STORE_OK;
 }
 
+/* The account holding identity (provider, external_id), into `account`
+ * (empty if none). */
+static int link_holder(struct store_tx *tx, const char *provider,
+		       const char *external_id, char *account, size_t size)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_BY_IDENTITY);
+	bool row;
+
+	account[0] = '\0';
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, provider);
+	bind_text(s, 2, external_id);
+	if (step_row(tx->conn, s, &row, "link_by_identity"))
+		return STORE_ERR;
+	if (row) {
+		snprintf(account, size, "%s", (const char *)sqlite3_column_text(s, 0));
+		sqlite3_reset(s);
+	}
+	return STORE_OK;
+}
+
+int store_tx_link_get(struct store_tx *tx, const char *account_id,
+		      const char *provider, struct store_link_row *out,
+		      bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_BY_ACCOUNT);
+	const char *state;
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, provider);
+	if (step_row(tx->conn, s, found, "link_by_account"))
+		return STORE_ERR;
+	if (!*found)
+		return STORE_OK;
+	snprintf(out->external_id, sizeof(out->external_id), "%s",
+		 (const char *)sqlite3_column_text(s, 0));
+	state = (const char *)sqlite3_column_text(s, 1);
+	out->state = state && strcmp(state, "relink_required") == 0 ?
+		STORE_LINK_RELINK_REQUIRED : STORE_LINK_LINKED;
+	out->linked_at_ms = sqlite3_column_int64(s, 2);
+	sqlite3_reset(s);
+	return STORE_OK;
+}
+
+int store_tx_link_put(struct store_tx *tx, const char *account_id,
+		      const char *provider, const char *external_id,
+		      int64_t now_ms, enum store_link_result *result,
+		      struct store_link_row *out)
+{
+	char holder[STORE_ACCOUNT_ID_MAX + 1];
+	enum store_account_state state;
+	sqlite3_stmt *s;
+	bool found, exists;
+
+	if (store_tx_account_get(tx, account_id, &state, &found))
+		return STORE_ERR;
+	if (!found) {
+		*result = STORE_LINK_NO_ACCOUNT;
+		return STORE_OK;
+	}
+	if (link_holder(tx, provider, external_id, holder, sizeof(holder)))
+		return STORE_ERR;
+	if (holder[0] && strcmp(holder, account_id) != 0) {
+		*result = STORE_LINK_TAKEN;
+		return STORE_OK;
+	}
+	if (holder[0]) {
+		*result = STORE_LINK_UNCHANGED;
+		return store_tx_link_get(tx, account_id, provider, out, &found);
+	}
+	if (store_tx_link_get(tx, account_id, provider, out, &exists) ||
+	    !(s = store_conn_stmt(tx->conn, STMT_LINK_UPSERT)))
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, provider);
+	bind_text(s, 3, external_id);
+	sqlite3_bind_int64(s, 4, now_ms);
+	*result = exists ? STORE_LINK_REPLACED : STORE_LINK_CREATED;
+	snprintf(out->external_id, sizeof(out->external_id), "%s", external_id);
+	out->state = STORE_LINK_LINKED;
+	out->linked_at_ms = now_ms;
+	return step_done(tx->conn, s, "link_upsert");
+}
+
+int store_tx_link_delete(struct store_tx *tx, const char *account_id,
+			 const char *provider, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_DELETE);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, provider);
+	if (step_done(tx->conn, s, "link_delete"))
+		return STORE_ERR;
+	*found = sqlite3_changes(tx->conn->db) > 0;
+	return STORE_OK;
+}
+
 int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_AUDIT_INSERT);

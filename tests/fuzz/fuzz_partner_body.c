@@ -1,10 +1,35 @@
-/* fuzz_partner_body: the PUT /v1/accounts/{id} body parser. */
+/* fuzz_partner_body: the bodies of the partner API — PUT /v1/accounts/{id}
+ * and PUT /v1/accounts/{id}/links/{provider}, whose external id is then
+ * checked as each linkable provider would. */
 #include <stdint.h>
 #include <string.h>
 
 #include "partner/partner.h"
+#include "sources/sources.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void link_body(const uint8_t *data, size_t size)
+{
+	const struct source *const *all;
+	const char *id = NULL;
+	json_t *root = NULL;
+	char msg[256] = "";
+	size_t n;
+
+	if (partner_parse_link_body((const char *)data, size, &id, &root, msg,
+				    sizeof(msg))) {
+		UTIL_ASSERT(msg[0] != '\0' && root == NULL);
+		return;
+	}
+	UTIL_ASSERT(id != NULL && root != NULL);
+	all = sources_all(&n);
+	for (size_t i = 0; i < n; i++)
+		if (all[i]->linkable && sources_check_external_id(all[i], id, msg,
+								  sizeof(msg)))
+			UTIL_ASSERT(strncmp(msg, "external_id: ", 13) == 0);
+	json_decref(root);
+}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -16,5 +41,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		UTIL_ASSERT(state <= STORE_ACCOUNT_BANNED);
 	else
 		UTIL_ASSERT(msg[0] != '\0');
+	link_body(data, size);
 	return 0;
 }

@@ -63,3 +63,27 @@ Test(sources, prime_gaming_is_declared)
 	cr_assert_str_eq(auth_scope_names(),
 			 "fulfillment:primegaming, partner, operator");
 }
+
+Test(sources, external_ids_are_checked_per_provider)
+{
+	char msg[128];
+
+	cr_assert_eq(sources_check_external_id(&source_steam, "76561197960287930",
+					       msg, sizeof(msg)), 0);
+	cr_assert_eq(sources_check_external_id(&source_steam, "7656119796028793",
+					       msg, sizeof(msg)), -1);
+	cr_assert_str_eq(msg, "external_id: must be a SteamID64: 17 decimal digits");
+	cr_assert_eq(sources_check_external_id(&source_twitch, "25009227", msg,
+					       sizeof(msg)), 0);
+	cr_assert_eq(sources_check_external_id(&source_twitch, "", msg,
+					       sizeof(msg)), -1);
+	cr_assert_str_eq(msg, "external_id: must be 1 to 128 printable ASCII "
+			 "characters");
+	cr_assert_eq(sources_check_external_id(&source_epic, "a\tb", msg,
+					       sizeof(msg)), -1);
+	/* a small buffer is cut, never overrun */
+	cr_assert_eq(sources_check_external_id(&source_steam, "1", msg, 8), -1);
+	cr_assert_eq(strlen(msg), 7);
+	cr_assert(source_primegaming.linkable && source_twitch.linkable &&
+		  source_epic.linkable && source_steam.linkable);
+}
