@@ -161,7 +161,6 @@ static int start_http(struct server *s)
 		free(err);
 		return -1;
 	}
-	log_listening(s);
 	return 0;
 }
 
@@ -420,7 +419,9 @@ int app_serve(const char *config_path, const char *pid_file, const char *argv0)
 	signal(SIGPIPE, SIG_IGN);
 	if (app_config_load(config_path, &s.cfg))
 		return 1;
+	/* the pid file exists by the time the listening line says so */
 	if (start(&s) == 0 && (!pid_file || write_pid_file(pid_file) == 0)) {
+		log_listening(&s);
 		print_first_start(&s, argv0, config_path);
 		signal_loop(&s, &set);
 		rc = 0;
