@@ -153,8 +153,9 @@ class FakeSteam(FakeProvider):
         if not is_digits(itemid) or not is_digits(quantity):
             raise self.error(req, 400, "itemid and quantity are required")
         requestid = params.get("requestid", "")
-        key = (appid, steamid, requestid)
-        if requestid not in ("", "0") and key in self._requests:
+        key = (appid, steamid, requestid) if requestid not in ("", "0") \
+            else None
+        if key in self._requests:
             self._log_consume(params, "replayed")
             items = [self._items[i] for i in self._requests[key]]
             return self._inventory_response(items, steamid, replayed=True)
@@ -167,7 +168,7 @@ class FakeSteam(FakeProvider):
         item.quantity -= count
         item.state_changed = steam_time(self.now())
         self._bump(steamid)
-        if requestid not in ("", "0"):
+        if key is not None:
             self._requests[key] = [itemid]
         self._log_consume(params, "consumed")
         return self._inventory_response([item], steamid)
