@@ -1,0 +1,42 @@
+"""pytest fixtures that run one provider fake per test and always stop it,
+and a helper that builds grantd's `providers` config section from fakes."""
+import pytest
+
+from .epic import FakeEpic
+from .primegaming import FakePrimeGaming
+from .steam import FakeSteam
+from .twitch import FakeTwitch
+
+
+def running(fake):
+    """Starts `fake`, yields it, stops it; then fails the test if a handler
+    of the fake crashed (which the client saw as a 500)."""
+    with fake:
+        yield fake
+    fake.check()
+
+
+@pytest.fixture
+def fake_twitch():
+    yield from running(FakeTwitch())
+
+
+@pytest.fixture
+def fake_epic():
+    yield from running(FakeEpic())
+
+
+@pytest.fixture
+def fake_steam():
+    yield from running(FakeSteam())
+
+
+@pytest.fixture
+def fake_primegaming():
+    yield from running(FakePrimeGaming())
+
+
+def providers_config(*fakes):
+    """{"providers": {<id>: <section>}} pointing grantd at each running fake,
+    ready to merge into a grantd config."""
+    return {"providers": {f.provider_id: f.grantd_config() for f in fakes}}
