@@ -33,8 +33,10 @@ run: build
 unit: build-asan
 	./build-asan/grantd_unit --jobs $(JOBS)
 
+# The end-to-end suite, and the self-tests of the loopback provider fakes
+# (tests/fakes) it drives.
 e2e: build
-	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e
+	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e tests/fakes
 
 # Runs every fuzzer for FUZZ_SECONDS over its committed corpus; a crash,
 # leak or sanitizer report fails the target (the input is left in build-fuzz/).
