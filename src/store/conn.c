@@ -95,6 +95,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" updated_at_ms = excluded.updated_at_ms",
 	[STMT_LINK_DELETE] =
 		"DELETE FROM links WHERE account_id = ?1 AND provider = ?2",
+	[STMT_OUTBOX_ADD] =
+		"INSERT INTO outbox (kind, dedupe_key, account_id, payload, status,"
+		" attempts, next_attempt_at_ms, lease_until_ms, created_at_ms,"
+		" updated_at_ms) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5, ?5)"
+		" ON CONFLICT (kind, dedupe_key) WHERE status = 'pending' DO NOTHING",
+	[STMT_OUTBOX_CLAIM] =
+		"UPDATE outbox SET lease_until_ms = ?1 + ?2, updated_at_ms = ?1"
+		" WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
+		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1"
+		" ORDER BY next_attempt_at_ms, id LIMIT ?3)"
+		" RETURNING id, kind, dedupe_key, account_id, payload, attempts",
+	[STMT_OUTBOX_RECORD] =
+		"UPDATE outbox SET status = ?2, attempts = attempts + 1,"
+		" next_attempt_at_ms = ?3, lease_until_ms = 0, last_error = ?4,"
+		" updated_at_ms = ?5 WHERE id = ?1",
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -134,6 +149,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_LINKS] =
 		"SELECT provider, external_id, state, linked_at_ms, updated_at_ms"
 		" FROM links WHERE account_id = ?1 ORDER BY provider",
+	[STMT_READ_OUTBOX_DUE] =
+		"SELECT 1 FROM outbox WHERE status = 'pending'"
+		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1 LIMIT 1",
+	[STMT_READ_OUTBOX_COUNTS] =
+		"SELECT status, count(*) FROM outbox GROUP BY status",
 	[STMT_PING] = "SELECT 1",
 };
 

@@ -127,6 +127,29 @@ static const char *const migrations[] = {
 	"  PRIMARY KEY (account_id, provider),"
 	"  UNIQUE (provider, external_id)"
 	") WITHOUT ROWID;",
+	/* 6: the outbox: side effects written in the transaction of the
+	 * change they follow, delivered after commit, retried with backoff.
+	 * A row is claimed by setting a lease; one pending row per key. */
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  kind TEXT NOT NULL,"
+	"  dedupe_key TEXT NOT NULL,"
+	"  account_id TEXT,"
+	"  payload TEXT NOT NULL,"
+	"  status TEXT NOT NULL"
+	"    CHECK (status = 'pending' OR status = 'delivered' OR status = 'dead'),"
+	"  attempts INTEGER NOT NULL,"
+	"  next_attempt_at_ms INTEGER NOT NULL,"
+	"  lease_until_ms INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  updated_at_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX outbox_due ON outbox (next_attempt_at_ms)"
+	"  WHERE status = 'pending';"
+	"CREATE UNIQUE INDEX outbox_pending_key ON outbox (kind, dedupe_key)"
+	"  WHERE status = 'pending';"
+	"CREATE INDEX outbox_by_status ON outbox (status, id);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -327,6 +327,63 @@ int store_links_read(struct store *st, const char *account_id,
 	return rc;
 }
 
+int store_outbox_due(struct store *st, int64_t now_ms, bool *due)
+{
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	*due = false;
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_OUTBOX_DUE);
+	if (s) {
+		sqlite3_bind_int64(s, 1, now_ms);
+		rc = sqlite3_step(s);
+		*due = rc == SQLITE_ROW;
+		sqlite3_reset(s);
+		if (rc == SQLITE_ROW || rc == SQLITE_DONE)
+			rc = STORE_OK;
+		else
+			store_log_error(c, "outbox_due", rc);
+	}
+	store_reader_release(st, c);
+	return rc == STORE_OK ? STORE_OK : STORE_ERR;
+}
+
+struct count_ctx {
+	int64_t *counts;
+};
+
+static void count_row(sqlite3_stmt *s, void *ctx)
+{
+	struct count_ctx *cc = ctx;
+	const char *status = col_text(s, 0);
+
+	for (int i = 0; i <= STORE_OUTBOX_DEAD; i++)
+		if (status && strcmp(status, store_outbox_status_name(
+				     (enum store_outbox_status)i)) == 0)
+			cc->counts[i] = sqlite3_column_int64(s, 1);
+}
+
+int store_outbox_counts(struct store *st,
+			int64_t counts[STORE_OUTBOX_DEAD + 1])
+{
+	struct count_ctx cc = { counts };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	memset(counts, 0, (STORE_OUTBOX_DEAD + 1) * sizeof(*counts));
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_OUTBOX_COUNTS);
+	if (s)
+		rc = each_row(c, s, count_row, &cc, "outbox_counts");
+	store_reader_release(st, c);
+	return rc;
+}
+
 struct audit_ctx {
 	store_audit_fn fn;
 	void *arg;

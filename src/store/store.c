@@ -20,6 +20,17 @@ static const char *const fulfilment_statuses[] = {
 	[STORE_FULFILMENT_REVOKED] = "revoked",
 };
 
+static const char *const outbox_statuses[] = {
+	[STORE_OUTBOX_PENDING] = "pending",
+	[STORE_OUTBOX_DELIVERED] = "delivered",
+	[STORE_OUTBOX_DEAD] = "dead",
+};
+
+const char *store_outbox_status_name(enum store_outbox_status s)
+{
+	return outbox_statuses[s];
+}
+
 static const char *const link_states[] = {
 	[STORE_LINK_LINKED] = "linked",
 	[STORE_LINK_RELINK_REQUIRED] = "relink_required",

@@ -314,6 +314,56 @@ int store_tx_link_put(struct store_tx *tx, const char *account_id,
 int store_tx_link_delete(struct store_tx *tx, const char *account_id,
 			 const char *provider, bool *found);
 
+/* ---- the outbox: side effects delivered after commit -------------------- */
+
+enum store_outbox_status {
+	STORE_OUTBOX_PENDING,
+	STORE_OUTBOX_DELIVERED,
+	STORE_OUTBOX_DEAD,       /* gave up: visible, retryable by an operator */
+};
+/* "pending", "delivered", "dead" (static strings). */
+const char *store_outbox_status_name(enum store_outbox_status s);
+
+/* A row to add, or one claimed. Strings are borrowed. */
+struct store_outbox_item {
+	int64_t id;                /* assigned on insert */
+	const char *kind;          /* what delivers it: "report.twitch", … */
+	const char *dedupe_key;    /* at most one pending row per kind and key */
+	const char *account_id;    /* may be NULL */
+	const char *payload;       /* JSON text */
+	int64_t attempts;          /* deliveries tried so far */
+};
+
+/* Adds a pending row due at once, unless a pending row of the same kind
+ * and key exists (*added false then). */
+int store_tx_outbox_add(struct store_tx *tx, const struct store_outbox_item *it,
+			int64_t now_ms, bool *added);
+
+/* What became of a delivery. */
+struct store_outbox_outcome {
+	int64_t id;
+	enum store_outbox_status status;   /* pending again: retry at next_at */
+	int64_t next_attempt_at_ms;
+	const char *error;                 /* NULL once delivered */
+};
+/* Records one delivery attempt: counts it, ends the lease. */
+int store_tx_outbox_record(struct store_tx *tx,
+			   const struct store_outbox_outcome *o, int64_t now_ms);
+
+typedef void (*store_outbox_fn)(void *arg, const struct store_outbox_item *it);
+/* Claims up to `limit` pending rows that are due at now_ms and not leased:
+ * each gets a lease until now_ms + lease_ms (a crash lets it lapse, and the
+ * row is claimed again), and is handed to fn inside the claiming
+ * transaction. Returns 0, or a store_rc. */
+int store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
+		       int limit, store_outbox_fn fn, void *arg);
+/* True in *due if some pending row is due at now_ms and not leased: a
+ * read, so an idle outbox costs no write. */
+int store_outbox_due(struct store *st, int64_t now_ms, bool *due);
+/* Rows per status. */
+int store_outbox_counts(struct store *st,
+			int64_t counts[STORE_OUTBOX_DEAD + 1]);
+
 /* One audit record. Strings are borrowed. */
 struct store_audit {
 	int64_t id;           /* assigned on insert; ignored by the insert */

@@ -2,6 +2,7 @@
 #include "store/store_int.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Binds a possibly-NULL string. */
@@ -494,6 +495,119 @@ int store_tx_link_delete(struct store_tx *tx, const char *account_id,
 		return STORE_ERR;
 	*found = sqlite3_changes(tx->conn->db) > 0;
 	return STORE_OK;
+}
+
+int store_tx_outbox_add(struct store_tx *tx, const struct store_outbox_item *it,
+			int64_t now_ms, bool *added)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_ADD);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, it->kind);
+	bind_text(s, 2, it->dedupe_key);
+	bind_text(s, 3, it->account_id);
+	bind_text(s, 4, it->payload);
+	sqlite3_bind_int64(s, 5, now_ms);
+	if (step_done(tx->conn, s, "outbox_add"))
+		return STORE_ERR;
+	*added = sqlite3_changes(tx->conn->db) > 0;
+	return STORE_OK;
+}
+
+int store_tx_outbox_record(struct store_tx *tx,
+			   const struct store_outbox_outcome *o, int64_t now_ms)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_RECORD);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, o->id);
+	bind_text(s, 2, store_outbox_status_name(o->status));
+	sqlite3_bind_int64(s, 3, o->next_attempt_at_ms);
+	bind_text(s, 4, o->error);
+	sqlite3_bind_int64(s, 5, now_ms);
+	return step_done(tx->conn, s, "outbox_record");
+}
+
+/* ---- claiming outbox rows ---------------------------------------------- */
+
+struct claimed {
+	struct store_outbox_item item;   /* strings owned */
+};
+
+struct claim_run {
+	int64_t now_ms, lease_ms;
+	int limit;
+	struct claimed *rows;
+	size_t n;
+};
+
+static void claimed_release(struct claim_run *c)
+{
+	for (size_t i = 0; i < c->n; i++) {
+		free((char *)c->rows[i].item.kind);
+		free((char *)c->rows[i].item.dedupe_key);
+		free((char *)c->rows[i].item.account_id);
+		free((char *)c->rows[i].item.payload);
+	}
+	c->n = 0;
+}
+
+static char *col_dup(sqlite3_stmt *s, int col)
+{
+	const char *v = (const char *)sqlite3_column_text(s, col);
+
+	return v ? util_xstrdup(v) : NULL;
+}
+
+/* Claims inside the writer's transaction. apply may run twice for one
+ * submission: the rows are collected afresh each time and handed out
+ * only after the commit. */
+static int claim_apply(struct store_tx *tx, void *arg)
+{
+	struct claim_run *c = arg;
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_CLAIM);
+	int rc;
+
+	claimed_release(c);
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, c->now_ms);
+	sqlite3_bind_int64(s, 2, c->lease_ms);
+	sqlite3_bind_int(s, 3, c->limit);
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW && c->n < (size_t)c->limit) {
+		struct store_outbox_item *it = &c->rows[c->n++].item;
+
+		it->id = sqlite3_column_int64(s, 0);
+		it->kind = col_dup(s, 1);
+		it->dedupe_key = col_dup(s, 2);
+		it->account_id = col_dup(s, 3);
+		it->payload = col_dup(s, 4);
+		it->attempts = sqlite3_column_int64(s, 5);
+	}
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+		store_log_error(tx->conn, "outbox_claim", rc);
+		return STORE_ERR;
+	}
+	return STORE_OK;
+}
+
+int store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
+		       int limit, store_outbox_fn fn, void *arg)
+{
+	struct claim_run c = { .now_ms = now_ms, .lease_ms = lease_ms,
+			       .limit = limit > 0 ? limit : 1 };
+	int rc;
+
+	c.rows = util_xcalloc((size_t)c.limit, sizeof(*c.rows));
+	rc = store_run(st, claim_apply, &c);
+	for (size_t i = 0; rc == STORE_OK && i < c.n; i++)
+		fn(arg, &c.rows[i].item);
+	claimed_release(&c);
+	free(c.rows);
+	return rc;
 }
 
 int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a)

@@ -1,0 +1,242 @@
+/* outbox/outbox.c: the delivery thread — claims due rows with a lease,
+ * hands each to the deliverer of its kind, and records every outcome in
+ * one transaction: delivered, retried after a backoff, or dead. */
+#include "outbox/outbox.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ops/ops.h"
+
+#define OUTBOX_KINDS_MAX 16
+#define OUTBOX_ERROR_MAX 256
+
+struct kind {
+	const char *name;
+	outbox_deliver_fn fn;
+	void *ctx;
+};
+
+struct outbox {
+	struct store *store;
+	struct outbox_options opts;
+	struct kind kinds[OUTBOX_KINDS_MAX];
+	size_t n_kinds;
+	pthread_t thread;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	bool kicked;
+	bool stopping;
+	bool started;
+};
+
+/* One claimed row's outcome, waiting to be recorded. */
+struct delivery {
+	struct store_outbox_outcome outcome;
+	char error[OUTBOX_ERROR_MAX];
+};
+
+/* The claimed batch being delivered. */
+struct batch {
+	struct outbox *ob;
+	struct delivery *done;
+	size_t n;
+	int64_t now_ms;
+};
+
+int64_t outbox_backoff_ms(const struct outbox_options *o, int64_t attempt,
+			  double random01)
+{
+	double ceiling = (double)o->initial_backoff_ms;
+
+	for (int64_t i = 1; i < attempt && ceiling < (double)o->max_backoff_ms; i++)
+		ceiling *= 2;
+	if (ceiling > (double)o->max_backoff_ms)
+		ceiling = (double)o->max_backoff_ms;
+	return (int64_t)floor(ceiling * random01);
+}
+
+static double random01(void)
+{
+	uint64_t v = 0;
+
+	util_random_bytes(&v, sizeof(v));
+	return (double)(v >> 11) / 9007199254740992.0;  /* 2^53 */
+}
+
+static const struct kind *find_kind(const struct outbox *ob, const char *name)
+{
+	for (size_t i = 0; i < ob->n_kinds; i++)
+		if (strcmp(ob->kinds[i].name, name) == 0)
+			return &ob->kinds[i];
+	return NULL;
+}
+
+static void log_failure(const struct store_outbox_item *it,
+			const struct delivery *d)
+{
+	struct ops_log_line l;
+	bool dead = d->outcome.status == STORE_OUTBOX_DEAD;
+
+	if (!ops_log_begin(&l, dead ? OPS_LOG_ERROR : OPS_LOG_WARN,
+			   dead ? "outbox_dead" : "outbox_retry"))
+		return;
+	ops_log_int(&l, "id", it->id);
+	ops_log_str(&l, "kind", it->kind);
+	ops_log_str(&l, "account", it->account_id);
+	ops_log_int(&l, "attempts", it->attempts + 1);
+	ops_log_str(&l, "error", d->error);
+	if (!dead)
+		ops_log_int(&l, "next_attempt_at_ms", d->outcome.next_attempt_at_ms);
+	ops_log_end(&l);
+}
+
+/* store_outbox_fn: delivers one claimed row and keeps its outcome. */
+static void deliver(void *arg, const struct store_outbox_item *it)
+{
+	struct batch *b = arg;
+	struct delivery *d = &b->done[b->n++];
+	const struct kind *k = find_kind(b->ob, it->kind);
+	enum outbox_verdict v;
+	int64_t attempt = it->attempts + 1;
+
+	memset(d, 0, sizeof(*d));
+	d->outcome.id = it->id;
+	if (k) {
+		v = k->fn(k->ctx, it, d->error, sizeof(d->error));
+	} else {
+		snprintf(d->error, sizeof(d->error), "nothing delivers \"%s\" rows",
+			 it->kind);
+		v = OUTBOX_RETRY;
+	}
+	if (v == OUTBOX_RETRY && attempt >= b->ob->opts.max_attempts)
+		v = OUTBOX_DEAD;
+	d->outcome.status = v == OUTBOX_DELIVERED ? STORE_OUTBOX_DELIVERED :
+		v == OUTBOX_DEAD ? STORE_OUTBOX_DEAD : STORE_OUTBOX_PENDING;
+	d->outcome.next_attempt_at_ms = v == OUTBOX_RETRY ? util_now_ms() +
+		outbox_backoff_ms(&b->ob->opts, attempt, random01()) : 0;
+	d->outcome.error = v == OUTBOX_DELIVERED ? NULL : d->error;
+	if (v != OUTBOX_DELIVERED)
+		log_failure(it, d);
+}
+
+static int record_apply(struct store_tx *tx, void *arg)
+{
+	struct batch *b = arg;
+	int64_t now = util_now_ms();
+
+	for (size_t i = 0; i < b->n; i++) {
+		int rc = store_tx_outbox_record(tx, &b->done[i].outcome, now);
+
+		if (rc)
+			return rc;
+	}
+	return STORE_OK;
+}
+
+/* Claims, delivers and records one batch. Returns how many rows it
+ * handled (a full batch means more may be due). */
+static size_t run_batch(struct outbox *ob)
+{
+	struct batch b = { .ob = ob, .now_ms = util_now_ms() };
+	bool due = false;
+
+	if (store_outbox_due(ob->store, b.now_ms, &due) || !due)
+		return 0;
+	b.done = util_xcalloc((size_t)ob->opts.batch, sizeof(*b.done));
+	if (store_outbox_claim(ob->store, b.now_ms, ob->opts.lease_ms,
+			       ob->opts.batch, deliver, &b) == STORE_OK &&
+	    b.n && store_run(ob->store, record_apply, &b) != STORE_OK)
+		/* the leases lapse and the rows are delivered again */
+		ops_log(OPS_LOG_ERROR, "outbox_record_failed", "%zu delivery "
+			"outcome(s) not recorded", b.n);
+	free(b.done);
+	return b.n;
+}
+
+static void *run(void *arg)
+{
+	struct outbox *ob = arg;
+	struct timespec until;
+
+	pthread_mutex_lock(&ob->lock);
+	while (!ob->stopping) {
+		size_t handled;
+
+		ob->kicked = false;
+		pthread_mutex_unlock(&ob->lock);
+		handled = run_batch(ob);
+		pthread_mutex_lock(&ob->lock);
+		if (handled == (size_t)ob->opts.batch || ob->kicked || ob->stopping)
+			continue;
+		util_deadline_in(&until, (int)ob->opts.poll_ms);
+		pthread_cond_timedwait(&ob->wake, &ob->lock, &until);
+	}
+	pthread_mutex_unlock(&ob->lock);
+	return NULL;
+}
+
+static int64_t or_default(int64_t v, int64_t def)
+{
+	return v > 0 ? v : def;
+}
+
+struct outbox *outbox_new(struct store *st, const struct outbox_options *opts)
+{
+	struct outbox *ob = util_xcalloc(1, sizeof(*ob));
+
+	ob->store = st;
+	ob->opts.initial_backoff_ms = or_default(opts->initial_backoff_ms, 1000);
+	ob->opts.max_backoff_ms = or_default(opts->max_backoff_ms, 300000);
+	ob->opts.max_attempts = or_default(opts->max_attempts, 20);
+	ob->opts.lease_ms = or_default(opts->lease_ms, 60000);
+	ob->opts.poll_ms = or_default(opts->poll_ms, 1000);
+	ob->opts.batch = opts->batch > 0 ? opts->batch : 64;
+	pthread_mutex_init(&ob->lock, NULL);
+	pthread_cond_init(&ob->wake, NULL);
+	return ob;
+}
+
+void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
+		     void *ctx)
+{
+	UTIL_ASSERT(!ob->started && ob->n_kinds < OUTBOX_KINDS_MAX &&
+		    !find_kind(ob, kind));
+	ob->kinds[ob->n_kinds++] = (struct kind){ kind, fn, ctx };
+}
+
+int outbox_start(struct outbox *ob)
+{
+	if (pthread_create(&ob->thread, NULL, run, ob))
+		return -1;
+	pthread_setname_np(ob->thread, "grantd-outbox");
+	ob->started = true;
+	return 0;
+}
+
+void outbox_kick(struct outbox *ob)
+{
+	pthread_mutex_lock(&ob->lock);
+	ob->kicked = true;
+	pthread_cond_signal(&ob->wake);
+	pthread_mutex_unlock(&ob->lock);
+}
+
+void outbox_free(struct outbox *ob)
+{
+	if (!ob)
+		return;
+	if (ob->started) {
+		pthread_mutex_lock(&ob->lock);
+		ob->stopping = true;
+		pthread_cond_signal(&ob->wake);
+		pthread_mutex_unlock(&ob->lock);
+		pthread_join(ob->thread, NULL);
+	}
+	pthread_cond_destroy(&ob->wake);
+	pthread_mutex_destroy(&ob->lock);
+	free(ob);
+}
