@@ -42,27 +42,12 @@ int partner_parse_account_body(const char *body, size_t len,
 				enum store_account_state *state, char *msg,
 				size_t msg_size)
 {
-	json_error_t jerr;
-	json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			     &jerr), *v;
-	const char *key;
+	json_t *root, *v = partner_parse_object(body, len, "state", &root, msg,
+						msg_size);
 	int rc = -1;
 
-	if (!root) {
-		http_json_error_format(&jerr, msg, msg_size);
+	if (!root)
 		return -1;
-	}
-	if (!json_is_object(root)) {
-		snprintf(msg, msg_size, "body: must be a JSON object");
-		goto out;
-	}
-	json_object_foreach(root, key, v) {
-		if (strcmp(key, "state") != 0) {
-			snprintf(msg, msg_size, "body: unknown field \"%s\"", key);
-			goto out;
-		}
-	}
-	v = json_object_get(root, "state");
 	if (!json_is_string(v) || store_account_state_parse(json_string_value(v), state)) {
 		snprintf(msg, msg_size, "state: %s", v ? "must be \"active\", "
 			 "\"suspended\" or \"banned\"" : "required");
@@ -116,17 +101,7 @@ void partner_account_get(struct http_request *req)
 	struct store *st = http_request_ctx(req);
 	const char *id = partner_account_param(req);
 	struct store_account a;
-	bool found;
 
-	if (!id)
-		return;
-	if (store_account_read(st, id, &a, &found)) {
-		partner_reply_store_error(req, STORE_ERR);
-		return;
-	}
-	if (!found) {
-		partner_reply_no_account(req, id);
-		return;
-	}
-	http_reply_json(req, 200, partner_account_json(&a));
+	if (id && partner_account_found(req, st, id, &a))
+		http_reply_json(req, 200, partner_account_json(&a));
 }

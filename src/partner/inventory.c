@@ -36,18 +36,9 @@ void partner_inventory_get(struct http_request *req)
 	const char *id = partner_account_param(req);
 	struct inventory_json inv;
 	struct store_account a;
-	bool found;
 
-	if (!id)
+	if (!id || !partner_account_found(req, st, id, &a))
 		return;
-	if (store_account_read(st, id, &a, &found)) {
-		partner_reply_store_error(req, STORE_ERR);
-		return;
-	}
-	if (!found) {
-		partner_reply_no_account(req, id);
-		return;
-	}
 	inv.stackables = json_array();
 	inv.instanced = json_array();
 	if (store_inventory_read(st, id, add_stackable, add_instance, &inv)) {

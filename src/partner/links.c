@@ -60,38 +60,20 @@ static const struct source *provider_param(struct http_request *req)
 int partner_parse_link_body(const char *body, size_t len, const char **external_id,
 			    json_t **root, char *msg, size_t msg_size)
 {
-	json_error_t jerr;
-	json_t *r = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
-			       &jerr), *v;
-	const char *key;
+	json_t *v = partner_parse_object(body, len, "external_id", root, msg,
+					 msg_size);
 
-	*root = NULL;
-	if (!r) {
-		http_json_error_format(&jerr, msg, msg_size);
+	if (!*root)
 		return -1;
-	}
-	if (!json_is_object(r)) {
-		snprintf(msg, msg_size, "body: must be a JSON object");
-		goto fail;
-	}
-	json_object_foreach(r, key, v) {
-		if (strcmp(key, "external_id") != 0) {
-			snprintf(msg, msg_size, "body: unknown field \"%.64s\"", key);
-			goto fail;
-		}
-	}
-	v = json_object_get(r, "external_id");
 	if (!json_is_string(v)) {
 		snprintf(msg, msg_size, "external_id: %s", v ? "must be a string" :
 			 "required");
-		goto fail;
+		json_decref(*root);
+		*root = NULL;
+		return -1;
 	}
 	*external_id = json_string_value(v);
-	*root = r;
 	return 0;
-fail:
-	json_decref(r);
-	return -1;
 }
 
 /* ---- PUT ------------------------------------------------------------------ */
@@ -235,18 +217,9 @@ void partner_links_get(struct http_request *req)
 	const char *id = partner_account_param(req);
 	struct store_account a;
 	json_t *links;
-	bool found;
 
-	if (!id)
+	if (!id || !partner_account_found(req, st, id, &a))
 		return;
-	if (store_account_read(st, id, &a, &found)) {
-		partner_reply_store_error(req, STORE_ERR);
-		return;
-	}
-	if (!found) {
-		partner_reply_no_account(req, id);
-		return;
-	}
 	links = json_array();
 	if (store_links_read(st, id, add_link, links)) {
 		json_decref(links);

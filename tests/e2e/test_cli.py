@@ -251,10 +251,17 @@ def test_migration_renames_older_duplicate_names(gm):
     ids = [json.loads(keys_create(g, f"k{i}", "partner", json_out=True).stdout)["id"]
            for i in range(4)]
     with sqlite3.connect(g.db_path) as c:
-        # back to schema 2: undo what migrations 3 and later created
-        # (a migration that creates something adds it here)
-        c.executescript("DROP INDEX credentials_live_name; DROP TABLE signing_keys;"
-                        "DROP TABLE links; PRAGMA user_version = 2;")
+        # back to schema 2: drop every table and index migrations 3 and
+        # later created (those of schema 2 are listed)
+        schema2 = {"accounts", "fulfillments", "grants", "inventory_stackables",
+                   "inventory_instances", "claims", "credentials", "audit",
+                   "fulfillments_by_account", "inventory_instances_by_account"}
+        for kind, name in c.execute("SELECT type, name FROM sqlite_master WHERE"
+                                    " type IN ('table', 'index') AND sql IS NOT NULL"
+                                    " ORDER BY type = 'table'").fetchall():
+            if name not in schema2:
+                c.execute(f"DROP {kind.upper()} {name}")
+        c.execute("PRAGMA user_version = 2")
         c.execute("UPDATE credentials SET name = 'same', created_at_ms = ?"
                   " WHERE id IN (?, ?, ?)", (1000, *ids[:3]))
         c.execute("UPDATE credentials SET created_at_ms = 2000 WHERE id = ?", (ids[2],))
