@@ -299,8 +299,7 @@ static void link_row(sqlite3_stmt *s, void *ctx)
 		.account_id = lc->account_id,
 		.provider = col_text(s, 0),
 		.external_id = col_text(s, 1),
-		.state = state && strcmp(state, "relink_required") == 0 ?
-			STORE_LINK_RELINK_REQUIRED : STORE_LINK_LINKED,
+		.state = store_link_state_of(state),
 		.linked_at_ms = sqlite3_column_int64(s, 3),
 		.updated_at_ms = sqlite3_column_int64(s, 4),
 	};

@@ -41,6 +41,12 @@ const char *store_link_state_name(enum store_link_state s)
 	return link_states[s];
 }
 
+enum store_link_state store_link_state_of(const char *text)
+{
+	return text && strcmp(text, link_states[STORE_LINK_RELINK_REQUIRED]) == 0 ?
+		STORE_LINK_RELINK_REQUIRED : STORE_LINK_LINKED;
+}
+
 const char *store_account_state_name(enum store_account_state s)
 {
 	return account_states[s];

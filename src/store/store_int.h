@@ -9,6 +9,10 @@
 
 #include "store/store.h"
 
+/* The link state stored as `text` (anything but "relink_required" is
+ * linked). */
+enum store_link_state store_link_state_of(const char *text);
+
 /* Every SQL statement the store runs, prepared once per connection. */
 enum store_stmt {
 	STMT_BEGIN,

@@ -435,8 +435,7 @@ int store_tx_link_get(struct store_tx *tx, const char *account_id,
 	snprintf(out->external_id, sizeof(out->external_id), "%s",
 		 (const char *)sqlite3_column_text(s, 0));
 	state = (const char *)sqlite3_column_text(s, 1);
-	out->state = state && strcmp(state, "relink_required") == 0 ?
-		STORE_LINK_RELINK_REQUIRED : STORE_LINK_LINKED;
+	out->state = store_link_state_of(state);
 	out->linked_at_ms = sqlite3_column_int64(s, 2);
 	sqlite3_reset(s);
 	return STORE_OK;
