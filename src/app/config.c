@@ -5,6 +5,7 @@
 
 #include <cyaml/cyaml.h>
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -109,11 +110,46 @@ static size_t schema_section(struct yaml_schema *s, const char *path,
 	return i;
 }
 
+/* A list option's entries: strings. */
+static const cyaml_schema_value_t list_entry = {
+	CYAML_VALUE_STRING(CYAML_FLAG_POINTER, char, 0, CYAML_UNLIMITED),
+};
+
+/* The slot holding a list option's entry count. */
+static size_t count_slot(const struct yaml_schema *s, size_t i)
+{
+	return s->n_slots - config_options_len + i;
+}
+
+static void schema_add_list(struct yaml_schema *s, size_t i)
+{
+	const struct config_option *opt = &config_options[i];
+
+	schema_add_field(s, s->opt_sec[i], (cyaml_schema_field_t){
+		.key = opt->key,
+		.data_offset = slot_offset(i),
+		.count_offset = slot_offset(count_slot(s, i)),
+		.count_size = sizeof(void *),
+		.value = {
+			.type = CYAML_SEQUENCE,
+			.flags = (enum cyaml_flag)(CYAML_FLAG_OPTIONAL |
+					CYAML_FLAG_POINTER),
+			.data_size = sizeof(char *),
+			.sequence = { .entry = &list_entry, .min = 0,
+				      .max = CYAML_UNLIMITED },
+		},
+	});
+}
+
 static void schema_add_option(struct yaml_schema *s, size_t i)
 {
 	const struct config_option *opt = &config_options[i];
 
 	s->opt_sec[i] = schema_section(s, opt->section, strlen(opt->section));
+	if (opt->type == CONFIG_LIST) {
+		schema_add_list(s, i);
+		return;
+	}
 	schema_add_field(s, s->opt_sec[i], (cyaml_schema_field_t){
 		.key = opt->key,
 		.data_offset = slot_offset(i),
@@ -139,7 +175,8 @@ static void schema_init(struct yaml_schema *s)
 	}
 	s->max_secs = max;
 	s->max_fields = config_options_len + max + 1;
-	s->n_slots = config_options_len + max;
+	/* options, sections, then a count for each option (lists use it) */
+	s->n_slots = config_options_len + max + config_options_len;
 	s->secs = util_xcalloc(max, sizeof(*s->secs));
 	s->opt_sec = util_xcalloc(config_options_len, sizeof(*s->opt_sec));
 	s->secs[0].path = util_xstrdup("");
@@ -620,6 +657,27 @@ static void apply_defaults(struct config *c)
 	}
 }
 
+/* A list from the file as one text, entries on lines of their own; an
+ * entry with whitespace in it is refused by the list's rule. Returns the
+ * text (owned) or NULL if the file does not set the list. */
+static char *list_text(const struct yaml_schema *s, const void *node, size_t i)
+{
+	char **items = node ? slot_get(node, i) : NULL;
+	size_t n = node ? (size_t)(uintptr_t)slot_get(node, count_slot(s, i)) : 0;
+	struct util_buf b;
+
+	if (!items)
+		return NULL;
+	util_buf_init(&b, 0);
+	util_buf_puts(&b, "");
+	for (size_t j = 0; j < n; j++) {
+		if (strpbrk(items[j], " \t\r\n") || !*items[j])
+			util_buf_putc(&b, '\x01');  /* not printable: refused */
+		util_buf_printf(&b, "%s\n", items[j]);
+	}
+	return util_buf_take(&b);
+}
+
 static void apply_file(const struct yaml_src *src, const void *raw,
 		struct config *c)
 {
@@ -627,8 +685,17 @@ static void apply_file(const struct yaml_src *src, const void *raw,
 
 	for (size_t i = 0; i < config_options_len; i++) {
 		const void *node = schema_node(s, raw, s->opt_sec[i]);
-		const char *text = node ? slot_get(node, i) : NULL;
+		const char *text;
+		char *list;
 
+		if (config_options[i].type == CONFIG_LIST) {
+			if ((list = list_text(s, node, i)))
+				apply_value(&config_options[i], list, src, c,
+						src->errors);
+			free(list);
+			continue;
+		}
+		text = node ? slot_get(node, i) : NULL;
 		if (text)
 			apply_value(&config_options[i], text, src, c,
 					src->errors);

@@ -9,6 +9,20 @@
 
 #include "util/util.h"
 
+/* providers.<id>: a provider grantd calls. Keys a provider does not have
+ * stay NULL. */
+struct config_provider {
+	char *client_id, *client_secret;
+	char *game_id;
+	char *deployment_id, *sandbox_id;
+	char *publisher_key, *app_id;
+	char *authorize_url, *token_url, *profile_url;
+	char *auth_base, *api_base;
+	int64_t timeout_ms;
+	int64_t max_response_bytes;
+	int64_t poll_interval_seconds;
+};
+
 /* The whole configuration after defaults, file and environment are merged.
  * Every string is owned by the struct and freed by config_release. */
 struct config {
@@ -50,6 +64,19 @@ struct config {
 			int64_t burst;       /* default 2000 */
 		} rate_limit;
 	} auth;
+	struct {
+		struct config_provider primegaming, twitch, epic, steam;
+	} providers;
+	struct {
+		char *public_url;        /* "": the browser link flow is off */
+		struct util_strlist return_to_allow; /* URL prefixes */
+		char *token_key_file;    /* "": <database>.token-key */
+	} linking;
+	struct {
+		int64_t initial_backoff_ms;  /* default 1000 */
+		int64_t max_backoff_ms;      /* default 300000 */
+		int64_t max_attempts;        /* default 20 */
+	} outbox;
 	struct {
 		char *level;             /* "debug", "info" (default), "warn", "error" */
 	} log;

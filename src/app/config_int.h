@@ -16,6 +16,8 @@ enum config_type {
 	CONFIG_INT,    /* int64_t in [min, max] */
 	CONFIG_BOOL,   /* bool: true/false, yes/no, on/off, 1/0, any case */
 	CONFIG_ENUM,   /* char *: one of `choices` (any case), as listed */
+	CONFIG_LIST,   /* struct util_strlist: a YAML list of strings, or
+			* whitespace-separated words in the environment */
 };
 
 /* One configuration key. Adding a key is one row in config_options plus
@@ -33,6 +35,7 @@ struct config_option {
 	const char *def;               /* default, as text a user could write */
 	size_t offset;                 /* of the field in struct config */
 	const char *help;              /* one line for humans */
+	bool secret;                   /* config_dump shows "(set)", not it */
 };
 
 /* Every key, in the order config_dump prints them. */

@@ -72,6 +72,22 @@ static int check_listen(const char *v)
 	return check_port(colon + 1);
 }
 
+/* linking.public_url: "" (unset) or an http(s) URL grantd appends
+ * "/v1/link/..." to. */
+static int check_public_url(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0)
+		return 0;
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+		return -1;
+	if (strpbrk(v, "?#") || v[n - 1] == '/' ||
+	    !util_is_printable_ascii(v, n) || strchr(v, ' '))
+		return -1;
+	return strlen(strchr(v, ':') + 3) ? 0 : -1;
+}
+
 static int check_nonempty(const char *v)
 {
 	return *v ? 0 : -1;
@@ -241,6 +257,252 @@ const struct config_option config_options[] = {
 		.help = "requests a credential may make at once above the rate",
 	},
 	{
+		.section = "providers.primegaming", .key = "client_id",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_CLIENT_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.primegaming.client_id),
+		.help = "Login with Amazon client id (its security profile)",
+	},
+	{
+		.section = "providers.primegaming", .key = "client_secret",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_CLIENT_SECRET",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(providers.primegaming.client_secret),
+		.help = "Login with Amazon client secret",
+	},
+	{
+		.section = "providers.primegaming", .key = "authorize_url",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_AUTHORIZE_URL",
+		.type = CONFIG_STRING,
+		.def = "https://www.amazon.com/ap/oa", .offset = OPT_AT(providers.primegaming.authorize_url),
+		.help = "LWA authorize page players are sent to",
+	},
+	{
+		.section = "providers.primegaming", .key = "token_url",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_TOKEN_URL",
+		.type = CONFIG_STRING,
+		.def = "https://api.amazon.com/auth/o2/token", .offset = OPT_AT(providers.primegaming.token_url),
+		.help = "LWA token endpoint",
+	},
+	{
+		.section = "providers.primegaming", .key = "profile_url",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_PROFILE_URL",
+		.type = CONFIG_STRING,
+		.def = "https://api.amazon.com/user/profile", .offset = OPT_AT(providers.primegaming.profile_url),
+		.help = "LWA profile endpoint (the player's user_id)",
+	},
+	{
+		.section = "providers.primegaming", .key = "api_base",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_API_BASE",
+		.type = CONFIG_STRING,
+		.def = "https://twitch.amazon.com/api", .offset = OPT_AT(providers.primegaming.api_base),
+		.help = "Prime Gaming entitlements API",
+	},
+	{
+		.section = "providers.primegaming", .key = "timeout_ms",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 1, .max = 600000,
+		.def = "5000", .offset = OPT_AT(providers.primegaming.timeout_ms),
+		.help = "longest wait for one call to the provider",
+	},
+	{
+		.section = "providers.primegaming", .key = "max_response_bytes",
+		.env = "GRANTD_PROVIDERS_PRIMEGAMING_MAX_RESPONSE_BYTES",
+		.type = CONFIG_INT, .min = 1024, .max = 268435456,
+		.def = "4194304", .offset = OPT_AT(providers.primegaming.max_response_bytes),
+		.help = "largest answer read from the provider",
+	},
+	{
+		.section = "providers.twitch", .key = "client_id",
+		.env = "GRANTD_PROVIDERS_TWITCH_CLIENT_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.twitch.client_id),
+		.help = "Twitch application client id",
+	},
+	{
+		.section = "providers.twitch", .key = "client_secret",
+		.env = "GRANTD_PROVIDERS_TWITCH_CLIENT_SECRET",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(providers.twitch.client_secret),
+		.help = "Twitch application client secret",
+	},
+	{
+		.section = "providers.twitch", .key = "game_id",
+		.env = "GRANTD_PROVIDERS_TWITCH_GAME_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.twitch.game_id),
+		.help = "the Twitch game (category) id whose drops are fulfilled",
+	},
+	{
+		.section = "providers.twitch", .key = "auth_base",
+		.env = "GRANTD_PROVIDERS_TWITCH_AUTH_BASE",
+		.type = CONFIG_STRING,
+		.def = "https://id.twitch.tv/oauth2", .offset = OPT_AT(providers.twitch.auth_base),
+		.help = "Twitch OAuth base (token, authorize, validate)",
+	},
+	{
+		.section = "providers.twitch", .key = "api_base",
+		.env = "GRANTD_PROVIDERS_TWITCH_API_BASE",
+		.type = CONFIG_STRING,
+		.def = "https://api.twitch.tv/helix", .offset = OPT_AT(providers.twitch.api_base),
+		.help = "Twitch Helix API base",
+	},
+	{
+		.section = "providers.twitch", .key = "poll_interval_seconds",
+		.env = "GRANTD_PROVIDERS_TWITCH_POLL_INTERVAL_SECONDS",
+		.type = CONFIG_INT, .min = 0, .max = 86400,
+		.def = "0", .offset = OPT_AT(providers.twitch.poll_interval_seconds),
+		.help = "ask Twitch for every claimed drop this often; 0: off",
+	},
+	{
+		.section = "providers.twitch", .key = "timeout_ms",
+		.env = "GRANTD_PROVIDERS_TWITCH_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 1, .max = 600000,
+		.def = "5000", .offset = OPT_AT(providers.twitch.timeout_ms),
+		.help = "longest wait for one call to the provider",
+	},
+	{
+		.section = "providers.twitch", .key = "max_response_bytes",
+		.env = "GRANTD_PROVIDERS_TWITCH_MAX_RESPONSE_BYTES",
+		.type = CONFIG_INT, .min = 1024, .max = 268435456,
+		.def = "4194304", .offset = OPT_AT(providers.twitch.max_response_bytes),
+		.help = "largest answer read from the provider",
+	},
+	{
+		.section = "providers.epic", .key = "client_id",
+		.env = "GRANTD_PROVIDERS_EPIC_CLIENT_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.epic.client_id),
+		.help = "Epic Online Services client id",
+	},
+	{
+		.section = "providers.epic", .key = "client_secret",
+		.env = "GRANTD_PROVIDERS_EPIC_CLIENT_SECRET",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(providers.epic.client_secret),
+		.help = "Epic Online Services client secret",
+	},
+	{
+		.section = "providers.epic", .key = "deployment_id",
+		.env = "GRANTD_PROVIDERS_EPIC_DEPLOYMENT_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.epic.deployment_id),
+		.help = "EOS deployment id",
+	},
+	{
+		.section = "providers.epic", .key = "sandbox_id",
+		.env = "GRANTD_PROVIDERS_EPIC_SANDBOX_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.epic.sandbox_id),
+		.help = "EOS sandbox id the entitlements live in",
+	},
+	{
+		.section = "providers.epic", .key = "auth_base",
+		.env = "GRANTD_PROVIDERS_EPIC_AUTH_BASE",
+		.type = CONFIG_STRING,
+		.def = "https://api.epicgames.dev/epic/oauth/v2", .offset = OPT_AT(providers.epic.auth_base),
+		.help = "Epic OAuth base (token)",
+	},
+	{
+		.section = "providers.epic", .key = "api_base",
+		.env = "GRANTD_PROVIDERS_EPIC_API_BASE",
+		.type = CONFIG_STRING,
+		.def = "https://api.epicgames.dev/epic/ecom/v3", .offset = OPT_AT(providers.epic.api_base),
+		.help = "Epic Ecom API base",
+	},
+	{
+		.section = "providers.epic", .key = "timeout_ms",
+		.env = "GRANTD_PROVIDERS_EPIC_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 1, .max = 600000,
+		.def = "5000", .offset = OPT_AT(providers.epic.timeout_ms),
+		.help = "longest wait for one call to the provider",
+	},
+	{
+		.section = "providers.epic", .key = "max_response_bytes",
+		.env = "GRANTD_PROVIDERS_EPIC_MAX_RESPONSE_BYTES",
+		.type = CONFIG_INT, .min = 1024, .max = 268435456,
+		.def = "4194304", .offset = OPT_AT(providers.epic.max_response_bytes),
+		.help = "largest answer read from the provider",
+	},
+	{
+		.section = "providers.steam", .key = "publisher_key",
+		.env = "GRANTD_PROVIDERS_STEAM_PUBLISHER_KEY",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(providers.steam.publisher_key),
+		.help = "Steamworks publisher Web API key",
+	},
+	{
+		.section = "providers.steam", .key = "app_id",
+		.env = "GRANTD_PROVIDERS_STEAM_APP_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(providers.steam.app_id),
+		.help = "the game's Steam app id",
+	},
+	{
+		.section = "providers.steam", .key = "api_base",
+		.env = "GRANTD_PROVIDERS_STEAM_API_BASE",
+		.type = CONFIG_STRING,
+		.def = "https://partner.steam-api.com", .offset = OPT_AT(providers.steam.api_base),
+		.help = "Steam partner Web API base",
+	},
+	{
+		.section = "providers.steam", .key = "timeout_ms",
+		.env = "GRANTD_PROVIDERS_STEAM_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 1, .max = 600000,
+		.def = "5000", .offset = OPT_AT(providers.steam.timeout_ms),
+		.help = "longest wait for one call to the provider",
+	},
+	{
+		.section = "providers.steam", .key = "max_response_bytes",
+		.env = "GRANTD_PROVIDERS_STEAM_MAX_RESPONSE_BYTES",
+		.type = CONFIG_INT, .min = 1024, .max = 268435456,
+		.def = "4194304", .offset = OPT_AT(providers.steam.max_response_bytes),
+		.help = "largest answer read from the provider",
+	},
+	{
+		.section = "linking", .key = "public_url",
+		.env = "GRANTD_LINKING_PUBLIC_URL",
+		.type = CONFIG_STRING, .check = check_public_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
+		.def = "", .offset = OPT_AT(linking.public_url),
+		.help = "grantd's address as players' browsers reach it (callback URLs)",
+	},
+	{
+		.section = "linking", .key = "return_to_allow",
+		.env = "GRANTD_LINKING_RETURN_TO_ALLOW",
+		.type = CONFIG_LIST,
+		.def = "", .offset = OPT_AT(linking.return_to_allow),
+		.help = "URL prefixes a finished link may return the player to",
+	},
+	{
+		.section = "linking", .key = "token_key_file",
+		.env = "GRANTD_LINKING_TOKEN_KEY_FILE",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(linking.token_key_file),
+		.help = "32-byte key sealing provider tokens; empty: a key file beside the database",
+	},
+	{
+		.section = "outbox", .key = "initial_backoff_ms",
+		.env = "GRANTD_OUTBOX_INITIAL_BACKOFF_MS",
+		.type = CONFIG_INT, .min = 1, .max = 3600000,
+		.def = "1000", .offset = OPT_AT(outbox.initial_backoff_ms),
+		.help = "ceiling of the first retry's delay (full jitter)",
+	},
+	{
+		.section = "outbox", .key = "max_backoff_ms",
+		.env = "GRANTD_OUTBOX_MAX_BACKOFF_MS",
+		.type = CONFIG_INT, .min = 1, .max = 86400000,
+		.def = "300000", .offset = OPT_AT(outbox.max_backoff_ms),
+		.help = "largest ceiling of a retry's delay",
+	},
+	{
+		.section = "outbox", .key = "max_attempts",
+		.env = "GRANTD_OUTBOX_MAX_ATTEMPTS",
+		.type = CONFIG_INT, .min = 1, .max = 1000,
+		.def = "20", .offset = OPT_AT(outbox.max_attempts),
+		.help = "deliveries tried before a row is dead",
+	},
+	{
 		.section = "log", .key = "level",
 		.env = "GRANTD_LOG_LEVEL",
 		.type = CONFIG_ENUM, .choices = log_levels,
@@ -274,6 +536,27 @@ static void set_string(const struct config_option *opt, struct config *c,
 	*field = util_xstrdup(value);
 }
 
+/* A list: whitespace-separated words of printable ASCII, each kept. */
+static int set_list(const struct config_option *opt, struct config *c,
+		const char *text)
+{
+	static const char space[] = " \t\r\n";
+	struct util_strlist *l = field_of(opt, c);
+	const char *p = text;
+
+	for (const char *q = text; *q; q++)
+		if (!strchr(space, *q) && !util_is_printable_ascii(q, 1))
+			return -1;
+	util_strlist_release(l);
+	while (*(p += strspn(p, space))) {
+		size_t n = strcspn(p, space);
+
+		util_strlist_add(l, "%.*s", (int)n, p);
+		p += n;
+	}
+	return 0;
+}
+
 int config_option_set(const struct config_option *opt, const char *text,
 		struct config *c)
 {
@@ -281,6 +564,8 @@ int config_option_set(const struct config_option *opt, const char *text,
 	int i;
 
 	switch (opt->type) {
+	case CONFIG_LIST:
+		return set_list(opt, c, text);
 	case CONFIG_STRING:
 		if (opt->check && opt->check(text))
 			return -1;
@@ -314,6 +599,9 @@ void config_option_rule(const struct config_option *opt, struct util_buf *out)
 	case CONFIG_STRING:
 		util_buf_puts(out, opt->rule ? opt->rule : "is not acceptable");
 		return;
+	case CONFIG_LIST:
+		util_buf_puts(out, "must be a list of printable strings");
+		return;
 	case CONFIG_INT:
 		util_buf_printf(out, "must be an integer from %" PRId64
 				" to %" PRId64, opt->min, opt->max);
@@ -336,9 +624,20 @@ void config_option_rule(const struct config_option *opt, struct util_buf *out)
 void config_option_format(const struct config_option *opt,
 		const struct config *c, struct util_buf *out)
 {
+	const struct util_strlist *l;
 	const char *s;
 
+	if (opt->secret) {
+		s = *(char *const *)field_of(opt, c);
+		util_buf_puts(out, s && *s ? "(set)" : "");
+		return;
+	}
 	switch (opt->type) {
+	case CONFIG_LIST:
+		l = field_of(opt, c);
+		for (size_t i = 0; i < l->len; i++)
+			util_buf_printf(out, "%s%s", i ? " " : "", l->items[i]);
+		return;
 	case CONFIG_STRING:
 	case CONFIG_ENUM:
 		s = *(char *const *)field_of(opt, c);
@@ -360,6 +659,11 @@ void config_option_clear(const struct config_option *opt, struct config *c)
 {
 	char **field;
 
+	if (opt->type == CONFIG_LIST) {
+		util_strlist_release(field_of(opt, c));
+		util_strlist_init(field_of(opt, c));
+		return;
+	}
 	if (opt->type != CONFIG_STRING && opt->type != CONFIG_ENUM)
 		return;
 	field = field_of(opt, c);

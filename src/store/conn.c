@@ -91,10 +91,16 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" linked_at_ms, updated_at_ms) VALUES (?1, ?2, ?3, 'linked', ?4, ?4)"
 		" ON CONFLICT (account_id, provider) DO UPDATE SET"
 		" external_id = excluded.external_id, state = 'linked',"
-		" linked_at_ms = excluded.linked_at_ms,"
+		" linked_at_ms = excluded.linked_at_ms, tokens = NULL,"
 		" updated_at_ms = excluded.updated_at_ms",
 	[STMT_LINK_DELETE] =
 		"DELETE FROM links WHERE account_id = ?1 AND provider = ?2",
+	[STMT_LINK_TOKENS_SET] =
+		"UPDATE links SET tokens = ?3, state = 'linked', updated_at_ms = ?4"
+		" WHERE account_id = ?1 AND provider = ?2",
+	[STMT_LINK_STATE_SET] =
+		"UPDATE links SET state = ?3, updated_at_ms = ?4"
+		" WHERE account_id = ?1 AND provider = ?2",
 	[STMT_OUTBOX_ADD] =
 		"INSERT INTO outbox (kind, dedupe_key, account_id, payload, status,"
 		" attempts, next_attempt_at_ms, lease_until_ms, created_at_ms,"
@@ -147,8 +153,11 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"SELECT kid, secret, created_at_ms, retired_at_ms"
 		" FROM signing_keys ORDER BY created_at_ms DESC, kid DESC",
 	[STMT_READ_LINKS] =
-		"SELECT provider, external_id, state, linked_at_ms, updated_at_ms"
-		" FROM links WHERE account_id = ?1 ORDER BY provider",
+		"SELECT provider, external_id, state, linked_at_ms, updated_at_ms,"
+		" tokens FROM links WHERE account_id = ?1 ORDER BY provider",
+	[STMT_READ_LINK_HOLDER] =
+		"SELECT account_id FROM links WHERE provider = ?1"
+		" AND external_id = ?2",
 	[STMT_READ_OUTBOX_DUE] =
 		"SELECT 1 FROM outbox WHERE status = 'pending'"
 		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1 LIMIT 1",

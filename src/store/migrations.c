@@ -150,6 +150,9 @@ static const char *const migrations[] = {
 	"CREATE UNIQUE INDEX outbox_pending_key ON outbox (kind, dedupe_key)"
 	"  WHERE status = 'pending';"
 	"CREATE INDEX outbox_by_status ON outbox (status, id);",
+	/* 7: a link's provider tokens (from the browser flow), sealed with
+	 * AES-256-GCM by the pull side; NULL when it holds none. */
+	"ALTER TABLE links ADD COLUMN tokens BLOB;",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -302,6 +302,8 @@ static void link_row(sqlite3_stmt *s, void *ctx)
 		.state = store_link_state_of(state),
 		.linked_at_ms = sqlite3_column_int64(s, 3),
 		.updated_at_ms = sqlite3_column_int64(s, 4),
+		.tokens = sqlite3_column_blob(s, 5),
+		.tokens_len = (size_t)sqlite3_column_bytes(s, 5),
 	};
 
 	lc->fn(lc->arg, &l);
@@ -322,6 +324,40 @@ int store_links_read(struct store *st, const char *account_id,
 		sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
 		rc = each_row(c, s, link_row, &lc, "links_read");
 	}
+	store_reader_release(st, c);
+	return rc;
+}
+
+int store_link_holder_read(struct store *st, const char *provider,
+			   const char *external_id, char *account, size_t size,
+			   bool *found)
+{
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR, step;
+
+	*found = false;
+	account[0] = '\0';
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_LINK_HOLDER);
+	if (!s)
+		goto out;
+	sqlite3_bind_text(s, 1, provider, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 2, external_id, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_ROW) {
+		*found = true;
+		snprintf(account, size, "%s", col_text(s, 0));
+		rc = STORE_OK;
+	} else if (step == SQLITE_DONE) {
+		rc = STORE_OK;
+	} else {
+		store_log_error(c, "link_holder_read", step);
+	}
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+out:
 	store_reader_release(st, c);
 	return rc;
 }

@@ -280,6 +280,8 @@ struct store_link {
 	enum store_link_state state;
 	int64_t linked_at_ms;
 	int64_t updated_at_ms;
+	const void *tokens;        /* sealed provider tokens, or NULL */
+	size_t tokens_len;
 };
 
 /* What store_tx_link_put did. */
@@ -309,6 +311,16 @@ int store_tx_link_put(struct store_tx *tx, const char *account_id,
 		      const char *provider, const char *external_id,
 		      int64_t now_ms, enum store_link_result *result,
 		      struct store_link_row *out);
+/* Stores sealed tokens for the link of `account_id` at `provider` (NULL:
+ * none) and marks it linked; *found is false if there is no such link. */
+int store_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
+			     const char *provider, const void *tokens,
+			     size_t len, int64_t now_ms, bool *found);
+/* Sets the state of the link of `account_id` at `provider`; *found is
+ * false if there is no such link. */
+int store_tx_link_state_set(struct store_tx *tx, const char *account_id,
+			    const char *provider, enum store_link_state state,
+			    int64_t now_ms, bool *found);
 /* Removes the link of `account_id` at `provider`; *found tells whether
  * there was one. */
 int store_tx_link_delete(struct store_tx *tx, const char *account_id,
@@ -445,6 +457,11 @@ typedef void (*store_link_fn)(void *arg, const struct store_link *l);
 /* Reads an account's links, by provider. */
 int store_links_read(struct store *st, const char *account_id,
 		     store_link_fn fn, void *arg);
+/* The account linked to identity `external_id` at `provider`, into
+ * `account` (`size` bytes); *found tells whether there is one. */
+int store_link_holder_read(struct store *st, const char *provider,
+			   const char *external_id, char *account, size_t size,
+			   bool *found);
 
 typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */

@@ -481,6 +481,49 @@ int store_tx_link_put(struct store_tx *tx, const char *account_id,
 	return step_done(tx->conn, s, "link_upsert");
 }
 
+/* Runs an UPDATE of one link; *found tells whether it matched. */
+static int link_update(struct store_tx *tx, sqlite3_stmt *s, bool *found,
+		       const char *what)
+{
+	if (step_done(tx->conn, s, what))
+		return STORE_ERR;
+	*found = sqlite3_changes(tx->conn->db) > 0;
+	return STORE_OK;
+}
+
+int store_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
+			     const char *provider, const void *tokens,
+			     size_t len, int64_t now_ms, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_TOKENS_SET);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, provider);
+	if (tokens)
+		sqlite3_bind_blob(s, 3, tokens, (int)len, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(s, 3);
+	sqlite3_bind_int64(s, 4, now_ms);
+	return link_update(tx, s, found, "link_tokens_set");
+}
+
+int store_tx_link_state_set(struct store_tx *tx, const char *account_id,
+			    const char *provider, enum store_link_state state,
+			    int64_t now_ms, bool *found)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_STATE_SET);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, account_id);
+	bind_text(s, 2, provider);
+	bind_text(s, 3, store_link_state_name(state));
+	sqlite3_bind_int64(s, 4, now_ms);
+	return link_update(tx, s, found, "link_state_set");
+}
+
 int store_tx_link_delete(struct store_tx *tx, const char *account_id,
 			 const char *provider, bool *found)
 {

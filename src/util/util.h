@@ -122,6 +122,20 @@ void util_sha256(const void *in, size_t n, unsigned char out[static 32]);
 /* SHA-256 of `n` bytes as 64 hex characters plus NUL. */
 void util_sha256_hex(const void *in, size_t n, char out[static 65]);
 
+/* ---- sealing secrets at rest (seal.c) ----------------------------------- */
+
+#define UTIL_SEAL_KEY_LEN 32
+/* Encrypts and authenticates `in` with AES-256-GCM under `key`, binding
+ * `aad` (authenticated, not stored), and appends the sealed bytes to out.
+ * Returns 0 or -1. */
+int util_seal(const unsigned char key[UTIL_SEAL_KEY_LEN], const void *aad,
+	      size_t aad_len, const void *in, size_t len, struct util_buf *out);
+/* Opens what util_seal made with the same key and aad, appending the
+ * plain bytes to out. Returns 0, or -1 if it was altered, sealed under
+ * another key or aad, or is not sealed data. */
+int util_unseal(const unsigned char key[UTIL_SEAL_KEY_LEN], const void *aad,
+		size_t aad_len, const void *in, size_t len, struct util_buf *out);
+
 /* Decodes %XX escapes of a URL path segment or query component into out
  * (at least n+1 bytes); '+' is kept literally unless `plus_is_space`.
  * Returns the decoded length, or -1 on a malformed escape or a decoded NUL. */

@@ -448,7 +448,7 @@ Test(config, env_empty_value_is_a_value)
 Test(config, unknown_key_at_top_level)
 {
 	expect_one("server:\n  threads: 2\nbogus: 1\n",
-		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, auth, log)");
+		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, log)");
 }
 
 Test(config, unknown_key_nested)
@@ -466,7 +466,7 @@ Test(config, unknown_key_that_exists_elsewhere_points_at_the_right_one)
 	/* "path" is a key in other sections: the message points at the
 	 * unknown one, found by its place in the tree, not by its text */
 	expect_one("storage:\n  sqlite:\n    path: a.db\npath: b\n",
-		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, log)");
+		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, log)");
 }
 
 Test(config, scalar_where_section_expected)
@@ -488,9 +488,9 @@ Test(config, section_where_value_expected)
 Test(config, top_level_must_be_a_mapping)
 {
 	expect_one("- server\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, log, not a list");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, log, not a list");
 	expect_one("just text\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, log, not a single value");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, log, not a single value");
 }
 
 Test(config, yaml_syntax_error)
@@ -591,7 +591,7 @@ Test(config, structure_error_and_env_error_together)
 {
 	static const char *const env[] = { "GRANTD_LOG_LEVEL", "loud", NULL };
 	static const char *const want[] = {
-		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, auth, log)",
+		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, log)",
 		"GRANTD_LOG_LEVEL: must be one of debug, info, warn, error (got \"loud\")",
 	};
 	struct util_strlist errs;
@@ -714,6 +714,41 @@ Test(config, dump_lists_every_key_in_table_order)
 		"auth.client_secret_grace_seconds = 86400\n"
 		"auth.rate_limit.per_second = 1000\n"
 		"auth.rate_limit.burst = 2000\n"
+		"providers.primegaming.client_id = \n"
+		"providers.primegaming.client_secret = \n"
+		"providers.primegaming.authorize_url = https://www.amazon.com/ap/oa\n"
+		"providers.primegaming.token_url = https://api.amazon.com/auth/o2/token\n"
+		"providers.primegaming.profile_url = https://api.amazon.com/user/profile\n"
+		"providers.primegaming.api_base = https://twitch.amazon.com/api\n"
+		"providers.primegaming.timeout_ms = 5000\n"
+		"providers.primegaming.max_response_bytes = 4194304\n"
+		"providers.twitch.client_id = \n"
+		"providers.twitch.client_secret = \n"
+		"providers.twitch.game_id = \n"
+		"providers.twitch.auth_base = https://id.twitch.tv/oauth2\n"
+		"providers.twitch.api_base = https://api.twitch.tv/helix\n"
+		"providers.twitch.poll_interval_seconds = 0\n"
+		"providers.twitch.timeout_ms = 5000\n"
+		"providers.twitch.max_response_bytes = 4194304\n"
+		"providers.epic.client_id = \n"
+		"providers.epic.client_secret = \n"
+		"providers.epic.deployment_id = \n"
+		"providers.epic.sandbox_id = \n"
+		"providers.epic.auth_base = https://api.epicgames.dev/epic/oauth/v2\n"
+		"providers.epic.api_base = https://api.epicgames.dev/epic/ecom/v3\n"
+		"providers.epic.timeout_ms = 5000\n"
+		"providers.epic.max_response_bytes = 4194304\n"
+		"providers.steam.publisher_key = \n"
+		"providers.steam.app_id = \n"
+		"providers.steam.api_base = https://partner.steam-api.com\n"
+		"providers.steam.timeout_ms = 5000\n"
+		"providers.steam.max_response_bytes = 4194304\n"
+		"linking.public_url = \n"
+		"linking.return_to_allow = \n"
+		"linking.token_key_file = \n"
+		"outbox.initial_backoff_ms = 1000\n"
+		"outbox.max_backoff_ms = 300000\n"
+		"outbox.max_attempts = 20\n"
 		"log.level = info\n");
 	free(text);
 	config_release(&c);
