@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "sources/sources.h"
 #include "store/store.h"
 
 /* Loads the configuration (file + GRANTD_* environment), printing every
@@ -55,7 +56,11 @@ struct app_ctx {
 	struct catalog_holder *catalog;
 	struct engine *engine;
 	struct auth *auth;
+	struct pull *pull;
 };
+
+/* Most sources grantd may know. */
+#define APP_SOURCES_MAX 16
 
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */
 #define APP_ROUTES_MAX 48

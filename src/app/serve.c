@@ -15,7 +15,11 @@
 #include "app/app_int.h"
 #include "auth/auth.h"
 #include "engine/engine.h"
+#include "linking/linking.h"
 #include "ops/ops.h"
+#include "outbound/outbound.h"
+#include "outbox/outbox.h"
+#include "sources/sources.h"
 
 #define DRAIN_TIMEOUT_MS 30000
 #define AUTH_REFRESH_MS 1000
@@ -30,6 +34,11 @@ struct server {
 	struct store *store;
 	struct auth *auth;
 	struct engine *engine;
+	struct outbound *outbound;
+	struct outbox *outbox;
+	struct pull *pull;
+	struct pull_settings pull_settings[APP_SOURCES_MAX];
+	const struct pull_settings *pull_by_source[APP_SOURCES_MAX];
 	struct app_ctx ctx;
 	struct http_route routes[APP_ROUTES_MAX];
 	struct http_server *http;
@@ -246,6 +255,112 @@ static struct catalog *load_catalog(const char *path)
 	return c;
 }
 
+/* providers.<id> as the pull side reads it. */
+static void settings_of(const struct config_provider *c, struct pull_settings *ps)
+{
+#define S(x) (c->x ? c->x : "")
+	*ps = (struct pull_settings){
+		.client_id = S(client_id), .client_secret = S(client_secret),
+		.game_id = S(game_id), .deployment_id = S(deployment_id),
+		.sandbox_id = S(sandbox_id), .publisher_key = S(publisher_key),
+		.app_id = S(app_id), .authorize_url = S(authorize_url),
+		.token_url = S(token_url), .profile_url = S(profile_url),
+		.auth_base = S(auth_base), .api_base = S(api_base),
+		.timeout_ms = c->timeout_ms,
+		.max_response_bytes = c->max_response_bytes,
+		.poll_interval_seconds = c->poll_interval_seconds,
+	};
+#undef S
+}
+
+/* The configured section of source `id`, or NULL. */
+static const struct config_provider *provider_config(const struct config *c,
+						     const char *id)
+{
+	if (strcmp(id, "primegaming") == 0)
+		return &c->providers.primegaming;
+	if (strcmp(id, "twitch") == 0)
+		return &c->providers.twitch;
+	if (strcmp(id, "epic") == 0)
+		return &c->providers.epic;
+	if (strcmp(id, "steam") == 0)
+		return &c->providers.steam;
+	return NULL;
+}
+
+/* The key sealing provider tokens: linking.token_key_file, or one made
+ * beside the database on first start. */
+static int load_token_key(struct server *s, unsigned char key[UTIL_SEAL_KEY_LEN])
+{
+	const char *file = s->cfg.linking.token_key_file;
+	char *path = *file ? util_xstrdup(file) :
+		     linking_token_key_default_path(s->cfg.storage.sqlite.path);
+	char *err = NULL;
+	bool created;
+	int rc = linking_token_key_load(path, !*file, key, &created, &err);
+
+	if (rc) {
+		fprintf(stderr, "grantd: linking.token_key_file: %s\n", err);
+		free(err);
+	} else if (created) {
+		ops_log(OPS_LOG_INFO, "token_key_created", "a key sealing "
+			"provider tokens was made at %s; back it up with the "
+			"database", path);
+	}
+	free(path);
+	return rc;
+}
+
+/* The outbound loop, the outbox and the providers grantd calls. */
+static int start_pull(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	struct outbox_options oo = {
+		.initial_backoff_ms = c->outbox.initial_backoff_ms,
+		.max_backoff_ms = c->outbox.max_backoff_ms,
+		.max_attempts = c->outbox.max_attempts,
+	};
+	unsigned char key[UTIL_SEAL_KEY_LEN];
+	struct pull_options po = {
+		.store = s->store, .engine = s->engine, .catalog = s->catalog,
+		.settings = s->pull_by_source, .token_key = key,
+	};
+	size_t n;
+	const struct source *const *all = sources_all(&n);
+	char *err = NULL;
+	int rc = -1;
+
+	UTIL_ASSERT(n <= APP_SOURCES_MAX);
+	for (size_t i = 0; i < n; i++) {
+		const struct config_provider *pc = provider_config(c, all[i]->id);
+
+		if (pc)
+			settings_of(pc, &s->pull_settings[i]);
+		s->pull_by_source[i] = pc ? &s->pull_settings[i] : NULL;
+	}
+	if (load_token_key(s, key))
+		return -1;
+	if (outbound_new(&s->outbound, &err))
+		goto out;
+	s->outbox = outbox_new(s->store, &oo);
+	po.outbound = s->outbound;
+	po.outbox = s->outbox;
+	if (pull_new(&po, &s->pull, &err))
+		goto out;
+	if (outbox_start(s->outbox)) {
+		err = util_xstrdup("cannot start the outbox thread");
+		goto out;
+	}
+	rc = 0;
+out:
+	if (err) {
+		fprintf(stderr, "grantd: %s\n", err);
+		free(err);
+	}
+	memset(key, 0, sizeof(key));
+	return rc;
+}
+
 static int start(struct server *s)
 {
 	struct catalog *c;
@@ -266,6 +381,9 @@ static int start(struct server *s)
 	s->ctx.catalog = s->catalog;
 	s->ctx.engine = s->engine;
 	s->ctx.auth = s->auth;
+	if (start_pull(s))
+		return -1;
+	s->ctx.pull = s->pull;
 	return start_http(s);
 }
 
@@ -357,6 +475,9 @@ static void stop(struct server *s)
 				"flight after %d ms", DRAIN_TIMEOUT_MS);
 		http_server_stop(s->http);
 	}
+	pull_free(s->pull);        /* syncs in progress finish first */
+	outbox_free(s->outbox);    /* after the delivery in hand */
+	outbound_free(s->outbound);
 	auth_free(s->auth);
 	store_close(s->store);  /* after HTTP: finishes the current commit */
 	engine_free(s->engine);

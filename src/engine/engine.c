@@ -423,13 +423,16 @@ static int job_apply(struct store_tx *tx, struct store_intent *in)
 				     &ref))
 		return STORE_ERR;
 	if (settle_existing(job, &ref))
-		return 0;
+		return job->outcome == ENGINE_REPLAYED && job->also ?
+		       job->also(tx, job) : 0;
 	util_buf_init(&skipped, 0);
 	rc = evaluate(tx, job, &skipped);
 	if (rc == 0 && job->outcome != ENGINE_GRANTED)
 		rc = record(tx, job, &ref, NULL, &row);
 	else if (rc == 0)
 		rc = grant_all(tx, job, &ref, skipped.len ? skipped.data : NULL);
+	if (rc == 0 && job->outcome == ENGINE_GRANTED && job->also)
+		rc = job->also(tx, job);
 	util_buf_release(&skipped);
 	return rc;
 }

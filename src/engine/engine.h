@@ -53,6 +53,11 @@ struct engine_entitlement {
  * state), fills `ent`, and must not touch it again until `done` runs. */
 struct engine_job {
 	struct engine_entitlement ent;
+	/* Optional: runs inside the fulfilment's transaction when the outcome
+	 * is granted or replayed, to write what must commit with it (a
+	 * consumption report in the outbox). Returns 0 or a store_rc; a
+	 * failure rolls the fulfilment back. */
+	int (*also)(struct store_tx *tx, struct engine_job *job);
 
 	/* Results, valid inside done. */
 	enum engine_outcome outcome;

@@ -81,9 +81,17 @@ int partner_parse_link_body(const char *body, size_t len, const char **external_
 static int put_apply(struct store_tx *tx, struct store_intent *in)
 {
 	struct link_change *c = UTIL_CONTAINER_OF(in, struct link_change, intent);
+	int64_t now = util_now_ms();
 
-	return store_tx_link_put(tx, c->account_id, c->source->id, c->external_id,
-				 util_now_ms(), &c->result, &c->link);
+	if (store_tx_link_put(tx, c->account_id, c->source->id, c->external_id,
+			      now, &c->result, &c->link))
+		return STORE_ERR;
+	/* a new identity: fetch what it already holds, crash or not */
+	if (c->source->pull && (c->result == STORE_LINK_CREATED ||
+				c->result == STORE_LINK_REPLACED))
+		return pull_tx_schedule_sync(tx, c->account_id, c->source->id,
+					     now);
+	return STORE_OK;
 }
 
 /* Writer thread: the reply is the last use of c (http frees it after). */

@@ -1,7 +1,7 @@
 /* sources/primegaming.c: the Prime Gaming push fulfilment API — the request
  * schema of Amazon's "Create a Fulfillment API" document in, its vendor
  * error codes out, exactly once through the engine. */
-#include "sources/sources.h"
+#include "sources/pull_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -191,6 +191,9 @@ static const struct source_route routes[] = {
 	  HTTP_ROUTE_JSON_BODY, "primegaming.fulfill", throttled },
 };
 
+static const char *const primegaming_required[] = { "client_id",
+						    "client_secret", NULL };
+
 const struct source source_primegaming = {
 	.id = "primegaming",
 	.name = "Prime Gaming",
@@ -200,4 +203,6 @@ const struct source source_primegaming = {
 	.routes = routes,
 	.n_routes = UTIL_ARRAY_LEN(routes),
 	.linkable = true,   /* Login with Amazon user ids, amzn1.account.… */
+	.pull = &pull_primegaming,
+	.required = primegaming_required,
 };

@@ -6,9 +6,17 @@
 #define GRANTD_SOURCES_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "catalog/catalog.h"
+#include "engine/engine.h"
 #include "http/http.h"
+#include "outbound/outbound.h"
+#include "outbox/outbox.h"
+#include "store/store.h"
+#include "util/util.h"
+
+struct source_pull;  /* the pull side of a provider (sources/pull_int.h) */
 
 /* A route a provider calls (a push source). The handler's route ctx is the
  * struct engine. */
@@ -38,6 +46,12 @@ struct source {
 	 * in msg. */
 	bool linkable;
 	int (*check_external_id)(const char *id, char *msg, size_t size);
+	/* grantd fetches this provider's entitlements and reports them
+	 * consumed (NULL: it only receives). */
+	const struct source_pull *pull;
+	/* The settings keys that must be set for the provider to be enabled
+	 * (NULL-ended names of struct pull_settings fields, for messages). */
+	const char *const *required;
 };
 
 /* Every source, in a fixed order (borrowed, static); *n gets the count. */
@@ -51,6 +65,62 @@ size_t sources_route_count(void);
  * -1 with "external_id: <rule>" in msg. */
 int sources_check_external_id(const struct source *s, const char *id,
 			      char *msg, size_t size);
+
+/* ---- pulling: the providers grantd calls ------------------------------ */
+
+/* providers.<id>, as configured. Strings are borrowed ("" when unset) and
+ * must outlive the pull runtime. */
+struct pull_settings {
+	const char *client_id, *client_secret;
+	const char *game_id;                        /* twitch */
+	const char *deployment_id, *sandbox_id;     /* epic */
+	const char *publisher_key, *app_id;         /* steam */
+	const char *authorize_url, *token_url, *profile_url; /* primegaming */
+	const char *auth_base, *api_base;
+	int64_t timeout_ms;                         /* default 5000 */
+	int64_t max_response_bytes;                 /* default 4 MiB */
+	int64_t poll_interval_seconds;              /* twitch; 0: off */
+};
+
+/* True if `s` can be pulled and its settings hold the credentials it
+ * needs. */
+bool sources_pull_enabled(const struct source *s, const struct pull_settings *ps);
+
+struct pull_options {
+	struct store *store;               /* all borrowed */
+	struct engine *engine;
+	struct catalog_holder *catalog;
+	struct outbound *outbound;
+	struct outbox *outbox;             /* report kinds are registered on it */
+	/* Settings per source, in sources_all order (NULL: not configured). */
+	const struct pull_settings *const *settings;
+	/* Seals provider tokens at rest (UTIL_SEAL_KEY_LEN bytes, copied). */
+	const unsigned char *token_key;
+	int workers;                       /* pull threads; default 8 */
+};
+
+/* The pull runtime: enabled providers, their worker threads, the Twitch
+ * poller. */
+struct pull;
+
+/* Starts the runtime and registers the report deliverers on opts->outbox
+ * (before outbox_start). Returns 0 and a new runtime (owned), or -1 with
+ * a message in *err (owned by the caller). */
+int pull_new(const struct pull_options *opts, struct pull **out, char **err);
+/* Stops the workers and the poller; syncs in progress finish first.
+ * Accepts NULL. */
+void pull_free(struct pull *p);
+/* How many providers are enabled, and the id of each (borrowed). */
+size_t pull_enabled(const struct pull *p, const char **ids, size_t max);
+
+/* POST /v1/accounts/{account_id}/entitlements/sync; route ctx: struct pull. */
+void pull_sync_handler(struct http_request *req);
+
+/* Queues a sync of one provider for an account in the background (after a
+ * new link): written to the outbox as kind "sync.<provider>" inside `tx`.
+ * Returns a store_rc. */
+int pull_tx_schedule_sync(struct store_tx *tx, const char *account_id,
+			  const char *provider, int64_t now_ms);
 
 /* ---- the sources ---------------------------------------------------- */
 

@@ -1,7 +1,7 @@
 /* sources/steam.c: Steam — players are linked by their SteamID64; inventory
  * items map through steamEntitlement.inventoryItem.itemDefId and DLC
  * through steamEntitlement.app.appId. */
-#include "sources/sources.h"
+#include "sources/pull_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -23,11 +23,40 @@ static const enum catalog_provider namespaces[] = {
 	CATALOG_STEAM_ITEM, CATALOG_STEAM_APP,
 };
 
+static const char *const required[] = { "publisher_key", "app_id", NULL };
+
+static void steam_fetch(struct pull_provider *p, struct pull_link *link,
+		       struct pull_fetch *out)
+{
+	(void)p;
+	(void)link;
+	pull_fetch_fail(out, PULL_UNAVAILABLE, "steam: pulling is not built yet");
+}
+
+static enum outbox_verdict steam_report(struct pull_provider *p,
+				       struct pull_link *link,
+				       const char *payload, char *err,
+				       size_t size)
+{
+	(void)p;
+	(void)link;
+	(void)payload;
+	snprintf(err, size, "steam: reporting is not built yet");
+	return OUTBOX_RETRY;
+}
+
+const struct source_pull pull_steam = {
+	.fetch = steam_fetch,
+	.report = steam_report,
+};
+
 const struct source source_steam = {
 	.id = "steam",
 	.name = "Steam",
 	.namespaces = namespaces,
 	.n_namespaces = UTIL_ARRAY_LEN(namespaces),
 	.linkable = true,
+	.pull = &pull_steam,
+	.required = required,
 	.check_external_id = check_steam_id,
 };

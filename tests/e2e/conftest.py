@@ -9,11 +9,16 @@ import subprocess
 import time
 from pathlib import Path
 
+import sys
+
 import pytest
 import requests
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
+sys.path.insert(0, str(HERE.parent))  # tests/: `import fakes`
+from fakes.fixtures import (fake_epic, fake_primegaming,  # noqa: E402,F401
+                            fake_steam, fake_twitch)
 GRANTD = os.environ.get("GRANTD_BIN", str(REPO / "build" / "grantd"))
 TEST_CATALOG = HERE / "catalog_test.json"
 
@@ -62,6 +67,10 @@ class Grantd:
                 if isinstance(v, dict):
                     lines.append(" " * indent + f"{k}:")
                     emit(v, indent + 2)
+                elif isinstance(v, list):
+                    lines.append(" " * indent + f"{k}:")
+                    lines.extend(" " * (indent + 2) + "- " + json.dumps(x)
+                                 for x in v)
                 else:
                     if isinstance(v, bool):
                         v = "true" if v else "false"

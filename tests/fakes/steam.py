@@ -78,7 +78,7 @@ class FakeSteam(FakeProvider):
         ]
 
     def grantd_config(self):
-        return {"publisher_key": self.publisher_key, "appid": self.appid,
+        return {"publisher_key": self.publisher_key, "app_id": str(self.appid),
                 "api_base": self.base_url}
 
     # ---- control API --------------------------------------------------------
