@@ -251,6 +251,15 @@ size_t catalog_provider_id_count(const struct catalog *c,
 	return c->providers[provider].len;
 }
 
+const char *catalog_provider_id_at(const struct catalog *c,
+				   enum catalog_provider provider, size_t i)
+{
+	if ((unsigned)provider >= CATALOG_PROVIDER_COUNT ||
+	    i >= c->providers[provider].len)
+		return NULL;
+	return c->providers[provider].keys[i].key;
+}
+
 static bool sku_char_valid(char ch)
 {
 	return (ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') ||

@@ -114,6 +114,12 @@ size_t catalog_entitlement_count(const struct catalog *c);
 size_t catalog_provider_id_count(const struct catalog *c,
 				 enum catalog_provider provider);
 
+/* The i-th provider item id of a namespace (0 <= i <
+ * catalog_provider_id_count), in sorted order (borrowed), or NULL past the
+ * end: for providers asked about each mapped id (Steam app ownership). */
+const char *catalog_provider_id_at(const struct catalog *c,
+				   enum catalog_provider provider, size_t i);
+
 /* True if `sku` is a valid Prime Gaming SKU: 1..256 bytes of
  * [A-Za-z0-9_:.-]. */
 bool catalog_sku_valid(const char *sku, size_t len);
