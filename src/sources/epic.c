@@ -18,12 +18,14 @@ static void epic_fetch(struct pull_provider *p, struct pull_link *link,
 
 static enum outbox_verdict epic_report(struct pull_provider *p,
 				       struct pull_link *link,
-				       const char *payload, char *err,
+				       const char *payload,
+				       const char *fulfillment_id, char *err,
 				       size_t size)
 {
 	(void)p;
 	(void)link;
 	(void)payload;
+	(void)fulfillment_id;
 	snprintf(err, size, "epic: reporting is not built yet");
 	return OUTBOX_RETRY;
 }

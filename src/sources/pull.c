@@ -212,6 +212,33 @@ static void *worker_main(void *arg)
 
 /* ---- outbox deliverers ------------------------------------------------- */
 
+char *pull_report_wrap(const char *fulfillment_id, const char *report)
+{
+	json_t *r = json_loads(report, 0, NULL);
+
+	UTIL_ASSERT(r);  /* providers write their reports as JSON */
+	return pull_json_text(json_pack("{s:s, s:o}", "fulfillment_id",
+					fulfillment_id, "report", r));
+}
+
+int pull_report_unwrap(const char *payload, json_t **root,
+		       const char **fulfillment_id, char **report)
+{
+	json_t *j = json_loads(payload, 0, NULL), *r;
+
+	*root = NULL;
+	*report = NULL;
+	if (!j || !(*fulfillment_id = json_string_value(json_object_get(
+			    j, "fulfillment_id"))) ||
+	    !(r = json_object_get(j, "report"))) {
+		json_decref(j);
+		return -1;
+	}
+	*report = json_dumps(r, JSON_COMPACT | JSON_ENCODE_ANY);
+	*root = j;
+	return 0;
+}
+
 /* Delivers a consumption report: the payload is what the provider's fetch
  * wrote for the item; the link (if still there) lends its tokens. */
 static enum outbox_verdict deliver_report(void *ctx,
@@ -224,6 +251,9 @@ static enum outbox_verdict deliver_report(void *ctx,
 	struct pull_link link = { 0 };
 	enum outbox_verdict v;
 	bool found = false;
+	const char *fid;
+	char *report = NULL;
+	json_t *root = NULL;
 
 	if (!pp) {
 		snprintf(error, size, "%s is not configured", d->source->id);
@@ -242,7 +272,14 @@ static enum outbox_verdict deliver_report(void *ctx,
 	if (found && pull_tokens_open(d->pull, &copy, pp->source->id,
 				      &link.tokens))
 		memset(&link.tokens, 0, sizeof(link.tokens));
-	v = pp->source->pull->report(pp, &link, it->payload, error, size);
+	if (pull_report_unwrap(it->payload, &root, &fid, &report)) {
+		snprintf(error, size, "a report row that is not a report");
+		v = OUTBOX_DEAD;
+	} else {
+		v = pp->source->pull->report(pp, &link, report, fid, error, size);
+	}
+	free(report);
+	json_decref(root);
 	if (found)
 		pull_link_save(d->pull, it->account_id, pp->source->id, &link);
 	pull_tokens_release(&link.tokens);

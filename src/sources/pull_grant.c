@@ -58,15 +58,18 @@ static struct pull_outcome *part_add(struct pull_part *part, const char *ent_id,
 static int add_report(struct store_tx *tx, struct engine_job *job)
 {
 	struct grant_job *g = UTIL_CONTAINER_OF(job, struct grant_job, job);
+	char *payload = pull_report_wrap(job->fulfillment_id, g->item->report);
 	struct store_outbox_item it = {
 		.kind = g->kind,
 		.dedupe_key = g->item->entitlement_id,
 		.account_id = g->batch->account_id,
-		.payload = g->item->report,
+		.payload = payload,
 	};
 	bool added;
+	int rc = store_tx_outbox_add(tx, &it, util_now_ms(), &added);
 
-	return store_tx_outbox_add(tx, &it, util_now_ms(), &added);
+	free(payload);
+	return rc;
 }
 
 static void job_done(struct engine_job *job)

@@ -95,12 +95,15 @@ struct source_pull {
 	 * relink_required. */
 	void (*fetch)(struct pull_provider *p, struct pull_link *link,
 		      struct pull_fetch *out);
-	/* Delivers one consumption report: `payload` is an item's `report`.
-	 * Idempotent: it may be delivered again after a crash. Writes what
-	 * went wrong into err unless it delivered. */
+	/* Delivers one consumption report: `payload` is an item's `report`,
+	 * `fulfillment_id` the fulfilment it follows ("f_" and 16 hex digits:
+	 * a stable request id for providers that replay by one). Idempotent:
+	 * it may be delivered again after a crash. Writes what went wrong
+	 * into err unless it delivered. */
 	enum outbox_verdict (*report)(struct pull_provider *p,
 				      struct pull_link *link,
-				      const char *payload, char *err,
+				      const char *payload,
+				      const char *fulfillment_id, char *err,
 				      size_t size);
 
 	/* Fetches every open entitlement of the game, whoever holds it,

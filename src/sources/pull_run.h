@@ -94,6 +94,14 @@ void pull_grant_items(struct pull *p, struct pull_provider *pp,
 void pull_link_save(struct pull *p, const char *account_id,
 		    const char *provider, const struct pull_link *link);
 
+/* An outbox report row's payload: {"fulfillment_id": id, "report":
+ * <report>} (owned). pull_report_unwrap reads it back: returns 0 with
+ * *root (a new reference) holding borrowed *fulfillment_id and *report
+ * (its compact text, owned), or -1. */
+char *pull_report_wrap(const char *fulfillment_id, const char *report);
+int pull_report_unwrap(const char *payload, json_t **root,
+		       const char **fulfillment_id, char **report);
+
 /* Unseals a link's tokens into *t (empty if it holds none). Returns 0, or
  * -1 if they cannot be opened (another key, or altered). */
 int pull_tokens_open(struct pull *p, const struct pull_link_copy *l,

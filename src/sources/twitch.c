@@ -198,7 +198,8 @@ static const char *status_of(json_t *answer, const char *id)
 
 static enum outbox_verdict twitch_report(struct pull_provider *p,
 					 struct pull_link *link,
-					 const char *payload, char *err,
+					 const char *payload,
+					 const char *fulfillment_id, char *err,
 					 size_t size)
 {
 	char *url = util_xasprintf("%s/entitlements/drops", p->settings.api_base);
@@ -209,6 +210,7 @@ static enum outbox_verdict twitch_report(struct pull_provider *p,
 	char *body;
 
 	(void)link;
+	(void)fulfillment_id;
 	if (!id) {
 		snprintf(err, size, "twitch: a report without a drop id");
 		v = OUTBOX_DEAD;
