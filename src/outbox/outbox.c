@@ -11,12 +11,14 @@
 
 #include "ops/ops.h"
 
-#define OUTBOX_KINDS_MAX 16
+#define OUTBOX_KINDS_MAX 32
 #define OUTBOX_ERROR_MAX 256
 
 struct kind {
 	const char *name;
-	outbox_deliver_fn fn;
+	outbox_deliver_fn fn;            /* one row at a time, or */
+	outbox_deliver_many_fn many;     /* up to `max` rows at once */
+	size_t max;
 	void *ctx;
 };
 
@@ -33,8 +35,11 @@ struct outbox {
 	bool started;
 };
 
-/* One claimed row's outcome, waiting to be recorded. */
+/* One claimed row (strings owned) and its outcome, waiting to be recorded. */
 struct delivery {
+	struct store_outbox_item item;
+	enum outbox_verdict verdict;
+	bool handled;
 	struct store_outbox_outcome outcome;
 	char error[OUTBOX_ERROR_MAX];
 };
@@ -94,33 +99,105 @@ static void log_failure(const struct store_outbox_item *it,
 	ops_log_end(&l);
 }
 
-/* store_outbox_fn: delivers one claimed row and keeps its outcome. */
-static void deliver(void *arg, const struct store_outbox_item *it)
+/* store_outbox_fn: keeps a copy of a claimed row for delivery. */
+static void collect(void *arg, const struct store_outbox_item *it)
 {
 	struct batch *b = arg;
 	struct delivery *d = &b->done[b->n++];
-	const struct kind *k = find_kind(b->ob, it->kind);
-	enum outbox_verdict v;
-	int64_t attempt = it->attempts + 1;
 
 	memset(d, 0, sizeof(*d));
+	d->item = *it;
+	d->item.kind = util_xstrdup(it->kind);
+	d->item.dedupe_key = util_xstrdup(it->dedupe_key);
+	d->item.account_id = it->account_id ? util_xstrdup(it->account_id) : NULL;
+	d->item.payload = util_xstrdup(it->payload);
 	d->outcome.id = it->id;
-	if (k) {
-		v = k->fn(k->ctx, it, d->error, sizeof(d->error));
-	} else {
-		snprintf(d->error, sizeof(d->error), "nothing delivers \"%s\" rows",
-			 it->kind);
-		v = OUTBOX_RETRY;
+}
+
+static void release(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		free((char *)b->done[i].item.kind);
+		free((char *)b->done[i].item.dedupe_key);
+		free((char *)b->done[i].item.account_id);
+		free((char *)b->done[i].item.payload);
 	}
-	if (v == OUTBOX_RETRY && attempt >= b->ob->opts.max_attempts)
+	free(b->done);
+}
+
+/* Turns a delivery's verdict into the outcome recorded. */
+static void settle(struct outbox *ob, struct delivery *d)
+{
+	enum outbox_verdict v = d->verdict;
+	int64_t attempt = d->item.attempts + 1;
+
+	if (v == OUTBOX_RETRY && attempt >= ob->opts.max_attempts)
 		v = OUTBOX_DEAD;
 	d->outcome.status = v == OUTBOX_DELIVERED ? STORE_OUTBOX_DELIVERED :
 		v == OUTBOX_DEAD ? STORE_OUTBOX_DEAD : STORE_OUTBOX_PENDING;
 	d->outcome.next_attempt_at_ms = v == OUTBOX_RETRY ? util_now_ms() +
-		outbox_backoff_ms(&b->ob->opts, attempt, random01()) : 0;
+		outbox_backoff_ms(&ob->opts, attempt, random01()) : 0;
 	d->outcome.error = v == OUTBOX_DELIVERED ? NULL : d->error;
 	if (v != OUTBOX_DELIVERED)
-		log_failure(it, d);
+		log_failure(&d->item, d);
+}
+
+/* Delivers rows from `first` on of kind k that deliver together: up to
+ * k->max of them, in claim order. */
+static void deliver_many(struct batch *b, size_t first, const struct kind *k)
+{
+	size_t max = k->max ? k->max : 1, n = 0;
+	struct delivery **group = util_xcalloc(max, sizeof(*group));
+	struct store_outbox_item *items = util_xcalloc(max, sizeof(*items));
+	enum outbox_verdict *verdicts = util_xcalloc(max, sizeof(*verdicts));
+	char *errors = util_xcalloc(max, OUTBOX_ERROR_MAX);
+
+	for (size_t i = first; i < b->n && n < max; i++) {
+		if (b->done[i].handled || strcmp(b->done[i].item.kind, k->name))
+			continue;
+		group[n] = &b->done[i];
+		items[n++] = b->done[i].item;
+	}
+	k->many(k->ctx, items, n, verdicts, errors, OUTBOX_ERROR_MAX);
+	for (size_t i = 0; i < n; i++) {
+		group[i]->handled = true;
+		group[i]->verdict = verdicts[i];
+		memcpy(group[i]->error, errors + i * OUTBOX_ERROR_MAX,
+		       OUTBOX_ERROR_MAX);
+		group[i]->error[OUTBOX_ERROR_MAX - 1] = '\0';
+	}
+	free(errors);
+	free(verdicts);
+	free(items);
+	free(group);
+}
+
+/* Delivers every claimed row, each by its kind's deliverer. */
+static void deliver_all(struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		struct delivery *d = &b->done[i];
+		const struct kind *k;
+
+		if (d->handled)
+			continue;
+		k = find_kind(b->ob, d->item.kind);
+		if (k && k->many) {
+			deliver_many(b, i, k);
+			continue;
+		}
+		d->handled = true;
+		if (k) {
+			d->verdict = k->fn(k->ctx, &d->item, d->error,
+					   sizeof(d->error));
+		} else {
+			snprintf(d->error, sizeof(d->error), "nothing delivers "
+				 "\"%s\" rows", d->item.kind);
+			d->verdict = OUTBOX_RETRY;
+		}
+	}
+	for (size_t i = 0; i < b->n; i++)
+		settle(b->ob, &b->done[i]);
 }
 
 static int record_apply(struct store_tx *tx, void *arg)
@@ -143,18 +220,22 @@ static size_t run_batch(struct outbox *ob)
 {
 	struct batch b = { .ob = ob, .now_ms = util_now_ms() };
 	bool due = false;
+	size_t n;
 
 	if (store_outbox_due(ob->store, b.now_ms, &due) || !due)
 		return 0;
 	b.done = util_xcalloc((size_t)ob->opts.batch, sizeof(*b.done));
 	if (store_outbox_claim(ob->store, b.now_ms, ob->opts.lease_ms,
-			       ob->opts.batch, deliver, &b) == STORE_OK &&
-	    b.n && store_run(ob->store, record_apply, &b) != STORE_OK)
-		/* the leases lapse and the rows are delivered again */
-		ops_log(OPS_LOG_ERROR, "outbox_record_failed", "%zu delivery "
-			"outcome(s) not recorded", b.n);
-	free(b.done);
-	return b.n;
+			       ob->opts.batch, collect, &b) == STORE_OK && b.n) {
+		deliver_all(&b);
+		if (store_run(ob->store, record_apply, &b) != STORE_OK)
+			/* the leases lapse and the rows are delivered again */
+			ops_log(OPS_LOG_ERROR, "outbox_record_failed", "%zu "
+				"delivery outcome(s) not recorded", b.n);
+	}
+	n = b.n;
+	release(&b);
+	return n;
 }
 
 static void *run(void *arg)
@@ -205,7 +286,17 @@ void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
 {
 	UTIL_ASSERT(!ob->started && ob->n_kinds < OUTBOX_KINDS_MAX &&
 		    !find_kind(ob, kind));
-	ob->kinds[ob->n_kinds++] = (struct kind){ kind, fn, ctx };
+	ob->kinds[ob->n_kinds++] = (struct kind){ .name = kind, .fn = fn,
+						  .ctx = ctx };
+}
+
+void outbox_register_many(struct outbox *ob, const char *kind,
+			  outbox_deliver_many_fn fn, void *ctx, size_t max)
+{
+	UTIL_ASSERT(!ob->started && ob->n_kinds < OUTBOX_KINDS_MAX &&
+		    !find_kind(ob, kind) && max >= 1);
+	ob->kinds[ob->n_kinds++] = (struct kind){ .name = kind, .many = fn,
+						  .max = max, .ctx = ctx };
 }
 
 int outbox_start(struct outbox *ob)

@@ -26,6 +26,14 @@ typedef enum outbox_verdict (*outbox_deliver_fn)(void *ctx,
 						 const struct store_outbox_item *it,
 						 char *error, size_t size);
 
+/* Delivers `n` rows of one kind at once (a provider call that takes many):
+ * sets verdicts[i] for items[i], and unless delivered writes why into
+ * errors + i * size. The same rules as outbox_deliver_fn apply. */
+typedef void (*outbox_deliver_many_fn)(void *ctx,
+				       const struct store_outbox_item *items,
+				       size_t n, enum outbox_verdict *verdicts,
+				       char *errors, size_t size);
+
 struct outbox_options {
 	int64_t initial_backoff_ms;  /* the first retry's ceiling; default 1000 */
 	int64_t max_backoff_ms;      /* the largest ceiling; default 300000 */
@@ -45,6 +53,10 @@ struct outbox *outbox_new(struct store *st, const struct outbox_options *opts);
  * failure ("nothing delivers …"). */
 void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
 		     void *ctx);
+/* Like outbox_register, for a deliverer that takes up to `max` rows of
+ * `kind` per call. */
+void outbox_register_many(struct outbox *ob, const char *kind,
+			  outbox_deliver_many_fn fn, void *ctx, size_t max);
 /* Starts the delivery thread. Returns 0 or -1. */
 int outbox_start(struct outbox *ob);
 /* Asks the thread to look for due rows now (after a commit that added

@@ -287,6 +287,55 @@ static enum outbox_verdict deliver_report(void *ctx,
 	return v;
 }
 
+/* Delivers reports of a provider that takes many per call. */
+static void deliver_reports(void *ctx, const struct store_outbox_item *items,
+			    size_t n, enum outbox_verdict *verdicts,
+			    char *errors, size_t size)
+{
+	struct deliverer *d = ctx;
+	const char **payloads = util_xcalloc(n, sizeof(*payloads));
+	const char **fids = util_xcalloc(n, sizeof(*fids));
+	char **reports = util_xcalloc(n, sizeof(*reports));
+	json_t **roots = util_xcalloc(n, sizeof(*roots));
+	size_t *at = util_xcalloc(n, sizeof(*at)), m = 0;
+	enum outbox_verdict *v = util_xcalloc(n, sizeof(*v));
+	char *errs = util_xcalloc(n, size);
+
+	for (size_t i = 0; i < n; i++) {
+		if (!d->provider) {
+			verdicts[i] = OUTBOX_RETRY;
+			snprintf(errors + i * size, size, "%s is not configured",
+				 d->source->id);
+		} else if (pull_report_unwrap(items[i].payload, &roots[i],
+					      &fids[m], &reports[i])) {
+			verdicts[i] = OUTBOX_DEAD;
+			snprintf(errors + i * size, size, "a report row that "
+				 "is not a report");
+		} else {
+			payloads[m] = reports[i];
+			at[m++] = i;
+		}
+	}
+	if (m)
+		d->source->pull->report_many(d->provider, payloads, fids, m, v,
+					     errs, size);
+	for (size_t j = 0; j < m; j++) {
+		verdicts[at[j]] = v[j];
+		memcpy(errors + at[j] * size, errs + j * size, size);
+	}
+	for (size_t i = 0; i < n; i++) {
+		free(reports[i]);
+		json_decref(roots[i]);
+	}
+	free(errs);
+	free(v);
+	free(at);
+	free(roots);
+	free(reports);
+	free(fids);
+	free(payloads);
+}
+
 /* Delivers a background sync of one provider for one account (after a new
  * link): the same as that provider's part of a sync call. */
 static enum outbox_verdict deliver_sync(void *ctx,
@@ -416,7 +465,11 @@ static void register_kinds(struct pull *p, const struct source *s,
 	d[1] = d[0];
 	snprintf(d[0].kind, sizeof(d[0].kind), "report.%s", s->id);
 	snprintf(d[1].kind, sizeof(d[1].kind), "sync.%s", s->id);
-	outbox_register(p->opts.outbox, d[0].kind, deliver_report, &d[0]);
+	if (s->pull->report_many)
+		outbox_register_many(p->opts.outbox, d[0].kind, deliver_reports,
+				     &d[0], s->pull->report_max);
+	else
+		outbox_register(p->opts.outbox, d[0].kind, deliver_report, &d[0]);
 	outbox_register(p->opts.outbox, d[1].kind, deliver_sync, &d[1]);
 }
 

@@ -106,6 +106,17 @@ struct source_pull {
 				      const char *fulfillment_id, char *err,
 				      size_t size);
 
+	/* Optional, for providers that take many reports per call with the
+	 * application's own credentials (no link): delivers n reports at
+	 * once (at most report_max), setting verdicts[i] and, unless
+	 * delivered, errors + i * size for payloads[i]. */
+	void (*report_many)(struct pull_provider *p,
+			    const char *const *payloads,
+			    const char *const *fulfillment_ids, size_t n,
+			    enum outbox_verdict *verdicts, char *errors,
+			    size_t size);
+	size_t report_max;
+
 	/* Fetches every open entitlement of the game, whoever holds it,
 	 * with each item's user_id set (Twitch polling); NULL: not offered. */
 	void (*poll)(struct pull_provider *p, struct pull_fetch *out);

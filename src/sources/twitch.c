@@ -11,6 +11,8 @@
 
 /* first= on the drops list: Helix's largest page. */
 #define DROPS_PAGE 1000
+/* Drops one PATCH may name (Helix's limit). */
+#define DROPS_PATCH_MAX 100
 /* Pages followed in one fetch at most (a million drops). */
 #define DROPS_PAGES_MAX 1000
 
@@ -196,58 +198,93 @@ static const char *status_of(json_t *answer, const char *id)
 	return NULL;
 }
 
+/* The verdict for drop `id` from a PATCH answer. */
+static enum outbox_verdict verdict_of(json_t *answer, const char *id, char *err,
+				      size_t size)
+{
+	const char *status = status_of(answer, id);
+
+	if (status && strcmp(status, "SUCCESS") == 0)
+		return OUTBOX_DELIVERED;
+	snprintf(err, size, "twitch: drop %s: %s", id,
+		 status ? status : "not in the answer");
+	if (!status || strcmp(status, "UPDATE_FAILED") == 0)
+		return OUTBOX_RETRY;
+	return OUTBOX_DEAD;  /* NOT_FOUND, INVALID_ID, UNAUTHORIZED: final */
+}
+
+/* Sets every verdict to `v` with the same message. */
+static void all_verdicts(enum outbox_verdict *verdicts, char *errors,
+			 size_t size, size_t n, enum outbox_verdict v,
+			 const char *msg)
+{
+	for (size_t i = 0; i < n; i++) {
+		verdicts[i] = v;
+		snprintf(errors + i * size, size, "%s", msg);
+	}
+}
+
+/* Marks up to DROPS_PATCH_MAX drops FULFILLED in one PATCH; each id's
+ * status decides its verdict. */
+static void twitch_report_many(struct pull_provider *p,
+			       const char *const *payloads,
+			       const char *const *fulfillment_ids, size_t n,
+			       enum outbox_verdict *verdicts, char *errors,
+			       size_t size)
+{
+	char *url = util_xasprintf("%s/entitlements/drops", p->settings.api_base);
+	json_t *ids = json_array(), *answer = NULL;
+	const char **id = util_xcalloc(n, sizeof(*id));
+	json_t **parsed = util_xcalloc(n, sizeof(*parsed));
+	char msg[PULL_MESSAGE_MAX], *body;
+	struct outbound_result r;
+	bool called;
+
+	(void)fulfillment_ids;
+	for (size_t i = 0; i < n; i++) {
+		parsed[i] = json_loads(payloads[i], 0, NULL);
+		id[i] = json_string_value(json_object_get(parsed[i], "id"));
+		if (id[i])
+			json_array_append_new(ids, json_string(id[i]));
+	}
+	body = pull_json_text(json_pack("{s:s, s:o}", "fulfillment_status",
+					"FULFILLED", "entitlement_ids", ids));
+	called = helix(p, "PATCH", url, body, &r, msg, sizeof(msg)) == 0;
+	if (!called) {
+		all_verdicts(verdicts, errors, size, n, OUTBOX_RETRY, msg);
+	} else if (r.error != OUTBOUND_OK || r.status != 200 ||
+		   !(answer = pull_json(&r))) {
+		pull_describe(p, "PATCH drops", &r, msg, sizeof(msg));
+		/* a 400 refuses the request as a whole: it can never pass */
+		all_verdicts(verdicts, errors, size, n, r.error == OUTBOUND_OK &&
+			     r.status == 400 ? OUTBOX_DEAD : OUTBOX_RETRY, msg);
+	} else {
+		for (size_t i = 0; i < n; i++)
+			verdicts[i] = id[i] ? verdict_of(answer, id[i],
+							 errors + i * size, size) :
+				      OUTBOX_DEAD;
+	}
+	if (called)
+		outbound_result_release(&r);
+	for (size_t i = 0; i < n; i++)
+		json_decref(parsed[i]);
+	json_decref(answer);
+	free(parsed);
+	free(id);
+	free(body);
+	free(url);
+}
+
 static enum outbox_verdict twitch_report(struct pull_provider *p,
 					 struct pull_link *link,
 					 const char *payload,
 					 const char *fulfillment_id, char *err,
 					 size_t size)
 {
-	char *url = util_xasprintf("%s/entitlements/drops", p->settings.api_base);
-	json_t *pj = json_loads(payload, 0, NULL), *answer = NULL;
-	const char *id = json_string_value(json_object_get(pj, "id")), *status;
-	enum outbox_verdict v = OUTBOX_RETRY;
-	struct outbound_result r;
-	char *body;
+	enum outbox_verdict v;
 
 	(void)link;
-	(void)fulfillment_id;
-	if (!id) {
-		snprintf(err, size, "twitch: a report without a drop id");
-		v = OUTBOX_DEAD;
-		goto out;
-	}
-	body = pull_json_text(json_pack("{s:s, s:[s]}", "fulfillment_status",
-					"FULFILLED", "entitlement_ids", id));
-	if (helix(p, "PATCH", url, body, &r, err, size)) {
-		free(body);
-		goto out;
-	}
-	free(body);
-	if (r.error != OUTBOUND_OK || r.status != 200 ||
-	    !(answer = pull_json(&r))) {
-		pull_describe(p, "PATCH drops", &r, err, size);
-		if (r.error == OUTBOUND_OK && r.status >= 400 && r.status < 500 &&
-		    r.status != 401 && r.status != 429)
-			v = OUTBOX_DEAD;
-		outbound_result_release(&r);
-		goto out;
-	}
-	outbound_result_release(&r);
-	status = status_of(answer, id);
-	if (status && strcmp(status, "SUCCESS") == 0) {
-		v = OUTBOX_DELIVERED;
-	} else if (!status || strcmp(status, "UPDATE_FAILED") == 0) {
-		snprintf(err, size, "twitch: drop %s: %s", id,
-			 status ? status : "not in the answer");
-	} else {
-		/* NOT_FOUND, INVALID_ID, UNAUTHORIZED: final */
-		snprintf(err, size, "twitch: drop %s: %s", id, status);
-		v = OUTBOX_DEAD;
-	}
-out:
-	json_decref(answer);
-	json_decref(pj);
-	free(url);
+	twitch_report_many(p, &payload, &fulfillment_id, 1, &v, err, size);
 	return v;
 }
 
@@ -300,6 +337,8 @@ out:
 const struct source_pull pull_twitch = {
 	.fetch = twitch_fetch,
 	.report = twitch_report,
+	.report_many = twitch_report_many,
+	.report_max = DROPS_PATCH_MAX,
 	.poll = twitch_poll,
 	.authorize_scope = "",
 	.authorize_endpoint = twitch_authorize,

@@ -365,8 +365,8 @@ int store_tx_outbox_record(struct store_tx *tx,
 typedef void (*store_outbox_fn)(void *arg, const struct store_outbox_item *it);
 /* Claims up to `limit` pending rows that are due at now_ms and not leased:
  * each gets a lease until now_ms + lease_ms (a crash lets it lapse, and the
- * row is claimed again), and is handed to fn inside the claiming
- * transaction. Returns 0, or a store_rc. */
+ * row is claimed again), and is handed to fn once the claim has
+ * committed (borrowed for the call). Returns 0, or a store_rc. */
 int store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
 		       int limit, store_outbox_fn fn, void *arg);
 /* True in *due if some pending row is due at now_ms and not leased: a

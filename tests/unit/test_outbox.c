@@ -211,3 +211,64 @@ Test(outbox, the_thread_delivers_retries_and_gives_up)
 	store_close(st);
 	test_rmdir(dir);
 }
+
+/* A deliverer of many rows at once: records the group sizes it saw, and
+ * refuses rows whose key ends in "x" for good. */
+static atomic_int many_calls, many_rows, many_largest;
+
+static void deliver_group(void *ctx, const struct store_outbox_item *items,
+			  size_t n, enum outbox_verdict *verdicts, char *errors,
+			  size_t size)
+{
+	(void)ctx;
+	atomic_fetch_add(&many_calls, 1);
+	atomic_fetch_add(&many_rows, (int)n);
+	if ((int)n > atomic_load(&many_largest))
+		atomic_store(&many_largest, (int)n);
+	for (size_t i = 0; i < n; i++) {
+		const char *k = items[i].dedupe_key;
+
+		cr_assert_str_eq(items[i].kind, "test.many");
+		verdicts[i] = k[strlen(k) - 1] == 'x' ? OUTBOX_DEAD :
+			      OUTBOX_DELIVERED;
+		if (verdicts[i] != OUTBOX_DELIVERED)
+			snprintf(errors + i * size, size, "NOT_FOUND %s", k);
+	}
+}
+
+Test(outbox, a_kind_delivered_many_at_once_in_groups_of_its_size)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+	struct outbox_options o = { .initial_backoff_ms = 2, .max_backoff_ms = 5,
+				    .max_attempts = 3, .poll_ms = 10 };
+	struct outbox *ob = outbox_new(st, &o);
+	int64_t counts[STORE_OUTBOX_DEAD + 1];
+
+	outbox_register_many(ob, "test.many", deliver_group, NULL, 10);
+	outbox_register(ob, "test.ok", deliver_ok, NULL);
+	for (int i = 0; i < 25; i++) {
+		char key[16];
+
+		snprintf(key, sizeof(key), "m%d%s", i, i == 7 ? "x" : "");
+		cr_assert(add(st, "test.many", key));
+		snprintf(key, sizeof(key), "o%d", i);
+		cr_assert(add(st, "test.ok", key));  /* interleaved kinds */
+	}
+	cr_assert_eq(outbox_start(ob), 0);
+	outbox_kick(ob);
+	wait_settled(st);
+	outbox_free(ob);
+
+	cr_assert_eq(atomic_load(&many_rows), 25);
+	cr_assert_leq(atomic_load(&many_largest), 10);
+	cr_assert_geq(atomic_load(&many_calls), 3);
+	cr_assert_leq(atomic_load(&many_calls), 4);  /* 64-row claims: 10+10+5 (+..) */
+	cr_assert_eq(store_outbox_counts(st, counts), 0);
+	cr_assert_eq(counts[STORE_OUTBOX_DEAD], 1);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM outbox WHERE "
+				  "dedupe_key = 'm7x' AND status = 'dead' AND "
+				  "last_error = 'NOT_FOUND m7x'"), 1);
+	store_close(st);
+	test_rmdir(dir);
+}
