@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -214,9 +215,22 @@ static int record_apply(struct store_tx *tx, void *arg)
 	return STORE_OK;
 }
 
+/* The soonest retry a batch scheduled, or INT64_MAX. */
+static int64_t soonest_retry(const struct batch *b)
+{
+	int64_t at = INT64_MAX;
+
+	for (size_t i = 0; i < b->n; i++)
+		if (b->done[i].outcome.status == STORE_OUTBOX_PENDING &&
+		    b->done[i].outcome.next_attempt_at_ms < at)
+			at = b->done[i].outcome.next_attempt_at_ms;
+	return at;
+}
+
 /* Claims, delivers and records one batch. Returns how many rows it
- * handled (a full batch means more may be due). */
-static size_t run_batch(struct outbox *ob)
+ * handled (a full batch means more may be due); *retry_at gets the
+ * soonest retry it scheduled. */
+static size_t run_batch(struct outbox *ob, int64_t *retry_at)
 {
 	struct batch b = { .ob = ob, .now_ms = util_now_ms() };
 	bool due = false;
@@ -228,6 +242,7 @@ static size_t run_batch(struct outbox *ob)
 	if (store_outbox_claim(ob->store, b.now_ms, ob->opts.lease_ms,
 			       ob->opts.batch, collect, &b) == STORE_OK && b.n) {
 		deliver_all(&b);
+		*retry_at = soonest_retry(&b);
 		if (store_run(ob->store, record_apply, &b) != STORE_OK)
 			/* the leases lapse and the rows are delivered again */
 			ops_log(OPS_LOG_ERROR, "outbox_record_failed", "%zu "
@@ -245,15 +260,20 @@ static void *run(void *arg)
 
 	pthread_mutex_lock(&ob->lock);
 	while (!ob->stopping) {
+		int64_t retry_at = INT64_MAX, wait = ob->opts.poll_ms;
 		size_t handled;
 
 		ob->kicked = false;
 		pthread_mutex_unlock(&ob->lock);
-		handled = run_batch(ob);
+		handled = run_batch(ob, &retry_at);
 		pthread_mutex_lock(&ob->lock);
 		if (handled == (size_t)ob->opts.batch || ob->kicked || ob->stopping)
 			continue;
-		util_deadline_in(&until, (int)ob->opts.poll_ms);
+		/* a retry due before the next poll is not kept waiting */
+		if (retry_at != INT64_MAX && retry_at - util_now_ms() < wait)
+			wait = retry_at - util_now_ms() > 0 ?
+			       retry_at - util_now_ms() : 0;
+		util_deadline_in(&until, (int)wait);
 		pthread_cond_timedwait(&ob->wake, &ob->lock, &until);
 	}
 	pthread_mutex_unlock(&ob->lock);

@@ -36,3 +36,194 @@ def test_sync_grants_linked_drops_once_and_reports_them(make_grantd,
     assert again == {"fulfilled": [], "unfulfilled": []}
     assert g.balance("player-1", "gold") == 60
     assert g.balance("player-1", "gems") == 5
+
+
+def test_drops_across_pages_are_all_granted_and_fulfilled_in_batches(
+        make_grantd, fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    drops = [fake_twitch.add_drop(USER, TWITCH_GEMS) for _ in range(1205)]
+    link(g, "twitch", USER)
+    answer = sync(g)
+    ok, bad = by_provider(answer, "twitch")
+    assert bad == [] and len(ok) == 1205
+    assert {f["provider_entitlement_id"] for f in ok} == set(drops)
+    gets = fake_twitch.calls_to("/helix/entitlements/drops", "GET")
+    assert len(gets) >= 2                       # a second page was followed
+    assert any("after" in c.query for c in gets)
+    assert g.balance("player-1", "gems") == 5 * 1205
+    wait_for(lambda: all(fake_twitch.drop_status(d) == "FULFILLED"
+                         for d in drops), timeout=30, what="reports")
+    patches = fake_twitch.calls_to("/helix/entitlements/drops", "PATCH")
+    assert all(len(p.json()["entitlement_ids"]) <= 100 for p in patches)
+    assert len(patches) < 1205 / 10             # batched, not one per drop
+    assert sync(g) == {"fulfilled": [], "unfulfilled": []}
+    assert g.balance("player-1", "gems") == 5 * 1205
+
+
+def test_expired_app_token_is_replaced_once(make_grantd, fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    first = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    link(g, "twitch", USER)
+    sync(g)
+    wait_for(lambda: fake_twitch.drop_status(first) == "FULFILLED")
+    tokens = fake_twitch.token_count("client_credentials")
+    fake_twitch.expire_tokens()
+    second = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    ok, bad = by_provider(sync(g), "twitch")
+    assert bad == [] and [f["provider_entitlement_id"] for f in ok] == [second]
+    assert fake_twitch.token_count("client_credentials") == tokens + 1
+    assert g.balance("player-1", "gold") == 120
+    wait_for(lambda: fake_twitch.drop_status(second) == "FULFILLED")
+
+
+def test_rate_limit_waits_for_ratelimit_reset(make_grantd, fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    link(g, "twitch", USER)
+    fake_twitch.fail("/helix/entitlements/drops", 429, method="GET")
+    ok, bad = by_provider(sync(g), "twitch")
+    assert bad == [] and [f["provider_entitlement_id"] for f in ok] == [drop]
+    gets = fake_twitch.calls_to("/helix/entitlements/drops", "GET")
+    assert [c.status for c in gets] == [429, 200]
+    # it waited for the window to reset (the fake says now + 1 s)
+    assert gets[1].time - gets[0].time >= 0.5
+    assert g.balance("player-1", "gold") == 60
+
+
+def test_update_failed_is_retried_and_not_found_is_final(make_grantd,
+                                                         fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    flaky = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    fine = fake_twitch.add_drop(USER, TWITCH_GEMS)
+    fake_twitch.update_failed([flaky], times=2)
+    link(g, "twitch", USER)
+    sync(g)
+    wait_for(lambda: fake_twitch.drop_status(flaky) == "FULFILLED" and
+             fake_twitch.drop_status(fine) == "FULFILLED", what="reports")
+    rows = {r[1]: r for r in outbox_rows(g, "report.twitch")}
+    assert rows[flaky][2] == "delivered" and rows[flaky][3] == 3
+    assert rows[fine][2] == "delivered" and rows[fine][3] == 1
+    assert g.balance("player-1", "gold") == 60
+
+
+def test_a_drop_twitch_no_longer_knows_is_dead_not_retried(make_grantd,
+                                                          fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    link(g, "twitch", USER)
+    # the report is held back while the drop disappears at Twitch
+    fake_twitch.fail("/helix/entitlements/drops", 503, times=1,
+                     method="PATCH")
+    sync(g)
+    with fake_twitch.lock:
+        del fake_twitch._drops[drop]
+    wait_for(lambda: [r[2] for r in outbox_rows(g, "report.twitch")] ==
+             ["dead"], what="a dead report")
+    [row] = outbox_rows(g, "report.twitch")
+    assert "NOT_FOUND" in row[4] and row[3] == 2
+    assert g.balance("player-1", "gold") == 60
+
+
+def test_unmapped_drop_is_reported_unfulfilled_and_left_claimed(make_grantd,
+                                                                fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    unknown = fake_twitch.add_drop(USER, "00000000-0000-4000-8000-000000000000")
+    known = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    link(g, "twitch", USER)
+    ok, bad = by_provider(sync(g), "twitch")
+    assert [f["provider_entitlement_id"] for f in ok] == [known]
+    assert bad == [{"provider_id": "twitch",
+                    "provider_item_id": "00000000-0000-4000-8000-000000000000",
+                    "provider_entitlement_id": unknown,
+                    "reason": "UnknownItem"}]
+    wait_for(lambda: fake_twitch.drop_status(known) == "FULFILLED")
+    assert fake_twitch.drop_status(unknown) == "CLAIMED"
+    assert all(unknown not in p.json()["entitlement_ids"] for p in
+               fake_twitch.calls_to("/helix/entitlements/drops", "PATCH"))
+    [failed] = [h for h in g.history("player-1") if h["external_id"] == unknown]
+    assert failed["error_code"] == "UnknownItem"
+    assert g.balance("player-1", "gold") == 60
+
+
+@pytest.mark.parametrize("fault", ["500", "garbage", "disconnect", "timeout"])
+def test_twitch_down_is_provider_unavailable_and_nothing_changes(
+        make_grantd, fake_twitch, fault):
+    g = pull_grantd(make_grantd, fake_twitch, config={
+        "providers": {"twitch": {"timeout_ms": 300}}})
+    fake_twitch.add_drop(USER, TWITCH_GOLD)
+    link(g, "twitch", USER)
+    path = "/helix/entitlements/drops"
+    if fault == "500":
+        fake_twitch.fail(path, 500, times=None)
+    elif fault == "garbage":
+        fake_twitch.garbage(path, times=None)
+    elif fault == "disconnect":
+        fake_twitch.disconnect(path, times=None)
+    else:
+        fake_twitch.delay(path, 2)
+    answer = sync(g)
+    assert answer["fulfilled"] == []
+    assert answer["unfulfilled"] == [{
+        "provider_id": "twitch", "provider_item_id": None,
+        "provider_entitlement_id": None, "reason": "ProviderUnavailable"}]
+    assert g.balance("player-1", "gold") == 0
+    assert g.history("player-1") == []
+
+
+def test_a_late_link_fulfils_drops_claimed_before_it(make_grantd, fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    early = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    # linking queues a background sync of the provider: no sync call
+    link(g, "twitch", USER)
+    wait_for(lambda: g.balance("player-1", "gold") == 60, what="the grant")
+    wait_for(lambda: fake_twitch.drop_status(early) == "FULFILLED")
+    assert [r[2] for r in outbox_rows(g, "sync.twitch")] == ["delivered"]
+
+
+def test_polling_fulfils_linked_users_drops_without_a_call(make_grantd,
+                                                           fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch, config={
+        "providers": {"twitch": {"poll_interval_seconds": 1}}})
+    link(g, "twitch", USER)
+    g.put_account("player-2")
+    mine = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    stranger = fake_twitch.add_drop("424242", TWITCH_GEMS)
+    wait_for(lambda: g.balance("player-1", "gold") == 60, what="polling")
+    wait_for(lambda: fake_twitch.drop_status(mine) == "FULFILLED")
+    assert fake_twitch.drop_status(stranger) == "CLAIMED"
+    assert g.history("player-1")[0]["external_id"] == mine
+    # the poll asks by game alone, not per user
+    assert any("user_id" not in c.query for c in
+               fake_twitch.calls_to("/helix/entitlements/drops", "GET"))
+    # the stranger links later: their earlier drop is fulfilled then
+    link(g, "twitch", "424242", account="player-2")
+    wait_for(lambda: g.balance("player-2", "gems") == 5, what="late link")
+    wait_for(lambda: fake_twitch.drop_status(stranger) == "FULFILLED")
+    assert g.balance("player-1", "gold") == 60
+
+
+def test_kill_after_grant_before_report_delivers_after_restart(make_grantd,
+                                                               fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch)
+    drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    # reports cannot get through: the grant is committed, the report pending
+    fake_twitch.fail("/helix/entitlements/drops", 503, times=None,
+                     method="PATCH")
+    link(g, "twitch", USER)
+    wait_for(lambda: g.balance("player-1", "gold") == 60)
+    wait_for(lambda: [r[2] for r in outbox_rows(g, "report.twitch")] ==
+             ["pending"])
+    g.kill9()
+    # while grantd is down the drop is still CLAIMED; a restart and a sync
+    # see it again and grant nothing
+    assert fake_twitch.drop_status(drop) == "CLAIMED"
+    g.start()
+    ok, bad = by_provider(sync(g), "twitch")
+    assert bad == [] and [f["provider_entitlement_id"] for f in ok] == [drop]
+    assert g.balance("player-1", "gold") == 60
+    fake_twitch.clear_faults()
+    wait_for(lambda: fake_twitch.drop_status(drop) == "FULFILLED",
+             what="the report after restart")
+    assert g.balance("player-1", "gold") == 60
+    assert len([h for h in g.history("player-1")
+                if h["provider_id"] == "twitch"]) == 1
