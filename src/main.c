@@ -39,6 +39,12 @@ static const char usage_text[] =
 	"  audit --config FILE [--limit N] [--json]\n"
 	"                               credential, signing key and catalog changes,\n"
 	"                               oldest first\n"
+	"  outbox list --config FILE [--status pending|delivered|dead]\n"
+	"              [--limit N] [--json]\n"
+	"                               deliveries to providers, newest first\n"
+	"  outbox retry --config FILE ID\n"
+	"  outbox retry-dead --config FILE\n"
+	"                               make dead deliveries due again\n"
 	"  backup --config FILE --to PATH [--json]\n"
 	"                               copy the database to a new file (safe while\n"
 	"                               grantd runs)\n"
@@ -72,6 +78,7 @@ struct args {
 	long long limit;
 	const char *to;
 	const char *from;
+	const char *status;
 	bool force;
 	bool json;
 	int n_positional;
@@ -136,6 +143,9 @@ static int parse_option(int opt, struct args *a)
 	case 'F':
 		a->force = true;
 		return 0;
+	case 'S':
+		a->status = optarg;
+		return 0;
 	default:
 		return usage_error("bad option");
 	}
@@ -155,6 +165,7 @@ static int parse_args(int argc, char **argv, struct args *a)
 		{ "to", required_argument, NULL, 't' },
 		{ "from", required_argument, NULL, 'f' },
 		{ "force", no_argument, NULL, 'F' },
+		{ "status", required_argument, NULL, 'S' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int opt, rc;
@@ -191,8 +202,11 @@ static int expect(const struct args *a, const char *cmd, bool config,
 				   positional, a->n_positional);
 	if (!key_options && (a->name || a->n_scopes || a->expires_in))
 		return usage_error("%s takes no --name, --scope or --expires-in", cmd);
-	if (a->limit && strcmp(cmd, "audit") != 0)
+	if (a->limit && strcmp(cmd, "audit") != 0 &&
+	    strcmp(cmd, "outbox list") != 0)
 		return usage_error("%s takes no --limit", cmd);
+	if (a->status && strcmp(cmd, "outbox list") != 0)
+		return usage_error("%s takes no --status", cmd);
 	if (a->pid_file && strcmp(cmd, "serve") != 0)
 		return usage_error("%s takes no --pid-file", cmd);
 	if (a->to && strcmp(cmd, "backup") != 0)
@@ -311,6 +325,30 @@ static int run_signing_keys(int argc, char **argv)
 	return usage_error("unknown signing-keys command \"%s\"", sub);
 }
 
+static int run_outbox(int argc, char **argv)
+{
+	struct args a;
+	const char *sub = argc > 1 ? argv[1] : "";
+	int rc;
+
+	if (argc < 2)
+		return usage_error("outbox needs list, retry or retry-dead");
+	if ((rc = parse_args(argc - 1, argv + 1, &a)))
+		return rc;
+	if (strcmp(sub, "list") == 0)
+		return (rc = expect(&a, "outbox list", true, 0, false)) ? rc :
+			app_outbox_list_cli(a.config, a.status, a.limit, a.json);
+	if (a.json)
+		return usage_error("outbox %s takes no --json", sub);
+	if (strcmp(sub, "retry") == 0)
+		return (rc = expect(&a, "outbox retry", true, 1, false)) ? rc :
+			app_outbox_retry_cli(a.config, a.positional[0]);
+	if (strcmp(sub, "retry-dead") == 0)
+		return (rc = expect(&a, "outbox retry-dead", true, 0, false)) ?
+			rc : app_outbox_retry_cli(a.config, NULL);
+	return usage_error("unknown outbox command \"%s\"", sub);
+}
+
 static int run(int argc, char **argv)
 {
 	const char *cmd = argv[1];
@@ -323,6 +361,8 @@ static int run(int argc, char **argv)
 		return run_clients(argc - 1, argv + 1);
 	if (strcmp(cmd, "signing-keys") == 0)
 		return run_signing_keys(argc - 1, argv + 1);
+	if (strcmp(cmd, "outbox") == 0)
+		return run_outbox(argc - 1, argv + 1);
 	if (strcmp(cmd, "catalog") == 0) {
 		if (argc < 3 || strcmp(argv[2], "check") != 0)
 			return usage_error("catalog needs: check FILE");

@@ -1,5 +1,5 @@
 /* app: the commands grantd runs — serve, migrate, catalog check, keys,
- * clients, signing-keys, audit, backup, restore — with configuration
+ * clients, signing-keys, audit, outbox, backup, restore — with configuration
  * loading, start-up, signals and shutdown. Each returns the process exit code: 0 on success, 1 on failure. */
 #ifndef GRANTD_APP_H
 #define GRANTD_APP_H
@@ -45,5 +45,12 @@ int app_backup(const char *config_path, const char *to_path, bool json);
  * existing one is replaced only with `force`, and never while in use. */
 int app_restore(const char *config_path, const char *from_path, bool force,
 		bool json);
+
+/* `grantd outbox list`: deliveries newest first, of one status (NULL:
+ * any), at most `limit` (0: 50). `grantd outbox retry`: delivery `id`
+ * (NULL: every dead one) due now with its attempts counted afresh. */
+int app_outbox_list_cli(const char *config_path, const char *status,
+			long long limit, bool json);
+int app_outbox_retry_cli(const char *config_path, const char *id);
 
 #endif

@@ -57,6 +57,7 @@ struct app_ctx {
 	struct engine *engine;
 	struct auth *auth;
 	struct pull *pull;
+	struct outbox *outbox;
 };
 
 /* Most sources grantd may know. */
@@ -65,6 +66,11 @@ struct app_ctx {
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */
 #define APP_ROUTES_MAX 48
 size_t app_routes_build(struct http_route *routes, struct app_ctx *ctx);
+
+/* GET /v1/operator/outbox and POST /v1/operator/outbox/{id}/retry,
+ * /v1/operator/outbox/retry-dead (outbox.c); route ctx: struct app_ctx. */
+void app_outbox_list(struct http_request *req);
+void app_outbox_retry(struct http_request *req);
 
 /* GET /metrics (metrics.c). */
 void app_metrics(struct http_request *req);

@@ -183,6 +183,46 @@ static void auth_metrics(struct util_buf *b, struct auth *a)
 	ops_metric_u64(b, "grantd_auth_lookups_total", skipped, s.lookups_skipped);
 }
 
+/* Gauges of pending and dead deliveries by kind; families go out first,
+ * then each kind's sample under its family. */
+struct kind_rows {
+	struct util_buf pending, dead;
+};
+
+static void kind_count(void *arg, const char *kind,
+		       enum store_outbox_status status, int64_t count)
+{
+	struct kind_rows *k = arg;
+	const char *labels[] = { "kind", kind, NULL };
+
+	if (status == STORE_OUTBOX_PENDING)
+		ops_metric_u64(&k->pending, "grantd_outbox_pending", labels,
+			       (uint64_t)count);
+	else if (status == STORE_OUTBOX_DEAD)
+		ops_metric_u64(&k->dead, "grantd_outbox_dead", labels,
+			       (uint64_t)count);
+}
+
+static void outbox_metrics(struct util_buf *b, struct store *st)
+{
+	struct kind_rows k;
+
+	util_buf_init(&k.pending, 0);
+	util_buf_init(&k.dead, 0);
+	store_outbox_kinds_read(st, kind_count, &k);
+	ops_metric_family(b, "grantd_outbox_pending", "gauge",
+			  "Deliveries waiting (due or backing off), by kind.");
+	if (k.pending.len)
+		util_buf_append(b, k.pending.data, k.pending.len);
+	ops_metric_family(b, "grantd_outbox_dead", "gauge",
+			  "Deliveries given up, by kind: grantd outbox list "
+			  "--status dead.");
+	if (k.dead.len)
+		util_buf_append(b, k.dead.data, k.dead.len);
+	util_buf_release(&k.pending);
+	util_buf_release(&k.dead);
+}
+
 void app_metrics(struct http_request *req)
 {
 	struct app_ctx *ctx = http_request_ctx(req);
@@ -194,6 +234,7 @@ void app_metrics(struct http_request *req)
 			  "Fulfilments by source and outcome.");
 	engine_stats_each(ctx->engine, outcome, &b);
 	store_metrics(&b, ctx->store);
+	outbox_metrics(&b, ctx->store);
 	auth_metrics(&b, ctx->auth);
 	process_metrics(&b, ctx->catalog);
 	http_reply_text(req, 200, "text/plain; version=0.0.4", util_buf_take(&b));

@@ -84,6 +84,12 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx, NULL },
 		{ HTTP_GET, "/metrics", app_metrics, AUTH_SCOPE_OPERATOR, 0,
 		  "metrics", ctx, NULL },
+		{ HTTP_GET, "/v1/operator/outbox", app_outbox_list,
+		  AUTH_SCOPE_OPERATOR, 0, "operator.outbox.list", ctx, NULL },
+		{ HTTP_POST, "/v1/operator/outbox/{id}/retry", app_outbox_retry,
+		  AUTH_SCOPE_OPERATOR, 0, "operator.outbox.retry", ctx, NULL },
+		{ HTTP_POST, "/v1/operator/outbox/retry-dead", app_outbox_retry,
+		  AUTH_SCOPE_OPERATOR, 0, "operator.outbox.retry_dead", ctx, NULL },
 	};
 
 	UTIL_ASSERT(sources_route_count() + UTIL_ARRAY_LEN(table) <= APP_ROUTES_MAX);

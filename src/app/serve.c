@@ -384,6 +384,7 @@ static int start(struct server *s)
 	if (start_pull(s))
 		return -1;
 	s->ctx.pull = s->pull;
+	s->ctx.outbox = s->outbox;
 	return start_http(s);
 }
 

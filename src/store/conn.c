@@ -116,6 +116,19 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"UPDATE outbox SET status = ?2, attempts = attempts + 1,"
 		" next_attempt_at_ms = ?3, lease_until_ms = 0, last_error = ?4,"
 		" updated_at_ms = ?5 WHERE id = ?1",
+	/* a dead (or pending) row due now with its attempts counted afresh;
+	 * not while another row of its key is pending, and of several dead
+	 * rows of a key only the newest */
+	[STMT_OUTBOX_RETRY] =
+		"UPDATE outbox SET status = 'pending', attempts = 0,"
+		" next_attempt_at_ms = ?1, lease_until_ms = 0, updated_at_ms = ?1"
+		" WHERE (?2 = 0 OR id = ?2) AND (status = 'dead' OR"
+		" (status = 'pending' AND ?2 != 0 AND lease_until_ms <= ?1))"
+		" AND (status = 'pending' OR (NOT EXISTS (SELECT 1 FROM outbox p"
+		"  WHERE p.status = 'pending' AND p.kind = outbox.kind"
+		"  AND p.dedupe_key = outbox.dedupe_key)"
+		" AND id = (SELECT max(d.id) FROM outbox d WHERE d.status = 'dead'"
+		"  AND d.kind = outbox.kind AND d.dedupe_key = outbox.dedupe_key)))",
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -163,6 +176,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1 LIMIT 1",
 	[STMT_READ_OUTBOX_COUNTS] =
 		"SELECT status, count(*) FROM outbox GROUP BY status",
+	[STMT_READ_OUTBOX_ROWS] =
+		"SELECT id, kind, dedupe_key, account_id, payload, status,"
+		" attempts, next_attempt_at_ms, last_error, created_at_ms,"
+		" updated_at_ms FROM outbox WHERE (?1 IS NULL OR status = ?1)"
+		" AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+	[STMT_READ_OUTBOX_KINDS] =
+		"SELECT kind, status, count(*) FROM outbox"
+		" WHERE status != 'delivered' GROUP BY kind, status",
 	[STMT_PING] = "SELECT 1",
 };
 

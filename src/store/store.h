@@ -376,6 +376,38 @@ int store_outbox_due(struct store *st, int64_t now_ms, bool *due);
 int store_outbox_counts(struct store *st,
 			int64_t counts[STORE_OUTBOX_DEAD + 1]);
 
+/* A row as an operator sees it. Strings are borrowed for the callback. */
+struct store_outbox_row {
+	int64_t id;
+	const char *kind;
+	const char *dedupe_key;
+	const char *account_id;        /* may be NULL */
+	const char *payload;
+	enum store_outbox_status status;
+	int64_t attempts;
+	int64_t next_attempt_at_ms;
+	const char *last_error;        /* NULL if none */
+	int64_t created_at_ms;
+	int64_t updated_at_ms;
+};
+typedef void (*store_outbox_row_fn)(void *arg, const struct store_outbox_row *r);
+/* Reads rows newest first: of one status (`status` NULL: any), with ids
+ * below `before_id` (0: from the newest), at most `limit`. */
+int store_outbox_read(struct store *st, const char *status, int64_t before_id,
+		      int64_t limit, store_outbox_row_fn fn, void *arg);
+typedef void (*store_outbox_kind_fn)(void *arg, const char *kind,
+				     enum store_outbox_status status,
+				     int64_t count);
+/* Pending and dead rows by kind and status. */
+int store_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
+			    void *arg);
+/* Makes dead row `id` (0: every dead row) pending and due now with its
+ * attempts counted afresh; a pending row `id` is made due now. A row
+ * stays as it is while another row of its kind and key is pending.
+ * *count gets how many rows changed. */
+int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
+			  int64_t *count);
+
 /* One audit record. Strings are borrowed. */
 struct store_audit {
 	int64_t id;           /* assigned on insert; ignored by the insert */
