@@ -117,6 +117,13 @@ struct source_pull {
 			    size_t size);
 	size_t report_max;
 
+	/* Reads one answer of the provider's entitlement listing (`len`
+	 * bytes of untrusted input, as fetch receives it) into out, setting
+	 * PULL_UNAVAILABLE if it is not the API's shape. For the fuzzer and
+	 * unit tests; fetch uses the same code. */
+	void (*parse_listing)(struct pull_provider *p, const char *body,
+			      size_t len, struct pull_fetch *out);
+
 	/* Fetches every open entitlement of the game, whoever holds it,
 	 * with each item's user_id set (Twitch polling); NULL: not offered. */
 	void (*poll)(struct pull_provider *p, struct pull_fetch *out);

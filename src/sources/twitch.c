@@ -105,6 +105,21 @@ static const char *add_page(json_t *j, bool with_user, struct pull_fetch *out,
 	return cursor && *cursor ? cursor : NULL;
 }
 
+static void twitch_parse_listing(struct pull_provider *p, const char *body,
+				 size_t len, struct pull_fetch *out)
+{
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	bool bad = true;
+
+	(void)p;
+	if (json_is_object(j))
+		add_page(j, false, out, &bad);
+	if (bad)
+		pull_fetch_fail(out, PULL_UNAVAILABLE, "twitch: GET drops: an "
+				"answer not shaped as Helix's");
+	json_decref(j);
+}
+
 /* Lists CLAIMED drops of the game (of `user_id` if not NULL), following
  * the cursor. */
 static void list_drops(struct pull_provider *p, const char *user_id,
@@ -340,6 +355,7 @@ const struct source_pull pull_twitch = {
 	.report_many = twitch_report_many,
 	.report_max = DROPS_PATCH_MAX,
 	.poll = twitch_poll,
+	.parse_listing = twitch_parse_listing,
 	.authorize_scope = "",
 	.authorize_endpoint = twitch_authorize,
 	.exchange = twitch_exchange,
