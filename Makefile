@@ -63,9 +63,11 @@ test:
 	@$(MAKE) --no-print-directory e2e
 
 # The benchmark: grantd against a bare libmicrohttpd baseline (wrk, and an
-# open-loop generator); writes bench/results/latest.md. Not part of make test.
+# open-loop generator), then pull syncs against the provider fakes; writes
+# bench/results/latest.md. Not part of make test.
 bench: build
 	$(PYTHON) bench/run.py
+	$(PYTHON) bench/sync.py
 
 clean:
 	rm -rf build build-asan build-fuzz
