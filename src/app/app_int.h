@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "partner/partner.h"
 #include "sources/sources.h"
 #include "store/store.h"
 
@@ -58,6 +59,7 @@ struct app_ctx {
 	struct auth *auth;
 	struct pull *pull;
 	struct outbox *outbox;
+	struct partner_links links;   /* the link routes' ctx */
 };
 
 /* Most sources grantd may know. */

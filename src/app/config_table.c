@@ -88,6 +88,19 @@ static int check_public_url(const char *v)
 	return strlen(strchr(v, ':') + 3) ? 0 : -1;
 }
 
+/* A provider's endpoint or base URL: http(s), no query, fragment or
+ * trailing slash (grantd appends paths), no spaces. */
+static int check_url(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (strncmp(v, "http://", 7) != 0 && strncmp(v, "https://", 8) != 0)
+		return -1;
+	if (strpbrk(v, "?# ") || v[n - 1] == '/' || !util_is_printable_ascii(v, n))
+		return -1;
+	return strlen(strchr(v, ':') + 3) ? 0 : -1;
+}
+
 static int check_nonempty(const char *v)
 {
 	return *v ? 0 : -1;
@@ -273,28 +286,32 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.primegaming", .key = "authorize_url",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_AUTHORIZE_URL",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://www.amazon.com/ap/oa", .offset = OPT_AT(providers.primegaming.authorize_url),
 		.help = "LWA authorize page players are sent to",
 	},
 	{
 		.section = "providers.primegaming", .key = "token_url",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_TOKEN_URL",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.amazon.com/auth/o2/token", .offset = OPT_AT(providers.primegaming.token_url),
 		.help = "LWA token endpoint",
 	},
 	{
 		.section = "providers.primegaming", .key = "profile_url",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_PROFILE_URL",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.amazon.com/user/profile", .offset = OPT_AT(providers.primegaming.profile_url),
 		.help = "LWA profile endpoint (the player's user_id)",
 	},
 	{
 		.section = "providers.primegaming", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_API_BASE",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://twitch.amazon.com/api", .offset = OPT_AT(providers.primegaming.api_base),
 		.help = "Prime Gaming entitlements API",
 	},
@@ -336,14 +353,16 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.twitch", .key = "auth_base",
 		.env = "GRANTD_PROVIDERS_TWITCH_AUTH_BASE",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://id.twitch.tv/oauth2", .offset = OPT_AT(providers.twitch.auth_base),
 		.help = "Twitch OAuth base (token, authorize, validate)",
 	},
 	{
 		.section = "providers.twitch", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_TWITCH_API_BASE",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.twitch.tv/helix", .offset = OPT_AT(providers.twitch.api_base),
 		.help = "Twitch Helix API base",
 	},
@@ -399,14 +418,16 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.epic", .key = "auth_base",
 		.env = "GRANTD_PROVIDERS_EPIC_AUTH_BASE",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.epicgames.dev/epic/oauth/v2", .offset = OPT_AT(providers.epic.auth_base),
 		.help = "Epic OAuth base (token)",
 	},
 	{
 		.section = "providers.epic", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_EPIC_API_BASE",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.epicgames.dev/epic/ecom/v3", .offset = OPT_AT(providers.epic.api_base),
 		.help = "Epic Ecom API base",
 	},
@@ -441,7 +462,8 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.steam", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_STEAM_API_BASE",
-		.type = CONFIG_STRING,
+		.type = CONFIG_STRING, .check = check_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://partner.steam-api.com", .offset = OPT_AT(providers.steam.api_base),
 		.help = "Steam partner Web API base",
 	},

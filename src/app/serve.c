@@ -311,6 +311,36 @@ static int load_token_key(struct server *s, unsigned char key[UTIL_SEAL_KEY_LEN]
 	return rc;
 }
 
+/* Says which providers grantd calls, and warns of a section that sets
+ * some of a provider's credentials but not all (so it stays off). */
+static void log_providers(struct server *s)
+{
+	size_t n;
+	const struct source *const *all = sources_all(&n);
+
+	for (size_t i = 0; i < n; i++) {
+		const char *missing[8];
+		size_t k, total;
+
+		if (!all[i]->pull || !s->pull_by_source[i])
+			continue;
+		total = 0;
+		while (all[i]->required[total])
+			total++;
+		k = sources_pull_missing(all[i], s->pull_by_source[i], missing,
+					 UTIL_ARRAY_LEN(missing));
+		if (k == 0)
+			ops_log(OPS_LOG_INFO, "provider_enabled", "%s: grantd "
+				"fetches its entitlements and reports them",
+				all[i]->id);
+		else if (k < total)
+			ops_log(OPS_LOG_WARN, "provider_incomplete", "%s stays "
+				"off: providers.%s.%s is not set%s", all[i]->id,
+				all[i]->id, missing[0],
+				k > 1 ? " (nor other required keys)" : "");
+	}
+}
+
 /* The outbound loop, the outbox and the providers grantd calls. */
 static int start_pull(struct server *s)
 {
@@ -347,6 +377,7 @@ static int start_pull(struct server *s)
 	po.outbox = s->outbox;
 	if (pull_new(&po, &s->pull, &err))
 		goto out;
+	log_providers(s);
 	if (outbox_start(s->outbox)) {
 		err = util_xstrdup("cannot start the outbox thread");
 		goto out;
@@ -385,6 +416,7 @@ static int start(struct server *s)
 		return -1;
 	s->ctx.pull = s->pull;
 	s->ctx.outbox = s->outbox;
+	s->ctx.links = (struct partner_links){ s->store, s->outbox };
 	return start_http(s);
 }
 

@@ -13,6 +13,7 @@
 struct link_change {
 	struct store_intent intent;
 	struct http_request *req;
+	struct outbox *outbox;
 	char account_id[STORE_ACCOUNT_ID_MAX + 1];
 	const struct source *source;
 	char external_id[STORE_EXTERNAL_ID_MAX + 1];  /* PUT */
@@ -108,6 +109,10 @@ static void put_done(struct store_intent *in, int rc)
 				 "is linked to another account; unlink it there "
 				 "first", c->source->name, c->external_id);
 	} else {
+		if (c->source->pull && c->outbox &&
+		    (c->result == STORE_LINK_CREATED ||
+		     c->result == STORE_LINK_REPLACED))
+			outbox_kick(c->outbox);  /* its background sync */
 		http_reply_json(c->req, c->result == STORE_LINK_CREATED ? 201 : 200,
 				link_json(c->source->id, c->link.external_id,
 					  c->link.state, c->link.linked_at_ms));
@@ -132,8 +137,10 @@ static struct link_change *change_new(struct http_request *req)
 
 static void submit(struct http_request *req, struct link_change *c)
 {
-	struct store *st = http_request_ctx(req);
+	struct partner_links *ctx = http_request_ctx(req);
+	struct store *st = ctx->store;
 
+	c->outbox = ctx->outbox;
 	http_request_set_state(req, c, free);
 	http_request_suspend(req);
 	if (store_submit(st, &c->intent) != STORE_OK)
@@ -221,7 +228,7 @@ static void add_link(void *arg, const struct store_link *l)
 
 void partner_links_get(struct http_request *req)
 {
-	struct store *st = http_request_ctx(req);
+	struct store *st = ((struct partner_links *)http_request_ctx(req))->store;
 	const char *id = partner_account_param(req);
 	struct store_account a;
 	json_t *links;

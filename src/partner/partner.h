@@ -5,6 +5,7 @@
 #define GRANTD_PARTNER_H
 
 #include "http/http.h"
+#include "outbox/outbox.h"
 #include "store/store.h"
 
 /* Route ctx for every handler here: the struct store. */
@@ -12,8 +13,15 @@ void partner_account_put(struct http_request *req);
 void partner_account_get(struct http_request *req);
 void partner_inventory_get(struct http_request *req);
 void partner_history_get(struct http_request *req);
+/* Route ctx of the link handlers: a new link queues a background sync in
+ * the outbox, which is woken once it commits. Both borrowed. */
+struct partner_links {
+	struct store *store;
+	struct outbox *outbox;
+};
+
 /* PUT and DELETE /v1/accounts/{account_id}/links/{provider}, and GET
- * /v1/accounts/{account_id}/links. */
+ * /v1/accounts/{account_id}/links; route ctx: struct partner_links. */
 void partner_link_put(struct http_request *req);
 void partner_link_delete(struct http_request *req);
 void partner_links_get(struct http_request *req);

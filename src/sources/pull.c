@@ -31,17 +31,30 @@ static const char *setting(const struct pull_settings *ps, const char *name)
 	return NULL;
 }
 
+size_t sources_pull_missing(const struct source *s,
+			    const struct pull_settings *ps,
+			    const char **missing, size_t max)
+{
+	size_t n = 0;
+
+	for (size_t i = 0; s->required && s->required[i]; i++) {
+		const char *v = ps ? setting(ps, s->required[i]) : NULL;
+
+		if (v && *v)
+			continue;
+		if (n < max)
+			missing[n] = s->required[i];
+		n++;
+	}
+	return n;
+}
+
 bool sources_pull_enabled(const struct source *s, const struct pull_settings *ps)
 {
-	if (!s->pull || !ps || !s->required)
-		return false;
-	for (size_t i = 0; s->required[i]; i++) {
-		const char *v = setting(ps, s->required[i]);
+	const char *ignored[1];
 
-		if (!v || !*v)
-			return false;
-	}
-	return true;
+	return s->pull && ps && s->required &&
+	       sources_pull_missing(s, ps, ignored, 0) == 0;
 }
 
 struct pull_provider *pull_provider_find(struct pull *p, const char *id)

@@ -85,6 +85,11 @@ struct pull_settings {
 /* True if `s` can be pulled and its settings hold the credentials it
  * needs. */
 bool sources_pull_enabled(const struct source *s, const struct pull_settings *ps);
+/* The required settings of `s` that `ps` lacks (names borrowed, static),
+ * at most `max`; returns how many are missing. */
+size_t sources_pull_missing(const struct source *s,
+			    const struct pull_settings *ps,
+			    const char **missing, size_t max);
 
 struct pull_options {
 	struct store *store;               /* all borrowed */

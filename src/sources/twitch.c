@@ -35,13 +35,21 @@ static int helix(struct pull_provider *p, const char *method, const char *url,
 	int rc = -1;
 
 	for (;;) {
-		char *token = pull_app_token(p, token_url, false, NULL, err, size);
-		char *auth;
+		char *token, *auth;
 		const char *headers[4] = { NULL, client,
 					   body ? "Content-Type: application/json" : NULL };
 		int64_t wait;
 
-		if (!token)
+		/* the bucket is empty until its reset: every call waits */
+		if (pull_rate_limited(p, &wait)) {
+			if (wait > s->timeout_ms) {
+				snprintf(err, size, "twitch: rate limited for "
+					 "%lld ms more", (long long)wait);
+				break;
+			}
+			usleep((useconds_t)(wait * 1000));
+		}
+		if (!(token = pull_app_token(p, token_url, false, NULL, err, size)))
 			break;
 		auth = util_xasprintf("Authorization: Bearer %s", token);
 		headers[0] = auth;
@@ -61,8 +69,7 @@ static int helix(struct pull_provider *p, const char *method, const char *url,
 			    wait <= s->timeout_ms) {
 				outbound_result_release(r);
 				retried_limit = true;
-				usleep((useconds_t)(wait * 1000));
-				continue;
+				continue;  /* waits for the reset above */
 			}
 		}
 		rc = 0;

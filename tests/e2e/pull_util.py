@@ -41,10 +41,16 @@ def pull_grantd(make_grantd, *fakes, config=None, outbox_fast=True, **kw):
     return ready(g)
 
 
-def link(g, provider, external_id, account="player-1"):
+def link(g, provider, external_id, account="player-1", settle=True):
+    """Links the account; with `settle`, waits until the background sync
+    the new link queued has run, so a test's own sync is the only one."""
     r = g.request("PUT", f"/v1/accounts/{account}/links/{provider}",
                   json={"external_id": external_id}, key=g.partner_key)
     assert r.status_code in (200, 201), r.text
+    if settle:
+        wait_for(lambda: not [row for row in outbox_rows(g, f"sync.{provider}")
+                              if row[1] == account and row[2] == "pending"],
+                 what="the link's background sync")
     return r.json()
 
 

@@ -15,10 +15,10 @@ def dead_report(make_grantd, fake_twitch):
     g = pull_grantd(make_grantd, fake_twitch, config={
         "outbox": {"max_attempts": 2}})
     g.ops_key = g.create_key("ops", "operator")
+    link(g, "twitch", USER)
     drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
     fake_twitch.fail("/helix/entitlements/drops", 503, times=None,
                      method="PATCH")
-    link(g, "twitch", USER)
     sync(g)
     wait_for(lambda: [r[2] for r in outbox_rows(g, "report.twitch")] ==
              ["dead"], what="a dead report")
