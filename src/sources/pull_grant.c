@@ -157,6 +157,19 @@ static void provider_failed(struct pull_part *out, const char *reason,
 	out->provider_failed = retry;
 }
 
+static void log_fetch_failed(const struct pull_provider *pp,
+			     const char *account_id, const char *message)
+{
+	struct ops_log_line l;
+
+	if (!ops_log_begin(&l, OPS_LOG_WARN, "pull_fetch_failed"))
+		return;
+	ops_log_str(&l, "provider", pp->source->id);
+	ops_log_str(&l, "account", account_id);
+	ops_log_str(&l, "msg", message);
+	ops_log_end(&l);
+}
+
 void pull_grant_link(struct pull *p, struct pull_provider *pp,
 		     const struct pull_link_copy *link, struct pull_part *out)
 {
@@ -187,7 +200,7 @@ void pull_grant_link(struct pull *p, struct pull_provider *pp,
 	else
 		pull_grant_items(p, pp, link->account_id, &f, out);
 	if (f.status != PULL_OK)
-		ops_log(OPS_LOG_WARN, "pull_fetch_failed", "%s", f.message);
+		log_fetch_failed(pp, link->account_id, f.message);
 	pull_tokens_release(&l.tokens);
 	pull_fetch_release(&f);
 }

@@ -230,3 +230,37 @@ def test_kill_after_grant_before_report_delivers_after_restart(make_grantd,
     assert g.balance("player-1", "gold") == 60
     assert len([h for h in g.history("player-1")
                 if h["provider_id"] == "twitch"]) == 1
+
+
+def test_secrets_and_tokens_never_reach_the_log(make_grantd, fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch, config={
+        "providers": {"twitch": {"timeout_ms": 300}}})
+    link(g, "twitch", USER)
+    # failures of every kind, so every message path writes a line
+    fake_twitch.fail("/helix/entitlements/drops", 503, times=2,
+                     method="PATCH")
+    fake_twitch.add_drop(USER, TWITCH_GOLD)
+    sync(g)
+    wait_for(lambda: [r[2] for r in outbox_rows(g, "report.twitch")] ==
+             ["delivered"], what="the report")
+    fake_twitch.expire_tokens()
+    fake_twitch.fail("/oauth2/token", 500)
+    fake_twitch.fail("/helix/entitlements/drops", 401, method="GET")
+    sync(g)
+    fake_twitch.fail("/helix/entitlements/drops", 401, times=2, method="GET")
+    sync(g)
+    fake_twitch.garbage("/helix/entitlements/drops", method="GET")
+    sync(g)
+    g.stop()
+    log = g.stderr_path.read_text() + g.stdout_path.read_text()
+    assert "pull_fetch_failed" in log and "outbox_retry" in log
+    assert fake_twitch.client_secret not in log
+    tokens = [c.header("authorization").split()[-1]
+              for c in fake_twitch.calls_to("/helix")
+              if c.header("authorization")]
+    assert tokens and not any(t in log for t in tokens)
+    with g.db() as db:
+        errors = " ".join(r[0] or "" for r in db.execute(
+            "SELECT last_error FROM outbox"))
+    assert fake_twitch.client_secret not in errors
+    assert not any(t in errors for t in tokens)
