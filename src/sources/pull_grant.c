@@ -148,9 +148,8 @@ void pull_grant_items(struct pull *p, struct pull_provider *pp,
 	free(jobs);
 }
 
-/* Records a failure of the provider as a whole. */
-static void provider_failed(struct pull_part *out, const char *reason,
-			    const char *message, bool retry)
+void pull_part_fail(struct pull_part *out, const char *reason,
+		    const char *message, bool retry)
 {
 	part_add(out, NULL, NULL, reason);
 	snprintf(out->message, sizeof(out->message), "%s", message);
@@ -180,23 +179,23 @@ void pull_grant_link(struct pull *p, struct pull_provider *pp,
 	};
 
 	if (link->state == STORE_LINK_RELINK_REQUIRED) {
-		provider_failed(out, "RelinkRequired", "the link needs the "
+		pull_part_fail(out, "RelinkRequired", "the link needs the "
 				"player to link again", false);
 		return;
 	}
 	if (pull_tokens_open(p, link, pp->source->id, &l.tokens)) {
 		l.relink_required = true;
 		pull_link_save(p, link->account_id, pp->source->id, &l);
-		provider_failed(out, "RelinkRequired", "the stored tokens do "
+		pull_part_fail(out, "RelinkRequired", "the stored tokens do "
 				"not open with the token key", false);
 		return;
 	}
 	pp->source->pull->fetch(pp, &l, &f);
 	pull_link_save(p, link->account_id, pp->source->id, &l);
 	if (f.status == PULL_RELINK_REQUIRED || l.relink_required)
-		provider_failed(out, "RelinkRequired", f.message, false);
+		pull_part_fail(out, "RelinkRequired", f.message, false);
 	else if (f.status != PULL_OK)
-		provider_failed(out, "ProviderUnavailable", f.message, true);
+		pull_part_fail(out, "ProviderUnavailable", f.message, true);
 	else
 		pull_grant_items(p, pp, link->account_id, &f, out);
 	if (f.status != PULL_OK)

@@ -77,6 +77,11 @@ struct pull_part {
 	bool provider_failed;            /* unavailable: worth retrying */
 };
 void pull_part_release(struct pull_part *part);
+/* Records a failure of the provider as a whole: one outcome with no ids
+ * and `reason` (static), `message` for the log; `retry` if a later try
+ * may succeed. */
+void pull_part_fail(struct pull_part *part, const char *reason,
+		    const char *message, bool retry);
 
 /* Fetches `link`'s open entitlements at provider `pp`, runs each through
  * the engine (its consumption report committed with the grant), and

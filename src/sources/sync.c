@@ -163,7 +163,8 @@ void pull_sync_handler(struct http_request *req)
 		if (pull_queue(p, &run->tasks[i].task) == 0)
 			continue;
 		/* shutting down: this part fails, the others finish */
-		run->tasks[i].part.n = 0;
+		pull_part_fail(&run->tasks[i].part, "ProviderUnavailable",
+			       "grantd is shutting down", true);
 		if (atomic_fetch_sub(&run->pending, 1) == 1)
 			answer(run);
 	}

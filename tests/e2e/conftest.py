@@ -224,8 +224,23 @@ class Grantd:
         return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
                                timeout=10)
 
+    def outbox_settled(self, timeout=5):
+        """Waits (at most `timeout` s) until the outbox holds no pending
+        delivery, so background work does not change a snapshot."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            with self.db() as c:
+                if not c.execute("SELECT 1 FROM sqlite_master WHERE "
+                                 "name = 'outbox'").fetchone():
+                    return
+                if not c.execute("SELECT 1 FROM outbox WHERE status = "
+                                 "'pending'").fetchone():
+                    return
+            time.sleep(0.02)
+
     def snapshot(self):
         """Every table's rows: compare two snapshots to prove nothing changed."""
+        self.outbox_settled()
         with self.db() as c:
             tables = [r[0] for r in c.execute(
                 "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
