@@ -148,13 +148,16 @@ static int retry_apply(struct store_tx *tx, void *arg)
 	struct retry *r = arg;
 	int rc = store_tx_outbox_retry(tx, r->id, util_now_ms(), &r->count);
 	char target[24];
+	json_t *detail;
 
 	if (rc || r->count == 0)
 		return rc;
 	snprintf(target, sizeof(target), "%" PRId64, r->id);
-	return app_audit_tx(tx, r->actor, "outbox.retried",
-			    r->id ? target : "dead",
-			    json_pack("{s:I}", "rows", (json_int_t)r->count));
+	detail = json_pack("{s:I}", "rows", (json_int_t)r->count);
+	rc = app_audit_tx(tx, r->actor, "outbox.retried",
+			  r->id ? target : "dead", detail);
+	json_decref(detail);  /* the audit borrows it */
+	return rc;
 }
 
 /* The principal as an audit actor: "api:<name>". */
