@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* The catalog's offerType whose entitlements are redeemed after the grant. */
 #define EPIC_CONSUMABLE "CONSUMABLE"
@@ -31,38 +32,48 @@ static char *entitlements_url(const struct pull_settings *s,
 	return util_buf_take(&b);
 }
 
+/* Waits out a rate limit Epic asked for if it ends within the timeout.
+ * Returns 0 when calls may go on, or -1 with why in err. */
+static int wait_rate_limit(struct pull_provider *p, char *err, size_t size)
+{
+	int64_t wait;
+
+	if (!pull_rate_limited(p, &wait))
+		return 0;
+	if (wait > p->settings.timeout_ms) {
+		snprintf(err, size, "epic: rate limited for %lld ms more",
+			 (long long)wait);
+		return -1;
+	}
+	usleep((useconds_t)(wait * 1000));
+	return 0;
+}
+
 /* One Ecom call with the app token (asked for with the deployment id). A
  * 401 forgets the token and tries once more with a new one; a 429 is
- * remembered, and calls made while it lasts fail at once. Returns 0 with
- * the answer in *r (release it), or -1 with why in err (nothing to
- * release). */
+ * remembered, and later calls wait for its end (or fail at once if that
+ * is beyond the timeout). Returns 0 with the answer in *r (release it),
+ * or -1 with why in err (nothing to release). */
 static int ecom(struct pull_provider *p, const char *method, const char *url,
 		const char *body, struct outbound_result *r, char *err,
 		size_t size)
 {
 	const struct pull_settings *s = &p->settings;
-	char *token_url = NULL;
+	char *token_url = util_xasprintf("%s/token", s->auth_base);
 	struct util_buf form;
-	int64_t wait;
 	int rc = -1;
 
 	util_buf_init(&form, 0);
-	if (pull_rate_limited(p, &wait)) {
-		snprintf(err, size, "epic: rate limited for %lld ms more",
-			 (long long)wait);
-		goto out;
-	}
-	token_url = util_xasprintf("%s/token", s->auth_base);
 	pull_form_add(&form, "deployment_id", s->deployment_id);
 	for (int attempt = 0; attempt < 2; attempt++) {
-		char *token = pull_app_token(p, token_url, true, form.data, err,
-					     size);
-		char *auth;
 		const char *headers[3] = { NULL,
 					   body ? "Content-Type: application/json" : NULL };
+		char *token, *auth;
 
-		if (!token)
-			goto out;
+		if (wait_rate_limit(p, err, size) ||
+		    !(token = pull_app_token(p, token_url, true, form.data, err,
+					     size)))
+			break;
 		auth = util_xasprintf("Authorization: Bearer %s", token);
 		headers[0] = auth;
 		pull_http(p, method, url, headers, body, r);
@@ -79,7 +90,6 @@ static int ecom(struct pull_provider *p, const char *method, const char *url,
 		rc = 0;
 		break;
 	}
-out:
 	util_buf_release(&form);
 	free(token_url);
 	return rc;
@@ -132,6 +142,36 @@ static int add_entitlement(json_t *ent, const char *account,
 	return 0;
 }
 
+/* Reads Ecom's listing of `account`'s entitlements (`len` bytes of the
+ * answer: a bare JSON array) into out, or sets out failed if it is not
+ * JSON or not shaped as Ecom's. */
+static void parse_entitlements(const struct pull_provider *p,
+			       const char *body, size_t len,
+			       const char *account, struct pull_fetch *out)
+{
+	json_t *list = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL), *ent;
+	struct catalog *c;
+	size_t i;
+
+	if (!json_is_array(list)) {
+		pull_fetch_fail(out, PULL_UNAVAILABLE, "epic: GET entitlements: "
+				"%s", list ? "an answer that is not a JSON array"
+				: "invalid JSON");
+		json_decref(list);
+		return;
+	}
+	c = catalog_holder_get(p->catalog);
+	json_array_foreach(list, i, ent) {
+		if (add_entitlement(ent, account, c, out) == 0)
+			continue;
+		pull_fetch_fail(out, PULL_UNAVAILABLE, "epic: GET entitlements: "
+				"entitlement %zu is not shaped as Ecom's", i);
+		break;
+	}
+	catalog_unref(c);
+	json_decref(list);
+}
+
 static void epic_fetch(struct pull_provider *p, struct pull_link *link,
 		       struct pull_fetch *out)
 {
@@ -139,9 +179,6 @@ static void epic_fetch(struct pull_provider *p, struct pull_link *link,
 	char *url;
 	char err[PULL_MESSAGE_MAX];
 	struct outbound_result r;
-	struct catalog *c = NULL;
-	json_t *list = NULL, *ent;
-	size_t i;
 
 	util_buf_init(&suffix, 0);
 	util_buf_puts(&suffix, "?sandboxId=");
@@ -155,27 +192,11 @@ static void epic_fetch(struct pull_provider *p, struct pull_link *link,
 	if (r.error != OUTBOUND_OK || r.status != 200) {
 		pull_describe(p, "GET entitlements", &r, err, sizeof(err));
 		pull_fetch_fail(out, PULL_UNAVAILABLE, "%s", err);
-	} else if (!(list = pull_json(&r))) {
-		pull_fetch_fail(out, PULL_UNAVAILABLE, "epic: GET entitlements: "
-				"invalid JSON");
-	} else if (!json_is_array(list)) {
-		pull_fetch_fail(out, PULL_UNAVAILABLE, "epic: GET entitlements: "
-				"an answer that is not a JSON array");
 	} else {
-		c = catalog_holder_get(p->catalog);
-		json_array_foreach(list, i, ent) {
-			if (add_entitlement(ent, link->external_id, c, out) == 0)
-				continue;
-			pull_fetch_fail(out, PULL_UNAVAILABLE, "epic: GET "
-					"entitlements: entitlement %zu is not "
-					"shaped as Ecom's", i);
-			break;
-		}
+		parse_entitlements(p, r.body, r.len, link->external_id, out);
 	}
 	outbound_result_release(&r);
 out:
-	catalog_unref(c);
-	json_decref(list);
 	free(url);
 }
 

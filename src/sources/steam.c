@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define STEAM_ID_DIGITS 17
 /* Digits of the largest uint64 (itemid, itemdefid, appid). */
@@ -138,23 +139,18 @@ static int add_item(json_t *item, const char *steamid, struct pull_fetch *out)
 	return 0;
 }
 
-/* Adds the items of GetInventory's answer `r` to out. Returns 0, or -1
- * with out failed. */
-static int add_inventory(struct pull_provider *p,
-			 const struct outbound_result *r, const char *steamid,
-			 struct pull_fetch *out)
+/* Reads GetInventory's answer for `steamid` (`len` bytes of
+ * {"response":{"item_json":"[…]"}}) into out, or sets out failed if it is
+ * not JSON or not shaped as Steam's. Returns 0, or -1 if failed. */
+static int parse_inventory(const char *body, size_t len, const char *steamid,
+			   struct pull_fetch *out)
 {
-	char err[PULL_MESSAGE_MAX];
-	json_t *answer = NULL, *items = NULL, *item;
+	json_t *answer = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+	json_t *items = item_json(answer), *item;
 	size_t i;
 	int rc = -1;
 
-	if (r->error != OUTBOUND_OK || r->status != 200) {
-		pull_describe(p, "GetInventory", r, err, sizeof(err));
-		pull_fetch_fail(out, PULL_UNAVAILABLE, "%s", err);
-		goto out;
-	}
-	if (!(answer = pull_json(r)) || !(items = item_json(answer))) {
+	if (!items) {
 		pull_fetch_fail(out, PULL_UNAVAILABLE, "steam: GetInventory: %s",
 				answer ? "no item_json array in the answer" :
 				"invalid JSON");
@@ -173,6 +169,21 @@ out:
 	json_decref(items);
 	json_decref(answer);
 	return rc;
+}
+
+/* Adds the items of GetInventory's answer `r` to out. Returns 0, or -1
+ * with out failed. */
+static int add_inventory(struct pull_provider *p,
+			 const struct outbound_result *r, const char *steamid,
+			 struct pull_fetch *out)
+{
+	char err[PULL_MESSAGE_MAX];
+
+	if (r->error == OUTBOUND_OK && r->status == 200)
+		return parse_inventory(r->body, r->len, steamid, out);
+	pull_describe(p, "GetInventory", r, err, sizeof(err));
+	pull_fetch_fail(out, PULL_UNAVAILABLE, "%s", err);
+	return -1;
 }
 
 /* The entitlement id of DLC `appid` for `account_id` (into out, at most
@@ -229,6 +240,23 @@ out:
 	return rc;
 }
 
+/* Waits out a rate limit Steam asked for if it ends within the timeout.
+ * Returns 0 when calls may go on, or -1 with why in err. */
+static int wait_rate_limit(struct pull_provider *p, char *err, size_t size)
+{
+	int64_t wait;
+
+	if (!pull_rate_limited(p, &wait))
+		return 0;
+	if (wait > p->settings.timeout_ms) {
+		snprintf(err, size, "steam: rate limited for %lld ms more",
+			 (long long)wait);
+		return -1;
+	}
+	usleep((useconds_t)(wait * 1000));
+	return 0;
+}
+
 /* Sends the `n` GETs of urls at most STEAM_CALLS_AT_ONCE at a time,
  * stopping after a group with a failure; results not sent stay zeroed
  * (release them all the same). */
@@ -271,11 +299,10 @@ static void steam_fetch(struct pull_provider *p, struct pull_link *link,
 	size_t n = 1 + n_apps;
 	char **urls = util_xcalloc(n, sizeof(*urls));
 	struct outbound_result *res = util_xcalloc(n, sizeof(*res));
-	int64_t wait;
+	char err[PULL_MESSAGE_MAX];
 
-	if (pull_rate_limited(p, &wait)) {
-		pull_fetch_fail(out, PULL_UNAVAILABLE, "steam: rate limited for "
-				"%lld ms more", (long long)wait);
+	if (wait_rate_limit(p, err, sizeof(err))) {
+		pull_fetch_fail(out, PULL_UNAVAILABLE, "%s", err);
 		n = 0;
 		goto out;
 	}
@@ -402,6 +429,10 @@ static enum outbox_verdict steam_report(struct pull_provider *p,
 	pull_form_add(&form, "steamid", steamid);
 	snprintf(number, sizeof(number), "%" PRId64, requestid);
 	pull_form_add(&form, "requestid", number);
+	if (wait_rate_limit(p, err, size)) {
+		v = OUTBOX_RETRY;
+		goto out;
+	}
 	url = util_xasprintf("%s/IInventoryService/ConsumeItem/v1/", s->api_base);
 	pull_http(p, "POST", url, headers, form.data, &r);
 	if (r.error == OUTBOUND_OK && r.status == 429)

@@ -3,6 +3,7 @@ entitlements are granted once through the catalog; CONSUMABLE offers are
 redeemed through the outbox, durable ones (ADDON, EDITION) never are; token
 expiry, provider failures and redeem failures are survived."""
 import base64
+import time
 from urllib.parse import parse_qs
 
 from pull_util import (EPIC_EMOTE, EPIC_FROST, EPIC_GOLD, by_provider, link,
@@ -251,3 +252,24 @@ def test_secrets_stay_out_of_logs(make_grantd, fake_epic):
     basic = base64.b64encode(
         f"{fake_epic.client_id}:{fake_epic.client_secret}".encode()).decode()
     assert basic not in log
+
+
+def test_rate_limit_is_waited_out(make_grantd, fake_epic):
+    g = pull_grantd(make_grantd, fake_epic)
+    linked(g, fake_epic)
+    gold = fake_epic.add_entitlement(ACCOUNT, EPIC_GOLD, consumable=True)
+    fake_epic.fail("/epic/ecom/v3/identities", 429,
+                   headers={"Retry-After": "1"}, method="GET")
+    answer = sync(g)
+    assert [u["reason"] for u in answer["unfulfilled"]] == \
+        ["ProviderUnavailable"]
+    assert g.balance("player-1", "gold") == 0
+    # the next call waits for the second Epic asked for, then goes through
+    t0 = time.monotonic()
+    ok, _ = by_provider(sync(g), "epic")
+    assert time.monotonic() - t0 > 0.5
+    assert [f["provider_entitlement_id"] for f in ok] == [gold]
+    assert g.balance("player-1", "gold") == 60
+    lists = fake_epic.calls_to(f"/epic/ecom/v3/identities/{ACCOUNT}/"
+                               "entitlements", "GET")
+    assert [c.status for c in lists][-2:] == [429, 200]
