@@ -171,6 +171,14 @@ out:
 	return rc;
 }
 
+/* A listing read without a link (the fuzzer's): reports name no player. */
+static void steam_parse_listing(struct pull_provider *p, const char *body,
+				size_t len, struct pull_fetch *out)
+{
+	(void)p;
+	parse_inventory(body, len, "", out);
+}
+
 /* Adds the items of GetInventory's answer `r` to out. Returns 0, or -1
  * with out failed. */
 static int add_inventory(struct pull_provider *p,
@@ -451,6 +459,7 @@ out:
 const struct source_pull pull_steam = {
 	.fetch = steam_fetch,
 	.report = steam_report,
+	.parse_listing = steam_parse_listing,
 };
 
 const struct source source_steam = {
