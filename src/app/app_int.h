@@ -60,13 +60,14 @@ struct app_ctx {
 	struct pull *pull;
 	struct outbox *outbox;
 	struct partner_links links;   /* the link routes' ctx */
+	struct linking *linking;
 };
 
 /* Most sources grantd may know. */
 #define APP_SOURCES_MAX 16
 
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */
-#define APP_ROUTES_MAX 48
+#define APP_ROUTES_MAX 56
 size_t app_routes_build(struct http_route *routes, struct app_ctx *ctx);
 
 /* GET /v1/operator/outbox and POST /v1/operator/outbox/{id}/retry,

@@ -416,6 +416,13 @@ const struct config_option config_options[] = {
 		.help = "EOS sandbox id the entitlements live in",
 	},
 	{
+		.section = "providers.epic", .key = "authorize_url",
+		.env = "GRANTD_PROVIDERS_EPIC_AUTHORIZE_URL",
+		.type = CONFIG_STRING,
+		.def = "https://www.epicgames.com/id/authorize", .offset = OPT_AT(providers.epic.authorize_url),
+		.help = "Epic Account Services authorize page (browser linking)",
+	},
+	{
 		.section = "providers.epic", .key = "auth_base",
 		.env = "GRANTD_PROVIDERS_EPIC_AUTH_BASE",
 		.type = CONFIG_STRING, .check = check_url,

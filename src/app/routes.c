@@ -4,6 +4,7 @@
 #include "app/app_int.h"
 
 #include "auth/auth.h"
+#include "linking/linking.h"
 #include "partner/partner.h"
 #include "sources/sources.h"
 
@@ -78,6 +79,15 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		{ HTTP_POST, "/v1/accounts/{account_id}/entitlements/sync",
 		  pull_sync_handler, AUTH_SCOPE_PARTNER, 0, "entitlements.sync",
 		  ctx->pull, NULL },
+		{ HTTP_POST, "/v1/accounts/{account_id}/link-tokens",
+		  linking_token_handler, AUTH_SCOPE_PARTNER, 0, "links.token",
+		  ctx->linking, NULL },
+		/* the player's browser: the link token or state is the authority */
+		{ HTTP_GET, "/v1/link/{provider}/start", linking_start_handler, 0,
+		  0, "link.start", ctx->linking, NULL },
+		{ HTTP_GET, "/v1/link/{provider}/callback",
+		  linking_callback_handler, 0, 0, "link.callback", ctx->linking,
+		  NULL },
 		{ HTTP_GET, "/v1/accounts/{account_id}/entitlements/history",
 		  partner_history_get, AUTH_SCOPE_PARTNER, 0, "history.get", st, NULL },
 		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", ctx, NULL },

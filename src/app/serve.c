@@ -37,6 +37,7 @@ struct server {
 	struct outbound *outbound;
 	struct outbox *outbox;
 	struct pull *pull;
+	struct linking *linking;
 	struct pull_settings pull_settings[APP_SOURCES_MAX];
 	const struct pull_settings *pull_by_source[APP_SOURCES_MAX];
 	struct app_ctx ctx;
@@ -417,6 +418,11 @@ static int start(struct server *s)
 	s->ctx.pull = s->pull;
 	s->ctx.outbox = s->outbox;
 	s->ctx.links = (struct partner_links){ s->store, s->outbox };
+	s->linking = linking_new(&(struct linking_options){
+		.store = s->store, .pull = s->pull,
+		.public_url = s->cfg.linking.public_url,
+		.return_to_allow = &s->cfg.linking.return_to_allow });
+	s->ctx.linking = s->linking;
 	return start_http(s);
 }
 
@@ -509,6 +515,7 @@ static void stop(struct server *s)
 		http_server_stop(s->http);
 	}
 	pull_free(s->pull);        /* syncs in progress finish first */
+	linking_free(s->linking);
 	outbox_free(s->outbox);    /* after the delivery in hand */
 	outbound_free(s->outbound);
 	auth_free(s->auth);

@@ -267,10 +267,11 @@ out:
 	return v;
 }
 
+/* Epic's authorize page is on its accounts site, not the API host. */
 static void epic_authorize(const struct pull_provider *p, char *out,
 			   size_t size)
 {
-	snprintf(out, size, "%s/authorize", p->settings.auth_base);
+	snprintf(out, size, "%s", p->settings.authorize_url);
 }
 
 /* Exchanges the code at {auth_base}/token (HTTP Basic); the Epic account

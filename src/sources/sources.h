@@ -127,6 +127,49 @@ void pull_sync_handler(struct http_request *req);
 int pull_tx_schedule_sync(struct store_tx *tx, const char *account_id,
 			  const char *provider, int64_t now_ms);
 
+/* ---- the browser link flow (sources/pull_link.c) ---------------------- */
+
+/* Whether a provider links players in their browser. */
+enum pull_link_offer {
+	PULL_LINK_OFFERED,
+	PULL_LINK_NOT_ENABLED,   /* its providers.<id> section lacks credentials */
+	PULL_LINK_NO_BROWSER,    /* enabled, but it has no authorize endpoint */
+};
+enum pull_link_offer pull_link_offer(struct pull *p, const char *provider);
+
+/* Appends to `out` the URL that sends a player to `provider`'s authorize
+ * endpoint: client_id, redirect_uri, response_type=code, the provider's
+ * scope, state, and the PKCE code_challenge (S256). The provider must be
+ * PULL_LINK_OFFERED. */
+void pull_link_authorize_url(struct pull *p, const char *provider,
+			     const char *redirect_uri, const char *state,
+			     const char *code_challenge, struct util_buf *out);
+
+/* What a code exchange came to. Pointers are borrowed for the callback. */
+struct pull_link_result {
+	bool ok;
+	const char *user_id;         /* the player's id at the provider */
+	const void *sealed;          /* the tokens, sealed for the link of the */
+	size_t sealed_len;           /* account at the provider */
+	const char *message;         /* why not ok, for the log; no secrets */
+};
+typedef void (*pull_link_done_fn)(void *arg, const struct pull_link_result *r);
+
+/* Exchanges an authorization code on a pull worker: the provider's token
+ * endpoint (with the PKCE verifier and the redirect_uri of the authorize
+ * request), then the provider's user id, checked as a link identity, and
+ * the tokens sealed for the link of `account_id`. done(arg, result) runs
+ * on that worker. Strings are copied. Returns 0, or -1 if the runtime is
+ * stopping or the provider is not offered; done is then never called. */
+int pull_link_exchange(struct pull *p, const char *provider,
+		       const char *account_id, const char *code,
+		       const char *verifier, const char *redirect_uri,
+		       pull_link_done_fn done, void *arg);
+
+/* Asks the outbox to look for due rows now (after a commit that scheduled
+ * a sync). */
+void pull_outbox_kick(struct pull *p);
+
 /* ---- the sources ---------------------------------------------------- */
 
 /* Prime Gaming: push fulfilment (POST /v1/primegaming/fulfillment), and

@@ -138,6 +138,7 @@ void pull_sync_handler(struct http_request *req)
 	struct pull *p = http_request_ctx(req);
 	const char *account_id = http_request_param(req, "account_id");
 	struct sync_run *run;
+	size_t n;
 
 	http_request_log_account(req, account_id);
 	if (account_exists(req, p->opts.store, account_id))
@@ -157,9 +158,12 @@ void pull_sync_handler(struct http_request *req)
 		answer(run);
 		return;
 	}
-	atomic_store(&run->pending, run->n);
+	/* the last part to finish frees run: once the last task is queued,
+	 * run is not read again (n is kept here) */
+	n = run->n;
+	atomic_store(&run->pending, n);
 	http_request_suspend(req);
-	for (size_t i = 0; i < run->n; i++) {
+	for (size_t i = 0; i < n; i++) {
 		if (pull_queue(p, &run->tasks[i].task) == 0)
 			continue;
 		/* shutting down: this part fails, the others finish */

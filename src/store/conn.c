@@ -101,6 +101,28 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_LINK_STATE_SET] =
 		"UPDATE links SET state = ?3, updated_at_ms = ?4"
 		" WHERE account_id = ?1 AND provider = ?2",
+	[STMT_LINK_TOKEN_ADD] =
+		"INSERT INTO link_tokens (token_hash, account_id, created_at_ms,"
+		" expires_at_ms) VALUES (?1, ?2, ?3, ?4)",
+	[STMT_LINK_TOKEN_PRUNE] =
+		"DELETE FROM link_tokens WHERE expires_at_ms < ?1",
+	[STMT_LINK_TOKEN_GET] =
+		"SELECT account_id, expires_at_ms, used_at_ms FROM link_tokens"
+		" WHERE token_hash = ?1",
+	[STMT_LINK_TOKEN_USE] =
+		"UPDATE link_tokens SET used_at_ms = ?2 WHERE token_hash = ?1",
+	[STMT_OAUTH_STATE_ADD] =
+		"INSERT INTO link_states (state_hash, account_id, provider,"
+		" verifier, return_to, created_at_ms, expires_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+	[STMT_OAUTH_STATE_PRUNE] =
+		"DELETE FROM link_states WHERE expires_at_ms < ?1",
+	[STMT_OAUTH_STATE_GET] =
+		"SELECT account_id, provider, verifier, return_to, expires_at_ms,"
+		" used_at_ms FROM link_states WHERE state_hash = ?1",
+	[STMT_OAUTH_STATE_USE] =
+		"UPDATE link_states SET used_at_ms = ?2, verifier = ''"
+		" WHERE state_hash = ?1",
 	[STMT_OUTBOX_ADD] =
 		"INSERT INTO outbox (kind, dedupe_key, account_id, payload, status,"
 		" attempts, next_attempt_at_ms, lease_until_ms, created_at_ms,"

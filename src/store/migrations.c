@@ -153,6 +153,30 @@ static const char *const migrations[] = {
 	/* 7: a link's provider tokens (from the browser flow), sealed with
 	 * AES-256-GCM by the pull side; NULL when it holds none. */
 	"ALTER TABLE links ADD COLUMN tokens BLOB;",
+	/* 8: the browser link flow's single-use secrets, kept only as hex
+	 * SHA-256 hashes: link tokens a game backend hands a player, and the
+	 * OAuth states of links in progress (with the PKCE verifier, sealed
+	 * by the state and cleared once spent, and where to send the player
+	 * back). */
+	"CREATE TABLE link_tokens ("
+	"  token_hash TEXT PRIMARY KEY,"
+	"  account_id TEXT NOT NULL,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  expires_at_ms INTEGER NOT NULL,"
+	"  used_at_ms INTEGER"
+	") WITHOUT ROWID;"
+	"CREATE INDEX link_tokens_by_expiry ON link_tokens (expires_at_ms);"
+	"CREATE TABLE link_states ("
+	"  state_hash TEXT PRIMARY KEY,"
+	"  account_id TEXT NOT NULL,"
+	"  provider TEXT NOT NULL,"
+	"  verifier TEXT NOT NULL,"
+	"  return_to TEXT NOT NULL,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  expires_at_ms INTEGER NOT NULL,"
+	"  used_at_ms INTEGER"
+	") WITHOUT ROWID;"
+	"CREATE INDEX link_states_by_expiry ON link_states (expires_at_ms);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -326,6 +326,61 @@ int store_tx_link_state_set(struct store_tx *tx, const char *account_id,
 int store_tx_link_delete(struct store_tx *tx, const char *account_id,
 			 const char *provider, bool *found);
 
+/* ---- the browser link flow: single-use secrets -------------------------- */
+
+/* Link tokens and OAuth states are stored by hash only: the hex SHA-256
+ * of the secret (64 characters). Rows past their expiry by more than a
+ * day are removed when new ones are added. */
+#define STORE_SECRET_HASH_LEN 64
+#define STORE_VERIFIER_MAX 255
+#define STORE_RETURN_TO_MAX 2048
+
+/* What spending a single-use secret found. */
+enum store_secret_result {
+	STORE_SECRET_SPENT,      /* it was live: now it is used */
+	STORE_SECRET_UNKNOWN,    /* no such secret (or another provider's) */
+	STORE_SECRET_EXPIRED,    /* past its expiry, never used */
+	STORE_SECRET_USED,       /* spent before */
+};
+
+/* Adds a link token for `account_id`, live until expires_at_ms. */
+int store_tx_link_token_add(struct store_tx *tx, const char *token_hash,
+			    const char *account_id, int64_t now_ms,
+			    int64_t expires_at_ms);
+/* Spends the link token with `token_hash` if it is live at now_ms; on
+ * STORE_SECRET_SPENT its account goes to `account_id` (`size` bytes).
+ * Nothing is written otherwise. */
+int store_tx_link_token_spend(struct store_tx *tx, const char *token_hash,
+			      int64_t now_ms, char *account_id, size_t size,
+			      enum store_secret_result *result);
+
+/* An OAuth state to add. Strings are borrowed. */
+struct store_oauth_state {
+	const char *account_id;
+	const char *provider;
+	const char *verifier;        /* the PKCE code verifier (as the
+				      * caller sealed it) */
+	const char *return_to;       /* where the player goes afterwards */
+	int64_t expires_at_ms;
+};
+/* A spent OAuth state, in storage of its own. */
+struct store_oauth_state_row {
+	char account_id[STORE_ACCOUNT_ID_MAX + 1];
+	char verifier[STORE_VERIFIER_MAX + 1];
+	char return_to[STORE_RETURN_TO_MAX + 1];
+};
+
+int store_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
+			     const struct store_oauth_state *s, int64_t now_ms);
+/* Spends the OAuth state with `state_hash` if it is live at now_ms and
+ * was made for `provider` (a state of another provider is UNKNOWN and
+ * stays live). On STORE_SECRET_SPENT *out holds it, and the stored
+ * verifier is cleared. */
+int store_tx_oauth_state_spend(struct store_tx *tx, const char *state_hash,
+			       const char *provider, int64_t now_ms,
+			       struct store_oauth_state_row *out,
+			       enum store_secret_result *result);
+
 /* ---- the outbox: side effects delivered after commit -------------------- */
 
 enum store_outbox_status {

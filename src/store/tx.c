@@ -539,6 +539,138 @@ int store_tx_link_delete(struct store_tx *tx, const char *account_id,
 	return STORE_OK;
 }
 
+/* ---- single-use secrets of the browser link flow ------------------------- */
+
+/* Expired secrets are kept this long, so a late use is told "expired". */
+#define SECRET_KEEP_MS (24LL * 3600 * 1000)
+
+/* Removes the secrets of one table that expired long ago. */
+static int secrets_prune(struct store_tx *tx, enum store_stmt id, int64_t now_ms)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, id);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, now_ms - SECRET_KEEP_MS);
+	return step_done(tx->conn, s, "secrets_prune");
+}
+
+/* What a secret's expiry and use times say at now_ms. */
+static enum store_secret_result secret_classify(sqlite3_stmt *s, int expires_col,
+						int64_t now_ms)
+{
+	if (sqlite3_column_type(s, expires_col + 1) != SQLITE_NULL)
+		return STORE_SECRET_USED;
+	if (sqlite3_column_int64(s, expires_col) <= now_ms)
+		return STORE_SECRET_EXPIRED;
+	return STORE_SECRET_SPENT;
+}
+
+/* Marks a secret used with statement `id` (?1 hash, ?2 time). */
+static int secret_use(struct store_tx *tx, enum store_stmt id,
+		      const char *hash, int64_t now_ms)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, id);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, hash);
+	sqlite3_bind_int64(s, 2, now_ms);
+	return step_done(tx->conn, s, "secret_use");
+}
+
+int store_tx_link_token_add(struct store_tx *tx, const char *token_hash,
+			    const char *account_id, int64_t now_ms,
+			    int64_t expires_at_ms)
+{
+	sqlite3_stmt *s;
+
+	if (secrets_prune(tx, STMT_LINK_TOKEN_PRUNE, now_ms) ||
+	    !(s = store_conn_stmt(tx->conn, STMT_LINK_TOKEN_ADD)))
+		return STORE_ERR;
+	bind_text(s, 1, token_hash);
+	bind_text(s, 2, account_id);
+	sqlite3_bind_int64(s, 3, now_ms);
+	sqlite3_bind_int64(s, 4, expires_at_ms);
+	return step_done(tx->conn, s, "link_token_add");
+}
+
+int store_tx_link_token_spend(struct store_tx *tx, const char *token_hash,
+			      int64_t now_ms, char *account_id, size_t size,
+			      enum store_secret_result *result)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_TOKEN_GET);
+	bool row;
+
+	*result = STORE_SECRET_UNKNOWN;
+	account_id[0] = '\0';
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, token_hash);
+	if (step_row(tx->conn, s, &row, "link_token_get"))
+		return STORE_ERR;
+	if (!row)
+		return STORE_OK;
+	*result = secret_classify(s, 1, now_ms);
+	snprintf(account_id, size, "%s", (const char *)sqlite3_column_text(s, 0));
+	sqlite3_reset(s);
+	if (*result != STORE_SECRET_SPENT)
+		return STORE_OK;
+	return secret_use(tx, STMT_LINK_TOKEN_USE, token_hash, now_ms);
+}
+
+int store_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
+			     const struct store_oauth_state *st, int64_t now_ms)
+{
+	sqlite3_stmt *s;
+
+	if (secrets_prune(tx, STMT_OAUTH_STATE_PRUNE, now_ms) ||
+	    !(s = store_conn_stmt(tx->conn, STMT_OAUTH_STATE_ADD)))
+		return STORE_ERR;
+	bind_text(s, 1, state_hash);
+	bind_text(s, 2, st->account_id);
+	bind_text(s, 3, st->provider);
+	bind_text(s, 4, st->verifier);
+	bind_text(s, 5, st->return_to);
+	sqlite3_bind_int64(s, 6, now_ms);
+	sqlite3_bind_int64(s, 7, st->expires_at_ms);
+	return step_done(tx->conn, s, "oauth_state_add");
+}
+
+int store_tx_oauth_state_spend(struct store_tx *tx, const char *state_hash,
+			       const char *provider, int64_t now_ms,
+			       struct store_oauth_state_row *out,
+			       enum store_secret_result *result)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OAUTH_STATE_GET);
+	const char *p;
+	bool row;
+
+	*result = STORE_SECRET_UNKNOWN;
+	memset(out, 0, sizeof(*out));
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, state_hash);
+	if (step_row(tx->conn, s, &row, "oauth_state_get"))
+		return STORE_ERR;
+	if (!row)
+		return STORE_OK;
+	p = (const char *)sqlite3_column_text(s, 1);
+	if (p && strcmp(p, provider) == 0) {
+		*result = secret_classify(s, 4, now_ms);
+		snprintf(out->account_id, sizeof(out->account_id), "%s",
+			 (const char *)sqlite3_column_text(s, 0));
+		snprintf(out->verifier, sizeof(out->verifier), "%s",
+			 (const char *)sqlite3_column_text(s, 2));
+		snprintf(out->return_to, sizeof(out->return_to), "%s",
+			 (const char *)sqlite3_column_text(s, 3));
+	}
+	sqlite3_reset(s);
+	if (*result != STORE_SECRET_SPENT)
+		return STORE_OK;
+	return secret_use(tx, STMT_OAUTH_STATE_USE, state_hash, now_ms);
+}
+
 int store_tx_outbox_add(struct store_tx *tx, const struct store_outbox_item *it,
 			int64_t now_ms, bool *added)
 {

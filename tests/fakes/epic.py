@@ -96,6 +96,7 @@ class FakeEpic(OAuthFake):
                 "deployment_id": self.deployment_id,
                 "sandbox_id": self.sandbox_id,
                 "auth_base": self.url("/epic/oauth/v2"),
+                "authorize_url": self.url("/epic/oauth/v2/authorize"),
                 "api_base": self.url(self.ecom_prefix)}
 
     # ---- control API --------------------------------------------------------

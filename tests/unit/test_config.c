@@ -734,6 +734,7 @@ Test(config, dump_lists_every_key_in_table_order)
 		"providers.epic.client_secret = \n"
 		"providers.epic.deployment_id = \n"
 		"providers.epic.sandbox_id = \n"
+		"providers.epic.authorize_url = https://www.epicgames.com/id/authorize\n"
 		"providers.epic.auth_base = https://api.epicgames.dev/epic/oauth/v2\n"
 		"providers.epic.api_base = https://api.epicgames.dev/epic/ecom/v3\n"
 		"providers.epic.timeout_ms = 5000\n"

@@ -1,0 +1,20 @@
+/* linking/linking_int.h (private to linking): the flow's settings and the
+ * helpers its handlers share. */
+#ifndef GRANTD_LINKING_INT_H
+#define GRANTD_LINKING_INT_H
+
+#include "http/http.h"
+#include "linking/linking.h"
+#include "sources/sources.h"
+#include "store/store.h"
+
+struct linking {
+	struct linking_options opts;
+};
+
+/* True if the flow is on; otherwise replies 404 LinkingDisabled. */
+bool linking_enabled(struct http_request *req, const struct linking *l);
+/* Replies 503 for a store failure (or shutdown). */
+void linking_reply_store_error(struct http_request *req, int rc);
+
+#endif
