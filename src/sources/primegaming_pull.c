@@ -120,6 +120,20 @@ static int add_entitlements(json_t *answer, struct pull_fetch *out)
 	return 0;
 }
 
+static void primegaming_parse_listing(struct pull_provider *p,
+				      const char *body, size_t len,
+				      struct pull_fetch *out)
+{
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, NULL);
+
+	(void)p;
+	if (!j || add_entitlements(j, out))
+		pull_fetch_fail(out, PULL_UNAVAILABLE, "primegaming: GET "
+				"entitlements: an answer not shaped as Prime "
+				"Gaming's");
+	json_decref(j);
+}
+
 static void primegaming_fetch(struct pull_provider *p, struct pull_link *link,
 			      struct pull_fetch *out)
 {
@@ -283,6 +297,7 @@ static int primegaming_exchange(struct pull_provider *p, const char *code,
 const struct source_pull pull_primegaming = {
 	.fetch = primegaming_fetch,
 	.report = primegaming_report,
+	.parse_listing = primegaming_parse_listing,
 	.authorize_scope = "games::prime profile",
 	.authorize_endpoint = primegaming_authorize,
 	.exchange = primegaming_exchange,

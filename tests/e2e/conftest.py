@@ -148,6 +148,11 @@ class Grantd:
             self.proc = None
             self.stderr_file.close()
             self.stdout_file.close()
+        if rc < 0 and sig != signal.SIGKILL:
+            # a crash on the way out: show what grantd said last
+            print(f"grantd ended by signal {-rc}; last stderr lines:\n" +
+                  "\n".join(self.stderr_path.read_text(
+                      errors="replace").splitlines()[-20:]))
         return rc
 
     def kill9(self):
