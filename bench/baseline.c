@@ -156,7 +156,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	*con_cls = NULL;
 }
 
-/* grantd's flags: a pool with epoll, or one thread in poll mode. */
+/* grantd's flags: poll, with a thread pool when threads > 1. */
 static struct MHD_Daemon *start_daemon(const struct options *o)
 {
 	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME;
@@ -167,7 +167,7 @@ static struct MHD_Daemon *start_daemon(const struct options *o)
 	addr.sin_family = AF_INET;
 	addr.sin_port = htons(o->port);
 	addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	flags |= pool ? MHD_USE_EPOLL : MHD_USE_POLL;
+	flags |= MHD_USE_POLL;
 	return MHD_start_daemon(flags, 0, NULL, NULL, on_request, NULL,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
 				MHD_OPTION_THREAD_POOL_SIZE, pool,

@@ -391,9 +391,12 @@ static int start_daemon(struct http_server *s, int fd, int family, char **err)
 		{ MHD_OPTION_END, 0, NULL },
 	};
 
-	/* One epoll thread stalls at multiples of 128 connections in 0.9.75:
-	 * use poll for a single thread, epoll only with a pool. */
-	flags |= pool ? MHD_USE_EPOLL : MHD_USE_POLL;
+	/* poll, not epoll: libmicrohttpd 0.9.75 with epoll stalls one thread
+	 * at multiples of 128 connections, and MHD_quiesce_daemon races its
+	 * epoll workers over removing the listening socket and aborts the
+	 * process (MHD_PANIC) now and then at shutdown. poll measured as
+	 * fast at 1 to 256 connections. */
+	flags |= MHD_USE_POLL;
 	if (family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	if (tls_wanted(o)) {
