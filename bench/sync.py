@@ -41,6 +41,7 @@ CLIENTS = 8               # concurrent sync callers
 TWITCH_GOLD = "9e2d4c1a-0b3f-4e5d-8c7a-6b1f2e3d4c5b"
 EPIC_GOLD = "a51c0e2b9f3d4e6a8b7c1d2e3f405162"
 STEAM_GOLD = "10010"
+STEAM_FROST_APP = 3141590
 PG_GOLD = "pg_gold_60"
 GOLD_EACH = 60            # every entitlement above grants 60 gold
 
@@ -205,6 +206,8 @@ def measure(binary, scratch, providers, n_accounts, per_provider, label):
     fakes = {"twitch": FakeTwitch(ratelimit=10**9), "epic": FakeEpic(),
              "steam": FakeSteam(), "primegaming": FakePrimeGaming()}
     fakes = {p: f for p, f in fakes.items() if p in providers}
+    if "steam" in fakes:  # the catalog's DLC app is the publisher's
+        fakes["steam"].publisher_appids.add(STEAM_FROST_APP)
     listing = {"twitch": ("/helix/entitlements/drops", "GET"),
                "epic": ("/epic/ecom/v3/identities", "GET"),
                "steam": ("/I", "GET"),

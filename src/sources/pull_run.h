@@ -99,6 +99,14 @@ void pull_grant_items(struct pull *p, struct pull_provider *pp,
 void pull_link_save(struct pull *p, const char *account_id,
 		    const char *provider, const struct pull_link *link);
 
+/* Registers the outbox kinds report.<id> and sync.<id> of source `s`,
+ * whose provider `pp` is NULL if it is not enabled, with `d` (two
+ * deliverers) as their context (pull_deliver.c). */
+void pull_register_kinds(struct pull *p, const struct source *s,
+			 struct pull_provider *pp, struct deliverer *d);
+/* The Twitch poller's thread (pull_poll.c); arg: struct pull. */
+void *pull_poller_main(void *arg);
+
 /* An outbox report row's payload: {"fulfillment_id": id, "report":
  * <report>} (owned). pull_report_unwrap reads it back: returns 0 with
  * *root (a new reference) holding borrowed *fulfillment_id and *report
