@@ -9,7 +9,7 @@
 
 #include "ops/ops.h"
 
-#define PULL_WORKERS_DEFAULT 8
+#define PULL_WORKERS_DEFAULT 32
 
 /* ---- which providers are on ------------------------------------------- */
 

@@ -101,7 +101,7 @@ struct pull_options {
 	const struct pull_settings *const *settings;
 	/* Seals provider tokens at rest (UTIL_SEAL_KEY_LEN bytes, copied). */
 	const unsigned char *token_key;
-	int workers;                       /* pull threads; default 8 */
+	int workers;                       /* pull threads; default 32 */
 };
 
 /* The pull runtime: enabled providers, their worker threads, the Twitch
