@@ -264,3 +264,19 @@ def test_secrets_and_tokens_never_reach_the_log(make_grantd, fake_twitch):
             "SELECT last_error FROM outbox"))
     assert fake_twitch.client_secret not in errors
     assert not any(t in errors for t in tokens)
+
+
+def test_an_answer_over_the_cap_is_provider_unavailable(make_grantd,
+                                                        fake_twitch):
+    g = pull_grantd(make_grantd, fake_twitch, config={
+        "providers": {"twitch": {"max_response_bytes": 4096}}})
+    link(g, "twitch", USER)
+    for _ in range(40):  # about 9 KiB of drops: over the 4 KiB cap
+        fake_twitch.add_drop(USER, TWITCH_GOLD)
+    answer = sync(g)
+    assert answer["unfulfilled"] == [{
+        "provider_id": "twitch", "provider_item_id": None,
+        "provider_entitlement_id": None, "reason": "ProviderUnavailable"}]
+    assert g.balance("player-1", "gold") == 0
+    g.stop()
+    assert "answer larger than 4096 bytes" in g.stderr_path.read_text()
