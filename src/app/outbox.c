@@ -87,25 +87,6 @@ static int status_arg(const char *s, const char **out)
 	return -1;
 }
 
-/* An optional integer query argument in [min, max]. Returns 0, or replies
- * 400 and returns -1. */
-static int query_int(struct http_request *req, const char *name, int64_t min,
-		     int64_t max, int64_t *out)
-{
-	bool bad;
-	const char *v = http_request_query(req, name, &bad);
-
-	if (!v && !bad)
-		return 0;
-	if (bad || util_parse_int64(v, min, max, out)) {
-		http_reply_error(req, 400, "InvalidRequest", "%s: must be an "
-				 "integer from %" PRId64 " to %" PRId64, name,
-				 min, max);
-		return -1;
-	}
-	return 0;
-}
-
 void app_outbox_list(struct http_request *req)
 {
 	struct app_ctx *ctx = http_request_ctx(req);
@@ -119,8 +100,8 @@ void app_outbox_list(struct http_request *req)
 				 "pending, delivered or dead");
 		goto out;
 	}
-	if (query_int(req, "before", 1, INT64_MAX, &before) ||
-	    query_int(req, "limit", 1, OUTBOX_PAGE_MAX, &limit))
+	if (http_request_query_int(req, "before", 1, INT64_MAX, &before) ||
+	    http_request_query_int(req, "limit", 1, OUTBOX_PAGE_MAX, &limit))
 		goto out;
 	if (store_outbox_read(ctx->store, status, before, limit, add_row, &l)) {
 		http_reply_error(req, 503, "StoreUnavailable", "the store "

@@ -112,6 +112,11 @@ const char *http_request_param(const struct http_request *req, const char *name)
  * Sets *bad when present but malformed. */
 const char *http_request_query(struct http_request *req, const char *name,
 			       bool *bad);
+/* An optional integer query argument in [min, max] into *out (left as is
+ * when absent). Returns 0, or replies 400 InvalidRequest naming the
+ * argument and its range, and returns -1. */
+int http_request_query_int(struct http_request *req, const char *name,
+			   int64_t min, int64_t max, int64_t *out);
 /* The rate limit's retry delay in seconds (inside a throttled handler). */
 unsigned http_request_retry_after(const struct http_request *req);
 /* True if the request's Content-Type is `type` (any case), optionally

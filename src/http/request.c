@@ -1,6 +1,7 @@
 /* http/request.c: what a handler can read from its request. */
 #include "http/http_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,6 +46,23 @@ const char *http_request_query(struct http_request *req, const char *name,
 	util_strlist_add(&req->query_values, "%s", v);
 	free(v);
 	return req->query_values.items[req->query_values.len - 1];
+}
+
+int http_request_query_int(struct http_request *req, const char *name,
+			   int64_t min, int64_t max, int64_t *out)
+{
+	bool bad;
+	const char *v = http_request_query(req, name, &bad);
+
+	if (!v && !bad)
+		return 0;
+	if (bad || util_parse_int64(v, min, max, out)) {
+		http_reply_error(req, 400, "InvalidRequest", "%s: must be an "
+				 "integer from %" PRId64 " to %" PRId64, name,
+				 min, max);
+		return -1;
+	}
+	return 0;
 }
 
 const char *http_request_header(const struct http_request *req, const char *name)

@@ -17,17 +17,6 @@ char *linking_token_key_default_path(const char *database_path)
 	return util_xasprintf("%s.token-key", database_path);
 }
 
-static int hex_digit(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Decodes the file's content. Returns 0 or -1. */
 static int key_decode(const struct util_buf *b,
 		      unsigned char key[UTIL_SEAL_KEY_LEN])
@@ -42,14 +31,7 @@ static int key_decode(const struct util_buf *b,
 		n--;
 	if (n != KEY_HEX)
 		return -1;
-	for (size_t i = 0; i < UTIL_SEAL_KEY_LEN; i++) {
-		int hi = hex_digit(b->data[2 * i]), lo = hex_digit(b->data[2 * i + 1]);
-
-		if (hi < 0 || lo < 0)
-			return -1;
-		key[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return 0;
+	return util_hex_decode(b->data, n, key);
 }
 
 /* Writes a new key to `path` (created exclusively, mode 0600). */

@@ -161,25 +161,6 @@ int linking_return_to_check(const char *url, const struct util_strlist *allow)
 	return -1;
 }
 
-/* Percent-encodes a query value. */
-static void query_encode(struct util_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
-			util_buf_putc(b, (char)c);
-		} else {
-			util_buf_putc(b, '%');
-			util_buf_putc(b, hex[c >> 4]);
-			util_buf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
 void linking_return_url(const char *return_to, const char *name,
 			const char *value, struct util_buf *out)
 {
@@ -194,9 +175,9 @@ void linking_return_url(const char *return_to, const char *name,
 	util_buf_append(out, return_to, base);
 	if (sep)
 		util_buf_putc(out, sep);
-	query_encode(out, name);
+	util_percent_encode(out, name);
 	util_buf_putc(out, '=');
-	query_encode(out, value);
+	util_percent_encode(out, value);
 	if (hash)
 		util_buf_puts(out, hash);
 }

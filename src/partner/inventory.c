@@ -83,25 +83,6 @@ static void add_record(void *arg, const struct store_history_row *r)
 		"skipped_catalog_ids", skipped ? skipped : json_array()));
 }
 
-/* Reads an optional integer query argument in [min, max]. Returns 0, or
- * replies 400 and returns -1. */
-static int query_int(struct http_request *req, const char *name, int64_t min,
-		     int64_t max, int64_t *out)
-{
-	bool bad;
-	const char *v = http_request_query(req, name, &bad);
-
-	if (!v && !bad)
-		return 0;
-	if (bad || util_parse_int64(v, min, max, out)) {
-		http_reply_error(req, 400, "InvalidRequest", "%s: must be an integer "
-				 "from %lld to %lld", name, (long long)min,
-				 (long long)max);
-		return -1;
-	}
-	return 0;
-}
-
 void partner_history_get(struct http_request *req)
 {
 	struct store *st = http_request_ctx(req);
@@ -109,8 +90,10 @@ void partner_history_get(struct http_request *req)
 	int64_t page_index = 0, page_size = PARTNER_PAGE_SIZE_DEFAULT;
 	json_t *records;
 
-	if (!id || query_int(req, "page_index", 0, INT_MAX, &page_index) ||
-	    query_int(req, "page_size", 1, PARTNER_PAGE_SIZE_MAX, &page_size))
+	if (!id ||
+	    http_request_query_int(req, "page_index", 0, INT_MAX, &page_index) ||
+	    http_request_query_int(req, "page_size", 1, PARTNER_PAGE_SIZE_MAX,
+				   &page_size))
 		return;
 	records = json_array();
 	if (store_history_read(st, id, page_index * page_size, page_size,

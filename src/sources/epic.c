@@ -27,7 +27,7 @@ static char *entitlements_url(const struct pull_settings *s,
 
 	util_buf_init(&b, 0);
 	util_buf_printf(&b, "%s/identities/", s->api_base);
-	pull_url_encode(&b, account);
+	util_percent_encode(&b, account);
 	util_buf_printf(&b, "/entitlements%s", suffix);
 	return util_buf_take(&b);
 }
@@ -189,7 +189,7 @@ static void epic_fetch(struct pull_provider *p, struct pull_link *link,
 
 	util_buf_init(&suffix, 0);
 	util_buf_puts(&suffix, "?sandboxId=");
-	pull_url_encode(&suffix, p->settings.sandbox_id);
+	util_percent_encode(&suffix, p->settings.sandbox_id);
 	url = entitlements_url(&p->settings, link->external_id, suffix.data);
 	util_buf_release(&suffix);
 	if (ecom(p, "GET", url, NULL, &r, err, sizeof(err))) {

@@ -134,31 +134,13 @@ json_t *pull_json(const struct outbound_result *r)
 
 /* ---- encoding ---------------------------------------------------------- */
 
-void pull_url_encode(struct util_buf *b, const char *s)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
-			util_buf_putc(b, (char)c);
-		} else {
-			util_buf_putc(b, '%');
-			util_buf_putc(b, hex[c >> 4]);
-			util_buf_putc(b, hex[c & 15]);
-		}
-	}
-}
-
 void pull_form_add(struct util_buf *b, const char *name, const char *value)
 {
 	if (b->len)
 		util_buf_putc(b, '&');
 	util_buf_puts(b, name);
 	util_buf_putc(b, '=');
-	pull_url_encode(b, value);
+	util_percent_encode(b, value);
 }
 
 /* "Authorization: Basic base64(id:secret)" (RFC 6749 §2.3.1: each part
@@ -170,9 +152,9 @@ static char *basic_header(const char *id, const char *secret)
 	char *line;
 
 	util_buf_init(&plain, 0);
-	pull_url_encode(&plain, id);
+	util_percent_encode(&plain, id);
 	util_buf_putc(&plain, ':');
-	pull_url_encode(&plain, secret);
+	util_percent_encode(&plain, secret);
 	enc = util_xmalloc(4 * (plain.len / 3 + 1) + 1);
 	EVP_EncodeBlock(enc, (const unsigned char *)plain.data, (int)plain.len);
 	line = util_xasprintf("Authorization: Basic %s", (char *)enc);

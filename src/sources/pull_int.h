@@ -170,8 +170,6 @@ json_t *pull_json(const struct outbound_result *r);
 /* application/x-www-form-urlencoded: appends name=value (value encoded)
  * with '&' when needed. */
 void pull_form_add(struct util_buf *b, const char *name, const char *value);
-/* Percent-encodes `s` for a query or form value into b. */
-void pull_url_encode(struct util_buf *b, const char *s);
 
 /* The provider's client-credentials token (cached until a minute before
  * it expires). `token_url` is where to ask; `basic` sends the client id

@@ -150,12 +150,12 @@ static void list_drops(struct pull_provider *p, const char *user_id,
 			util_buf_putc(&url, '&');
 		}
 		util_buf_puts(&url, "game_id=");
-		pull_url_encode(&url, s->game_id);
+		util_percent_encode(&url, s->game_id);
 		util_buf_printf(&url, "&fulfillment_status=CLAIMED&first=%d",
 				DROPS_PAGE);
 		if (cursor) {
 			util_buf_puts(&url, "&after=");
-			pull_url_encode(&url, cursor);
+			util_percent_encode(&url, cursor);
 		}
 		free(cursor);
 		cursor = NULL;

@@ -1,10 +1,12 @@
-/* util/codec.c: hex, base64url, SHA-256, percent-decoding and number parsing. */
+/* util/codec.c: hex, base64url, SHA-256, percent-encoding and -decoding,
+ * and number parsing. */
 #include "util/util.h"
 
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
+#include <string.h>
 
 void util_hex_encode(const void *in, size_t n, char *out)
 {
@@ -130,6 +132,38 @@ static int hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+int util_hex_decode(const char *in, size_t n, unsigned char *out)
+{
+	if (n % 2)
+		return -1;
+	for (size_t i = 0; i < n / 2; i++) {
+		int hi = hexval(in[2 * i]), lo = hexval(in[2 * i + 1]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[i] = (unsigned char)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+void util_percent_encode(struct util_buf *b, const char *s)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (; *s; s++) {
+		unsigned char c = (unsigned char)*s;
+
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+		    (c >= '0' && c <= '9') || strchr("-._~", c)) {
+			util_buf_putc(b, (char)c);
+		} else {
+			util_buf_putc(b, '%');
+			util_buf_putc(b, hex[c >> 4]);
+			util_buf_putc(b, hex[c & 15]);
+		}
+	}
 }
 
 long util_percent_decode(const char *in, size_t n, char *out, bool plus_is_space)

@@ -109,6 +109,12 @@ void util_uuid7(char out[static UTIL_UUID_LEN + 1]);
 
 /* Lower-case hex of `n` bytes into out (2n+1 bytes, NUL-terminated). */
 void util_hex_encode(const void *in, size_t n, char *out);
+/* Decodes 2n hex digits (any case) into n bytes. Returns 0, or -1 if `in`
+ * is not hex or its length is odd. */
+int util_hex_decode(const char *in, size_t n, unsigned char *out);
+/* Percent-encodes `s` for a URL query or form value (RFC 3986: everything
+ * but unreserved characters) and appends it to b. */
+void util_percent_encode(struct util_buf *b, const char *s);
 /* Unpadded base64url of `n` bytes into out (4*ceil(n/3)+1 bytes suffices). */
 size_t util_base64url_encode(const void *in, size_t n, char *out);
 /* Decodes base64 (standard alphabet, '=' padding required when `url` is
