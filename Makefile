@@ -1,5 +1,5 @@
 # Thin driver over CMake: deps, build, run, test, bench. See README.md.
-.PHONY: all deps build build-asan build-fuzz run test unit e2e fuzz fuzz-smoke bench clean
+.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-asan fuzz fuzz-smoke bench clean
 
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
@@ -38,6 +38,17 @@ unit: build-asan
 e2e: build
 	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e tests/fakes
 
+# The tests of what grantd calls out to (providers, linking, the outbox)
+# against the ASan/UBSan build, each server stopped cleanly and its stderr
+# checked for sanitizer reports.
+E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
+	tests/e2e/test_pull_steam.py tests/e2e/test_pull_primegaming.py \
+	tests/e2e/test_pull_sync.py tests/e2e/test_link_flow.py \
+	tests/e2e/test_outbox_ops.py tests/e2e/test_links.py
+e2e-asan: build-asan
+	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
+		$(PYTHON) -m pytest -q $(E2E_ASAN)
+
 # Runs every fuzzer for FUZZ_SECONDS over its committed corpus; a crash,
 # leak or sanitizer report fails the target (the input is left in build-fuzz/).
 fuzz-smoke: build-fuzz
@@ -55,11 +66,13 @@ fuzz-smoke: build-fuzz
 fuzz: FUZZ_SECONDS = 300
 fuzz: fuzz-smoke
 
-# Unit tests (ASan/UBSan), a short fuzz of every parser, then the end-to-end
+# Unit tests (ASan/UBSan), a short fuzz of every parser, the outbound
+# end-to-end tests against the sanitized build, then the whole end-to-end
 # suite against the release binary; ends with pytest's summary line.
 test:
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
+	@$(MAKE) --no-print-directory e2e-asan
 	@$(MAKE) --no-print-directory e2e
 
 # The benchmark: grantd against a bare libmicrohttpd baseline (wrk, and an

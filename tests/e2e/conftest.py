@@ -21,6 +21,19 @@ from fakes.fixtures import (fake_epic, fake_primegaming,  # noqa: E402,F401
                             fake_steam, fake_twitch)
 GRANTD = os.environ.get("GRANTD_BIN", str(REPO / "build" / "grantd"))
 TEST_CATALOG = HERE / "catalog_test.json"
+# With GRANTD_SANITIZER_CHECK=1 (GRANTD_BIN an ASan/UBSan build), every
+# grantd is stopped cleanly at teardown and its stderr must hold no report.
+SANITIZER_CHECK = os.environ.get("GRANTD_SANITIZER_CHECK") == "1"
+
+
+def sanitizer_reports(stderr_path):
+    """The lines of a sanitizer report in a grantd's stderr, if any."""
+    try:
+        text = stderr_path.read_text(errors="replace")
+    except FileNotFoundError:
+        return []
+    return [f"{stderr_path}: {line}" for line in text.splitlines()
+            if "Sanitizer" in line or "runtime error:" in line][:20]
 
 
 class Grantd:
@@ -264,9 +277,19 @@ def make_grantd(tmp_path):
         return g
 
     yield make
+    reports = []
     for g in made:
-        if g.proc is not None:
+        if g.proc is not None and SANITIZER_CHECK:
+            # a clean stop, so the sanitizers' exit checks (leaks) run
+            try:
+                g.stop(signal.SIGTERM, timeout=10)
+            except AssertionError:
+                pass
+        elif g.proc is not None:
             g.stop(signal.SIGKILL)
+        if SANITIZER_CHECK:
+            reports += sanitizer_reports(g.stderr_path)
+    assert not reports, "sanitizer reports:\n" + "\n".join(reports)
 
 
 def ready(g, operator=False):
