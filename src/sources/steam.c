@@ -113,14 +113,16 @@ static char *get_url(const struct pull_settings *s, const char *method,
 }
 
 /* Adds one inventory item of `steamid` to out. Returns 0, or -1 if it is
- * not shaped as Steam's. Items with nothing left are skipped; a stack
- * larger than one grant is granted (and consumed) ENGINE_QUANTITY_MAX:
- * what is left keeps the item id, so the engine refuses it later as a
- * conflict rather than grant it twice. */
+ * not shaped as Steam's. Items with nothing left are skipped. A stack
+ * larger than one grant (ENGINE_QUANTITY_MAX) is granted and consumed a
+ * grant at a time: its entitlement id names the item and the quantity
+ * seen ("<itemid>@<quantity>"), so what is left after the consume is a
+ * new entitlement, while a repeat before it is the same one. */
 static int add_item(json_t *item, const char *steamid, struct pull_fetch *out)
 {
 	char itemid[U64_DIGITS + 1], def[U64_DIGITS + 1];
-	int64_t q;
+	char id[2 * U64_DIGITS + 2];
+	int64_t q, grant;
 	char *report;
 
 	if (read_u64(json_object_get(item, "itemid"), itemid) ||
@@ -129,12 +131,15 @@ static int add_item(json_t *item, const char *steamid, struct pull_fetch *out)
 		return -1;
 	if (q <= 0)
 		return 0;
+	grant = q > ENGINE_QUANTITY_MAX ? ENGINE_QUANTITY_MAX : q;
 	if (q > ENGINE_QUANTITY_MAX)
-		q = ENGINE_QUANTITY_MAX;
+		snprintf(id, sizeof(id), "%s@%" PRId64, itemid, q);
+	else
+		snprintf(id, sizeof(id), "%s", itemid);
 	report = pull_json_text(json_pack("{s:s, s:s, s:I}", "steamid", steamid,
 					  "itemid", itemid, "quantity",
-					  (json_int_t)q));
-	pull_fetch_add(out, itemid, def, CATALOG_STEAM_ITEM, q, report);
+					  (json_int_t)grant));
+	pull_fetch_add(out, id, def, CATALOG_STEAM_ITEM, grant, report);
 	free(report);
 	return 0;
 }

@@ -327,19 +327,28 @@ def test_request_id_seen_for_another_item_is_given_up(make_grantd, steam):
     assert second.balance("player-1", "gold") == 120
 
 
-def test_stack_above_one_grant_is_capped_and_never_doubled(make_grantd,
-                                                           steam):
+def test_stack_above_one_grant_is_granted_a_grant_at_a_time(make_grantd,
+                                                             steam):
     g = pull_grantd(make_grantd, steam)
     linked(g)
-    gold = steam.add_item(STEAMID, STEAM_GOLD, quantity=1500)
+    gold = steam.add_item(STEAMID, STEAM_GOLD, quantity=2500)
     [f], _ = by_provider(sync(g), "steam")
+    assert f["provider_entitlement_id"] == f"{gold}@2500"
     assert g.balance("player-1", "gold") == 1000 * 60
-    wait_for(lambda: steam.quantity(gold) == 500, what="the consume")
+    wait_for(lambda: steam.quantity(gold) == 1500, what="the first consume")
+    # what is left after a consume is a new entitlement
+    [f], _ = by_provider(sync(g), "steam")
+    assert f["provider_entitlement_id"] == f"{gold}@1500"
+    assert g.balance("player-1", "gold") == 2000 * 60
+    wait_for(lambda: steam.quantity(gold) == 500, what="the second consume")
+    [f], _ = by_provider(sync(g), "steam")
+    assert f["provider_entitlement_id"] == gold
+    assert g.balance("player-1", "gold") == 2500 * 60
+    wait_for(lambda: steam.quantity(gold) == 0, what="the last consume")
     assert [(c.quantity, c.outcome) for c in steam.consume_calls] == \
-        [("1000", "consumed")]
-    # what is left keeps the item id: refused, not granted again
-    assert sync(g) == {"fulfilled": [], "unfulfilled": [{
-        "provider_id": "steam", "provider_item_id": STEAM_GOLD,
-        "provider_entitlement_id": gold, "reason": "Conflict"}]}
-    assert g.balance("player-1", "gold") == 1000 * 60
-    assert len(steam.consume_calls) == 1
+        [("1000", "consumed"), ("1000", "consumed"), ("500", "consumed")]
+    assert len({c.requestid for c in steam.consume_calls}) == 3
+    assert sync(g) == {"fulfilled": [], "unfulfilled": []}
+    assert g.balance("player-1", "gold") == 2500 * 60
+    assert len([h for h in g.history("player-1")
+                if h["provider_id"] == "steam"]) == 3
