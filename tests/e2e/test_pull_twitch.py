@@ -207,7 +207,10 @@ def test_polling_fulfils_linked_users_drops_without_a_call(make_grantd,
 
 def test_kill_after_grant_before_report_delivers_after_restart(make_grantd,
                                                                fake_twitch):
-    g = pull_grantd(make_grantd, fake_twitch)
+    # the report fails until the test lets it through: it must not run out
+    # of attempts (and go dead) meanwhile, however slow the machine
+    g = pull_grantd(make_grantd, fake_twitch, config={
+        "outbox": {"max_attempts": 1000}})
     drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
     # reports cannot get through: the grant is committed, the report pending
     fake_twitch.fail("/helix/entitlements/drops", 503, times=None,
