@@ -514,9 +514,10 @@ static void stop(struct server *s)
 				"flight after %d ms", DRAIN_TIMEOUT_MS);
 		http_server_stop(s->http);
 	}
-	pull_free(s->pull);        /* syncs in progress finish first */
+	pull_stop(s->pull);        /* syncs in progress finish first */
 	linking_free(s->linking);
-	outbox_free(s->outbox);    /* after the delivery in hand */
+	outbox_free(s->outbox);    /* after the delivery in hand, which may */
+	pull_free(s->pull);        /* use the pull runtime: freed after it */
 	outbound_free(s->outbound);
 	auth_free(s->auth);
 	store_close(s->store);  /* after HTTP: finishes the current commit */

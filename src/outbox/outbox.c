@@ -319,8 +319,21 @@ void outbox_register_many(struct outbox *ob, const char *kind,
 						  .max = max, .ctx = ctx };
 }
 
+static int unlease_apply(struct store_tx *tx, void *arg)
+{
+	return store_tx_outbox_unlease(tx, arg);
+}
+
 int outbox_start(struct outbox *ob)
 {
+	int64_t unleased = 0;
+
+	/* rows a crashed run was delivering are due now, not in lease_ms */
+	if (store_run(ob->store, unlease_apply, &unleased) == STORE_OK &&
+	    unleased > 0)
+		ops_log(OPS_LOG_INFO, "outbox_unleased", "%lld delivery(ies) "
+			"in hand when grantd last stopped are due again",
+			(long long)unleased);
 	if (pthread_create(&ob->thread, NULL, run, ob))
 		return -1;
 	pthread_setname_np(ob->thread, "grantd-outbox");

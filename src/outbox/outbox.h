@@ -57,7 +57,9 @@ void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
  * `kind` per call. */
 void outbox_register_many(struct outbox *ob, const char *kind,
 			  outbox_deliver_many_fn fn, void *ctx, size_t max);
-/* Starts the delivery thread. Returns 0 or -1. */
+/* Starts the delivery thread, first ending the leases a crashed run left
+ * (this process is the only one delivering from its store). Returns 0 or
+ * -1. */
 int outbox_start(struct outbox *ob);
 /* Asks the thread to look for due rows now (after a commit that added
  * some); otherwise it looks every poll_ms. Thread-safe. */

@@ -337,7 +337,7 @@ int pull_new(const struct pull_options *opts, struct pull **out, char **err)
 	return 0;
 }
 
-void pull_free(struct pull *p)
+void pull_stop(struct pull *p)
 {
 	if (!p)
 		return;
@@ -348,8 +348,17 @@ void pull_free(struct pull *p)
 	pthread_mutex_unlock(&p->lock);
 	for (int i = 0; i < p->n_workers; i++)
 		pthread_join(p->workers[i], NULL);
+	p->n_workers = 0;
 	if (p->polling)
 		pthread_join(p->poller, NULL);
+	p->polling = false;
+}
+
+void pull_free(struct pull *p)
+{
+	if (!p)
+		return;
+	pull_stop(p);
 	for (size_t i = 0; i < p->n_providers; i++) {
 		free(p->providers[i].app_token);
 		pthread_mutex_destroy(&p->providers[i].lock);

@@ -112,8 +112,11 @@ struct pull;
  * (before outbox_start). Returns 0 and a new runtime (owned), or -1 with
  * a message in *err (owned by the caller). */
 int pull_new(const struct pull_options *opts, struct pull **out, char **err);
-/* Stops the workers and the poller; syncs in progress finish first.
- * Accepts NULL. */
+/* Stops the workers and the poller; syncs in progress finish first. The
+ * runtime stays valid for the outbox deliverers registered on it, so stop
+ * the outbox after this and before pull_free. Accepts NULL. */
+void pull_stop(struct pull *p);
+/* Stops (if still running) and frees the runtime. Accepts NULL. */
 void pull_free(struct pull *p);
 /* How many providers are enabled, and the id of each (borrowed). */
 size_t pull_enabled(const struct pull *p, const char **ids, size_t max);

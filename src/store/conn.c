@@ -151,6 +151,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"  AND p.dedupe_key = outbox.dedupe_key)"
 		" AND id = (SELECT max(d.id) FROM outbox d WHERE d.status = 'dead'"
 		"  AND d.kind = outbox.kind AND d.dedupe_key = outbox.dedupe_key)))",
+	[STMT_OUTBOX_UNLEASE] =
+		"UPDATE outbox SET lease_until_ms = 0 WHERE status = 'pending'"
+		" AND lease_until_ms != 0",
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",

@@ -1,5 +1,6 @@
 /* store/outbox_admin.c: the outbox as operators see it — rows by status,
- * depth by kind, and dead rows given another chance. */
+ * depth by kind, dead rows given another chance — and the leases a
+ * crashed run left, ended at start. */
 #include "store/store_int.h"
 
 #include <string.h>
@@ -120,6 +121,23 @@ int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
 		store_log_error(tx->conn, "outbox_retry", rc);
+		return STORE_ERR;
+	}
+	*count = sqlite3_changes(tx->conn->db);
+	return STORE_OK;
+}
+
+int store_tx_outbox_unlease(struct store_tx *tx, int64_t *count)
+{
+	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_UNLEASE);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_log_error(tx->conn, "outbox_unlease", rc);
 		return STORE_ERR;
 	}
 	*count = sqlite3_changes(tx->conn->db);

@@ -463,6 +463,12 @@ int store_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 			  int64_t *count);
 
+/* Ends every lease on pending rows: at start, when this process is the
+ * only one delivering (SQLite), the leases left are a crashed run's, and
+ * its rows are due again at once rather than when the leases lapse.
+ * *count gets how many rows were leased. */
+int store_tx_outbox_unlease(struct store_tx *tx, int64_t *count);
+
 /* One audit record. Strings are borrowed. */
 struct store_audit {
 	int64_t id;           /* assigned on insert; ignored by the insert */

@@ -283,3 +283,25 @@ def test_an_answer_over_the_cap_is_provider_unavailable(make_grantd,
     assert g.balance("player-1", "gold") == 0
     g.stop()
     assert "answer larger than 4096 bytes" in g.stderr_path.read_text()
+
+
+def test_a_report_in_hand_at_kill_is_delivered_right_after_restart(
+        make_grantd, fake_twitch):
+    """A delivery holds a lease (60 s) while in hand; after kill -9 the
+    restart ends the dead run's leases, so the report goes out at once."""
+    g = pull_grantd(make_grantd, fake_twitch)
+    link(g, "twitch", USER)
+    drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    # the first report hangs, then gets no answer: it never gets through
+    fake_twitch.delay("/helix/entitlements/drops", 3, times=1, method="PATCH")
+    fake_twitch.disconnect("/helix/entitlements/drops", method="PATCH")
+    sync(g)
+    wait_for(lambda: fake_twitch.calls_to("/helix/entitlements/drops",
+                                          "PATCH"), what="the report in hand")
+    g.kill9()
+    g.start()
+    # without the dead run's lease ended this would wait out its 60 s
+    wait_for(lambda: fake_twitch.drop_status(drop) == "FULFILLED",
+             timeout=15, what="the report after restart")
+    assert "outbox_unleased" in [l["event"] for l in g.log_lines()]
+    assert g.balance("player-1", "gold") == 60
