@@ -377,3 +377,13 @@ def test_malformed_requests_never_crash(fake_gamepot):
                         "x-api-key": fake_gamepot.api_key}, timeout=T)
                     assert r.status_code == 200, (path, body)
     fake_gamepot.check()
+
+
+def test_purchase_checks_run_in_the_documented_order(fake_gamepot):
+    """Missing fields, price, project, then duplicate (README "Choices")."""
+    assert status_of(purchase(fake_gamepot)) == 1
+    assert status_of(purchase(fake_gamepot, price="1", store=None)) == -1
+    assert status_of(purchase(fake_gamepot, price="1",
+                              projectId="another")) == -2
+    assert status_of(purchase(fake_gamepot, projectId="another")) == -3
+    assert status_of(purchase(fake_gamepot)) == -5
