@@ -3,6 +3,7 @@ and a helper that builds grantd's `providers` config section from fakes."""
 import pytest
 
 from .epic import FakeEpic
+from .gamepot import FakeGamepot
 from .primegaming import FakePrimeGaming
 from .steam import FakeSteam
 from .twitch import FakeTwitch
@@ -34,6 +35,11 @@ def fake_steam():
 @pytest.fixture
 def fake_primegaming():
     yield from running(FakePrimeGaming())
+
+
+@pytest.fixture
+def fake_gamepot():
+    yield from running(FakeGamepot())
 
 
 def providers_config(*fakes):
