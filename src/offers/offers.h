@@ -11,11 +11,11 @@
 #include "util/util.h"
 
 /* The payload key is AES-256's: 32 bytes, the UTF-8 bytes of the key
- * TentuPlay issued (the seed's sample: payload_key.encode('utf-8')). */
+ * TentuPlay issued (TentuPlay's sample code: payload_key.encode('utf-8')). */
 #define OFFERS_KEY_LEN 32
 /* Nonce layouts of AES-256-CTR: 8 bytes then an 8-byte big-endian block
  * counter from 0 (PyCryptodome's default for an 8-byte nonce, as in the
- * seed's sample code), or 12 bytes then a 4-byte counter from 0. */
+ * TentuPlay's sample decryption code), or 12 bytes then a 4-byte counter from 0. */
 #define OFFERS_NONCE_DEFAULT 8
 /* Longest `result` string accepted, in characters; an offer is a few KiB. */
 #define OFFERS_RESULT_MAX (1024 * 1024)

@@ -15,7 +15,7 @@ from .common import FakeProvider, Response, reason
 LOGIN_PATH = "/gpapps/v1/loginauth"
 PURCHASE_PATH = "/gpapps/v2/thirdparty/purchase"
 
-# Login validation result codes (seed: "Request login validation").
+# Login validation result codes (GAMEPOT's "Request login validation" page).
 LOGIN_OK, LOGIN_MISSING, LOGIN_FORGED, LOGIN_MEMBER_MISMATCH, \
     LOGIN_EXPIRED = 1, 0, -1, -2, -3
 LOGIN_MESSAGES = {
@@ -26,7 +26,7 @@ LOGIN_MESSAGES = {
     LOGIN_EXPIRED: "Token expired",
 }
 
-# External payment result codes (seed: "External payment").
+# External payment result codes (GAMEPOT's "External payment" page).
 PURCHASE_OK, PURCHASE_MISSING, PURCHASE_BAD_PRICE, PURCHASE_BAD_PROJECT, \
     PURCHASE_NOT_SUPPORTED, PURCHASE_DUPLICATE, PURCHASE_DB_ERROR = \
     1, -1, -2, -3, -4, -5, -6
@@ -74,7 +74,7 @@ class FakeGamepot(FakeProvider):
 
     Login validation needs no key; the purchase API needs `x-api-key`. A
     token lives `token_ttl` seconds from add_member() on the fake's clock
-    (the seed says 60 minutes); after that it answers -3."""
+    (GAMEPOT's page says 60 minutes); after that it answers -3."""
 
     provider_id = "gamepot"
 
