@@ -78,6 +78,16 @@ struct config {
 		int64_t max_attempts;        /* default 20 */
 	} outbox;
 	struct {
+		char *verify_url;        /* "": the offer relay is off */
+		char *api_key;           /* secret */
+		char *api_key_header;    /* "x-api-key" */
+		char *payload_key;       /* secret; 32 bytes (AES-256) */
+		char *nonce_bytes;       /* "8" (default) or "12" */
+		char *timezone;          /* of expire_at; "UTC" or a fixed offset */
+		bool grant_on_redeem;    /* false */
+		int64_t timeout_ms;      /* default 5000 */
+	} tentuplay;
+	struct {
 		char *level;             /* "debug", "info" (default), "warn", "error" */
 	} log;
 };

@@ -2,6 +2,8 @@
  * environment variable, help) and the conversion of text into values. */
 #include "app/config_int.h"
 
+#include "offers/offers.h"
+
 #include <arpa/inet.h>
 #include <inttypes.h>
 #include <stdlib.h>
@@ -16,6 +18,8 @@ static const char *const sqlite_syncs[] = { "full", "normal", NULL };
 static const char *const log_levels[] = {
 	"debug", "info", "warn", "error", NULL,
 };
+
+static const char *const nonce_sizes[] = { "8", "12", NULL };
 
 static const char *const bool_true[] = { "true", "yes", "on", "1", NULL };
 static const char *const bool_false[] = { "false", "no", "off", "0", NULL };
@@ -99,6 +103,31 @@ static int check_url(const char *v)
 	if (strpbrk(v, "?# ") || v[n - 1] == '/' || !util_is_printable_ascii(v, n))
 		return -1;
 	return strlen(strchr(v, ':') + 3) ? 0 : -1;
+}
+
+/* tentuplay.verify_url: "" (the relay is off) or a URL as check_url. */
+static int check_optional_url(const char *v)
+{
+	return *v ? check_url(v) : 0;
+}
+
+/* An HTTP header name: 1 to 64 token characters (RFC 9110 §5.1). */
+static int check_header_name(const char *v)
+{
+	size_t n = strlen(v);
+
+	if (n == 0 || n > 64)
+		return -1;
+	return strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		      "0123456789!#$%&'*+-.^_`|~") == n ? 0 : -1;
+}
+
+/* tentuplay.timezone: what offers_zone_parse takes. */
+static int check_zone(const char *v)
+{
+	int minutes;
+
+	return offers_zone_parse(v, &minutes, NULL, 0);
 }
 
 static int check_nonempty(const char *v)
@@ -530,6 +559,65 @@ const struct config_option config_options[] = {
 		.type = CONFIG_INT, .min = 1, .max = 1000,
 		.def = "20", .offset = OPT_AT(outbox.max_attempts),
 		.help = "deliveries tried before a row is dead",
+	},
+	{
+		.section = "tentuplay", .key = "verify_url",
+		.env = "GRANTD_TENTUPLAY_VERIFY_URL",
+		.type = CONFIG_STRING, .check = check_optional_url,
+		.rule = "must be empty or an http:// or https:// URL without a query, fragment or trailing slash",
+		.def = "", .offset = OPT_AT(tentuplay.verify_url),
+		.help = "TentuPlay's offer verification endpoint; empty: the offer relay is off",
+	},
+	{
+		.section = "tentuplay", .key = "api_key",
+		.env = "GRANTD_TENTUPLAY_API_KEY",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(tentuplay.api_key),
+		.help = "the API key TentuPlay issued, sent in api_key_header",
+	},
+	{
+		.section = "tentuplay", .key = "api_key_header",
+		.env = "GRANTD_TENTUPLAY_API_KEY_HEADER",
+		.type = CONFIG_STRING, .check = check_header_name,
+		.rule = "must be an HTTP header name (1 to 64 token characters)",
+		.def = "x-api-key", .offset = OPT_AT(tentuplay.api_key_header),
+		.help = "the header carrying api_key",
+	},
+	{
+		.section = "tentuplay", .key = "payload_key",
+		.env = "GRANTD_TENTUPLAY_PAYLOAD_KEY",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(tentuplay.payload_key),
+		.help = "the payload key TentuPlay issued: 32 bytes, the AES-256-CTR key of result",
+	},
+	{
+		.section = "tentuplay", .key = "nonce_bytes",
+		.env = "GRANTD_TENTUPLAY_NONCE_BYTES",
+		.type = CONFIG_ENUM, .choices = nonce_sizes,
+		.def = "8", .offset = OPT_AT(tentuplay.nonce_bytes),
+		.help = "nonce length before the ciphertext: 8 (TentuPlay's sample code) or 12",
+	},
+	{
+		.section = "tentuplay", .key = "timezone",
+		.env = "GRANTD_TENTUPLAY_TIMEZONE",
+		.type = CONFIG_STRING, .check = check_zone,
+		.rule = "must be UTC, Z or a fixed offset such as +09:00 within 14 hours",
+		.def = "UTC", .offset = OPT_AT(tentuplay.timezone),
+		.help = "zone of an offer's expire_at",
+	},
+	{
+		.section = "tentuplay", .key = "grant_on_redeem",
+		.env = "GRANTD_TENTUPLAY_GRANT_ON_REDEEM",
+		.type = CONFIG_BOOL,
+		.def = "false", .offset = OPT_AT(tentuplay.grant_on_redeem),
+		.help = "a redeemed offer also grants its SKU's entitlement",
+	},
+	{
+		.section = "tentuplay", .key = "timeout_ms",
+		.env = "GRANTD_TENTUPLAY_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 1, .max = 600000,
+		.def = "5000", .offset = OPT_AT(tentuplay.timeout_ms),
+		.help = "longest wait for TentuPlay's answer",
 	},
 	{
 		.section = "log", .key = "level",

@@ -448,7 +448,7 @@ Test(config, env_empty_value_is_a_value)
 Test(config, unknown_key_at_top_level)
 {
 	expect_one("server:\n  threads: 2\nbogus: 1\n",
-		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, log)");
+		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, tentuplay, log)");
 }
 
 Test(config, unknown_key_nested)
@@ -466,7 +466,7 @@ Test(config, unknown_key_that_exists_elsewhere_points_at_the_right_one)
 	/* "path" is a key in other sections: the message points at the
 	 * unknown one, found by its place in the tree, not by its text */
 	expect_one("storage:\n  sqlite:\n    path: a.db\npath: b\n",
-		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, log)");
+		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, tentuplay, log)");
 }
 
 Test(config, scalar_where_section_expected)
@@ -488,9 +488,9 @@ Test(config, section_where_value_expected)
 Test(config, top_level_must_be_a_mapping)
 {
 	expect_one("- server\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, log, not a list");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, tentuplay, log, not a list");
 	expect_one("just text\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, log, not a single value");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, tentuplay, log, not a single value");
 }
 
 Test(config, yaml_syntax_error)
@@ -591,7 +591,7 @@ Test(config, structure_error_and_env_error_together)
 {
 	static const char *const env[] = { "GRANTD_LOG_LEVEL", "loud", NULL };
 	static const char *const want[] = {
-		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, log)",
+		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, tentuplay, log)",
 		"GRANTD_LOG_LEVEL: must be one of debug, info, warn, error (got \"loud\")",
 	};
 	struct util_strlist errs;
@@ -750,6 +750,14 @@ Test(config, dump_lists_every_key_in_table_order)
 		"outbox.initial_backoff_ms = 1000\n"
 		"outbox.max_backoff_ms = 300000\n"
 		"outbox.max_attempts = 20\n"
+		"tentuplay.verify_url = \n"
+		"tentuplay.api_key = \n"
+		"tentuplay.api_key_header = x-api-key\n"
+		"tentuplay.payload_key = \n"
+		"tentuplay.nonce_bytes = 8\n"
+		"tentuplay.timezone = UTC\n"
+		"tentuplay.grant_on_redeem = false\n"
+		"tentuplay.timeout_ms = 5000\n"
 		"log.level = info\n");
 	free(text);
 	config_release(&c);
@@ -849,4 +857,23 @@ Test(config, docs_describe_every_key)
 		free(name);
 	}
 	free(text);
+}
+
+Test(config, tentuplay_keys_are_checked)
+{
+	struct config c;
+
+	expect_one("tentuplay:\n  nonce_bytes: 16\n",
+		   "@:2:16: tentuplay.nonce_bytes: must be one of 8, 12 (got \"16\")");
+	expect_one("tentuplay:\n  timezone: Asia/Seoul\n",
+		   "@:2:13: tentuplay.timezone: must be UTC, Z or a fixed offset such as +09:00 within 14 hours (got \"Asia/Seoul\")");
+	expect_one("tentuplay:\n  api_key_header: \"x key\"\n",
+		   "@:2:19: tentuplay.api_key_header: must be an HTTP header name (1 to 64 token characters) (got \"x key\")");
+	expect_ok("tentuplay:\n  verify_url: http://127.0.0.1:9/verify\n"
+		  "  nonce_bytes: 12\n  timezone: \"+09:00\"\n"
+		  "  payload_key: abcdefghijklmnopqrstuvwxyz012345\n", &c);
+	cr_assert_str_eq(c.tentuplay.nonce_bytes, "12");
+	cr_assert_str_eq(c.tentuplay.timezone, "+09:00");
+	cr_assert_str_eq(c.tentuplay.verify_url, "http://127.0.0.1:9/verify");
+	config_release(&c);
 }
