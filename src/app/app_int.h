@@ -7,6 +7,7 @@
 #include "catalog/catalog.h"
 #include "engine/engine.h"
 #include "http/http.h"
+#include "offers/offers.h"
 #include "partner/partner.h"
 #include "sources/sources.h"
 #include "store/store.h"
@@ -61,6 +62,7 @@ struct app_ctx {
 	struct outbox *outbox;
 	struct partner_links links;   /* the link routes' ctx */
 	struct linking *linking;
+	struct offers_relay *offers;  /* the TentuPlay relay's route ctx */
 };
 
 /* Most sources grantd may know. */

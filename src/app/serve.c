@@ -38,6 +38,7 @@ struct server {
 	struct outbox *outbox;
 	struct pull *pull;
 	struct linking *linking;
+	struct offers_relay *offers;
 	struct pull_settings pull_settings[APP_SOURCES_MAX];
 	const struct pull_settings *pull_by_source[APP_SOURCES_MAX];
 	struct app_ctx ctx;
@@ -393,6 +394,34 @@ out:
 	return rc;
 }
 
+/* The TentuPlay offer relay (off while tentuplay.verify_url is empty). */
+static int start_offers(struct server *s)
+{
+	const struct config *c = &s->cfg;
+	struct offers_relay_options o = {
+		.outbound = s->outbound, .store = s->store,
+		.verify_url = c->tentuplay.verify_url,
+		.api_key = c->tentuplay.api_key,
+		.api_key_header = c->tentuplay.api_key_header,
+		.payload_key = c->tentuplay.payload_key,
+		.nonce_bytes = atoi(c->tentuplay.nonce_bytes),
+		.timezone = c->tentuplay.timezone,
+		.timeout_ms = c->tentuplay.timeout_ms,
+	};
+	char *err = NULL;
+
+	if (offers_relay_new(&o, &s->offers, &err)) {
+		fprintf(stderr, "grantd: %s\n", err);
+		free(err);
+		return -1;
+	}
+	if (*c->tentuplay.verify_url)
+		ops_log(OPS_LOG_INFO, "provider_enabled", "tentuplay: grantd "
+			"relays offer verifications");
+	s->ctx.offers = s->offers;
+	return 0;
+}
+
 static int start(struct server *s)
 {
 	struct catalog *c;
@@ -423,6 +452,8 @@ static int start(struct server *s)
 		.public_url = s->cfg.linking.public_url,
 		.return_to_allow = &s->cfg.linking.return_to_allow });
 	s->ctx.linking = s->linking;
+	if (start_offers(s))
+		return -1;
 	return start_http(s);
 }
 
@@ -518,7 +549,8 @@ static void stop(struct server *s)
 	linking_free(s->linking);
 	outbox_free(s->outbox);    /* after the delivery in hand, which may */
 	pull_free(s->pull);        /* use the pull runtime: freed after it */
-	outbound_free(s->outbound);
+	outbound_free(s->outbound); /* answers relay calls in flight */
+	offers_relay_free(s->offers);
 	auth_free(s->auth);
 	store_close(s->store);  /* after HTTP: finishes the current commit */
 	engine_free(s->engine);

@@ -1,6 +1,6 @@
 /* offers: the TentuPlay offer verification relay — decrypting the `result`
- * of TentuPlay's verify answer and checking the offer it carries (the
- * decoder only for now: no routes, no configuration keys). */
+ * of TentuPlay's verify answer and checking the offer it carries, and the
+ * route that asks TentuPlay on the game backend's behalf (relay.c). */
 #ifndef GRANTD_OFFERS_H
 #define GRANTD_OFFERS_H
 
@@ -60,5 +60,42 @@ int offers_local_time_parse(const char *s, int offset_minutes, int64_t *out_ms);
 int offers_validate(const char *plain, size_t len, const char *account_id,
 		    int64_t now_ms, int offset_minutes, json_t **offer,
 		    char *why, size_t why_size);
+
+/* ---- the relay (relay.c) ------------------------------------------------ */
+
+struct http_request;
+struct outbound;
+struct store;
+
+/* tentuplay.* as the relay reads them (strings borrowed for the call to
+ * offers_relay_new only). */
+struct offers_relay_options {
+	struct outbound *outbound;   /* borrowed; outlives the relay's requests */
+	struct store *store;         /* borrowed */
+	const char *verify_url;      /* "": the relay is off (503) */
+	const char *api_key;
+	const char *api_key_header;  /* "x-api-key" */
+	const char *payload_key;     /* 32 bytes */
+	int nonce_bytes;             /* 8 or 12 */
+	const char *timezone;        /* as offers_zone_parse takes */
+	int64_t timeout_ms;
+};
+
+struct offers_relay;
+
+/* Builds the relay. Returns 0 and a new relay in *out, or -1 with a
+ * message naming the bad key (never a key's value) in *err (owned by the
+ * caller): with verify_url set, api_key and a 32-byte payload_key are
+ * required. */
+int offers_relay_new(const struct offers_relay_options *o,
+		     struct offers_relay **out, char **err);
+/* Frees the relay (after the HTTP server and the outbound loop have
+ * stopped). Accepts NULL. */
+void offers_relay_free(struct offers_relay *r);
+
+/* POST /v1/accounts/{account_id}/offers/verify {"offer_id": n}; route
+ * ctx: struct offers_relay. Suspends the request and answers from the
+ * outbound loop once TentuPlay has. */
+void offers_verify_handler(struct http_request *req);
 
 #endif

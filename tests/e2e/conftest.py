@@ -18,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))  # tests/: `import fakes`
 from fakes.fixtures import (fake_epic, fake_primegaming,  # noqa: E402,F401
-                            fake_steam, fake_twitch)
+                            fake_steam, fake_tentuplay, fake_twitch)
 GRANTD = os.environ.get("GRANTD_BIN", str(REPO / "build" / "grantd"))
 TEST_CATALOG = HERE / "catalog_test.json"
 # With GRANTD_SANITIZER_CHECK=1 (GRANTD_BIN an ASan/UBSan build), every

@@ -7,8 +7,9 @@ from .gamepot import FakeGamepot
 from .oauth import OAuthFake, pkce_challenge
 from .primegaming import FakePrimeGaming
 from .steam import FakeSteam
+from .tentuplay import FakeTentuPlay
 from .twitch import FakeTwitch
 
 __all__ = ["FakeProvider", "OAuthFake", "HttpError", "Request", "Response",
            "FakeTwitch", "FakeEpic", "FakeSteam", "FakePrimeGaming",
-           "FakeGamepot", "pkce_challenge"]
+           "FakeGamepot", "FakeTentuPlay", "pkce_challenge"]

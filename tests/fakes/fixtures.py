@@ -6,6 +6,7 @@ from .epic import FakeEpic
 from .gamepot import FakeGamepot
 from .primegaming import FakePrimeGaming
 from .steam import FakeSteam
+from .tentuplay import FakeTentuPlay
 from .twitch import FakeTwitch
 
 
@@ -40,6 +41,20 @@ def fake_primegaming():
 @pytest.fixture
 def fake_gamepot():
     yield from running(FakeGamepot())
+
+
+@pytest.fixture
+def fake_tentuplay():
+    yield from running(FakeTentuPlay())
+
+
+def tentuplay_config(fake, **override):
+    """{"tentuplay": <section>} pointing grantd's offer relay at a running
+    FakeTentuPlay (a top-level section, not under `providers`); `override`
+    replaces keys (e.g. payload_key=... for a wrong key)."""
+    section = fake.grantd_config()
+    section.update(override)
+    return {"tentuplay": section}
 
 
 def providers_config(*fakes):
