@@ -543,13 +543,16 @@ static void stop(struct server *s)
 		if (http_server_wait_idle(s->http, DRAIN_TIMEOUT_MS))
 			ops_log(OPS_LOG_WARN, "drain_timeout", "requests still in "
 				"flight after %d ms", DRAIN_TIMEOUT_MS);
-		http_server_stop(s->http);
 	}
-	pull_stop(s->pull);        /* syncs in progress finish first */
+	/* What answers suspended requests ends while the server still holds
+	 * them: syncs past the drain finish, relay calls in flight end. */
+	pull_stop(s->pull);
+	outbound_stop(s->outbound);
+	http_server_stop(s->http);
 	linking_free(s->linking);
 	outbox_free(s->outbox);    /* after the delivery in hand, which may */
 	pull_free(s->pull);        /* use the pull runtime: freed after it */
-	outbound_free(s->outbound); /* answers relay calls in flight */
+	outbound_free(s->outbound);
 	offers_relay_free(s->offers);
 	auth_free(s->auth);
 	store_close(s->store);  /* after HTTP: finishes the current commit */

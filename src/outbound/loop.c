@@ -134,17 +134,23 @@ int outbound_new(struct outbound **out, char **err)
 	return 0;
 }
 
+void outbound_stop(struct outbound *o)
+{
+	if (!o || !o->started)
+		return;
+	pthread_mutex_lock(&o->lock);
+	o->stopping = true;
+	pthread_mutex_unlock(&o->lock);
+	curl_multi_wakeup(o->multi);
+	pthread_join(o->thread, NULL);
+	o->started = false;
+}
+
 void outbound_free(struct outbound *o)
 {
 	if (!o)
 		return;
-	if (o->started) {
-		pthread_mutex_lock(&o->lock);
-		o->stopping = true;
-		pthread_mutex_unlock(&o->lock);
-		curl_multi_wakeup(o->multi);
-		pthread_join(o->thread, NULL);
-	}
+	outbound_stop(o);
 	if (o->multi)
 		curl_multi_cleanup(o->multi);
 	pthread_mutex_destroy(&o->lock);

@@ -58,7 +58,10 @@ struct outbound;
  * message in *err (owned by the caller). */
 int outbound_new(struct outbound **out, char **err);
 /* Stops the loop: requests queued or in flight end with OUTBOUND_CLOSED
- * (their done runs before this returns). Accepts NULL. */
+ * (their done runs before this returns), and later submissions are
+ * refused; the loop stays valid until outbound_free. Accepts NULL. */
+void outbound_stop(struct outbound *o);
+/* Stops the loop if still running and frees it. Accepts NULL. */
 void outbound_free(struct outbound *o);
 
 /* Queues a request. Returns 0, or -1 if the loop is stopping (done is
