@@ -23,6 +23,11 @@ typedef void (*http_handler_fn)(struct http_request *req);
 
 /* Route flags. */
 #define HTTP_ROUTE_JSON_BODY 1u  /* Content-Type must be application/json */
+/* The route's path parameters are secrets (a webhook secret in the URL):
+ * the access log and the router's error messages show each as
+ * "(redacted)", for this route and for any path that shares its literal
+ * segments up to the parameter, matched or not. */
+#define HTTP_ROUTE_SECRET_PARAMS 2u
 
 /* One row of the route table. A pattern is a path whose segments are
  * literals or "{name}" parameters, e.g. "/v1/accounts/{account_id}".
