@@ -61,6 +61,7 @@ struct app_ctx {
 	struct outbox *outbox;
 	struct partner_links links;   /* the link routes' ctx */
 	struct linking *linking;
+	const struct gamepot_settings *gamepot; /* GAMEPOT's routes' ctx */
 };
 
 /* Most sources grantd may know. */

@@ -117,6 +117,12 @@ const char *http_request_param(const struct http_request *req, const char *name)
  * Sets *bad when present but malformed. */
 const char *http_request_query(struct http_request *req, const char *name,
 			       bool *bad);
+/* The whole query string as received, "k=v&k2=v2" with values still
+ * %-encoded (borrowed; "" when there is none). */
+const char *http_request_query_string(struct http_request *req);
+/* The client's address (a struct sockaddr_in or _in6; borrowed), or NULL
+ * if unknown. */
+const void *http_request_client_addr(const struct http_request *req);
 /* An optional integer query argument in [min, max] into *out (left as is
  * when absent). Returns 0, or replies 400 InvalidRequest naming the
  * argument and its range, and returns -1. */

@@ -29,8 +29,11 @@ Test(sources, table_is_consistent)
 		for (size_t j = 0; j < i; j++)
 			cr_assert_str_neq(all[j]->id, s->id);
 		cr_assert_eq(s->scope & ~known, 0, "%s: unknown scope bits", s->id);
-		cr_assert(s->n_routes == 0 || s->scope, "%s: routes without a scope",
-			  s->id);
+		for (size_t r = 0; r < s->n_routes; r++)
+			cr_assert(s->scope || (s->routes[r].flags &
+					       HTTP_ROUTE_SECRET_PARAMS),
+				  "%s: a route without a scope or a path secret",
+				  s->id);
 		for (size_t k = 0; k < s->n_namespaces; k++)
 			cr_assert_not_null(catalog_namespace_path(s->namespaces[k]));
 		snprintf(prefix, sizeof(prefix), "/v1/%s/", s->id);
