@@ -217,7 +217,7 @@ struct gamepot_settings {
 	X(SERVER_ID, "serverId", 1024) \
 	X(PLAYER_ID, "playerId", 1024) \
 	X(ETC, "etc", 1024) \
-	X(TP, "tp", 1)
+	X(TP, "tp", 16)
 
 enum sources_gp_field {
 #define SOURCES_GP_ENUM(id, name, max) SOURCES_GP_##id,
