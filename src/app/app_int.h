@@ -62,6 +62,7 @@ struct app_ctx {
 	struct outbox *outbox;
 	struct partner_links links;   /* the link routes' ctx */
 	struct linking *linking;
+	const struct gamepot_settings *gamepot; /* GAMEPOT's routes' ctx */
 	struct offers_relay *offers;  /* the TentuPlay relay's route ctx */
 };
 

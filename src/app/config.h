@@ -78,6 +78,12 @@ struct config {
 		int64_t max_attempts;        /* default 20 */
 	} outbox;
 	struct {
+		char *project_id;            /* "": any projectId is refused */
+		struct util_strlist webhook_secrets; /* the path secrets accepted */
+		struct util_strlist allowed_ips;     /* CIDRs; empty: any address */
+		char *test_payments;         /* "grant" (default) or "reject" */
+	} gamepot;
+	struct {
 		char *verify_url;        /* "": the offer relay is off */
 		char *api_key;           /* secret */
 		char *api_key_header;    /* "x-api-key" */

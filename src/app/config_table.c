@@ -19,6 +19,7 @@ static const char *const log_levels[] = {
 	"debug", "info", "warn", "error", NULL,
 };
 
+static const char *const test_payment_policies[] = { "grant", "reject", NULL };
 static const char *const nonce_sizes[] = { "8", "12", NULL };
 
 static const char *const bool_true[] = { "true", "yes", "on", "1", NULL };
@@ -103,6 +104,14 @@ static int check_url(const char *v)
 	if (strpbrk(v, "?# ") || v[n - 1] == '/' || !util_is_printable_ascii(v, n))
 		return -1;
 	return strlen(strchr(v, ':') + 3) ? 0 : -1;
+}
+
+/* An address or CIDR network. Returns 0 or -1. */
+static int check_cidr(const char *v)
+{
+	struct util_cidr c;
+
+	return util_cidr_parse(v, &c);
 }
 
 /* tentuplay.verify_url: "" (the relay is off) or a URL as check_url. */
@@ -561,6 +570,35 @@ const struct config_option config_options[] = {
 		.help = "deliveries tried before a row is dead",
 	},
 	{
+		.section = "gamepot", .key = "project_id",
+		.env = "GRANTD_GAMEPOT_PROJECT_ID",
+		.type = CONFIG_STRING,
+		.def = "", .offset = OPT_AT(gamepot.project_id),
+		.help = "GAMEPOT project id webhooks must name; empty: webhooks refused",
+	},
+	{
+		.section = "gamepot", .key = "webhook_secrets",
+		.env = "GRANTD_GAMEPOT_WEBHOOK_SECRETS",
+		.type = CONFIG_LIST, .secret = true,
+		.def = "", .offset = OPT_AT(gamepot.webhook_secrets),
+		.help = "secrets accepted in the webhook path (several while rotating)",
+	},
+	{
+		.section = "gamepot", .key = "allowed_ips",
+		.env = "GRANTD_GAMEPOT_ALLOWED_IPS",
+		.type = CONFIG_LIST, .check = check_cidr,
+		.rule = "must be a list of IPv4 or IPv6 addresses or CIDR networks",
+		.def = "", .offset = OPT_AT(gamepot.allowed_ips),
+		.help = "networks GAMEPOT's webhooks may come from; empty: any",
+	},
+	{
+		.section = "gamepot", .key = "test_payments",
+		.env = "GRANTD_GAMEPOT_TEST_PAYMENTS",
+		.type = CONFIG_ENUM, .choices = test_payment_policies,
+		.def = "grant", .offset = OPT_AT(gamepot.test_payments),
+		.help = "what a test payment (tp=1) does: grant or reject",
+	},
+	{
 		.section = "tentuplay", .key = "verify_url",
 		.env = "GRANTD_TENTUPLAY_VERIFY_URL",
 		.type = CONFIG_STRING, .check = check_optional_url,
@@ -664,6 +702,19 @@ static int set_list(const struct config_option *opt, struct config *c,
 	for (const char *q = text; *q; q++)
 		if (!strchr(space, *q) && !util_is_printable_ascii(q, 1))
 			return -1;
+	if (opt->check) {
+		/* every word must pass before the list changes */
+		for (const char *q = text; *(q += strspn(q, space));) {
+			size_t n = strcspn(q, space);
+			char *w = util_xstrndup(q, n);
+			int bad = opt->check(w);
+
+			free(w);
+			if (bad)
+				return -1;
+			q += n;
+		}
+	}
 	util_strlist_release(l);
 	while (*(p += strspn(p, space))) {
 		size_t n = strcspn(p, space);
@@ -744,6 +795,11 @@ void config_option_format(const struct config_option *opt,
 	const struct util_strlist *l;
 	const char *s;
 
+	if (opt->secret && opt->type == CONFIG_LIST) {
+		l = field_of(opt, c);
+		util_buf_puts(out, l->len ? "(set)" : "");
+		return;
+	}
 	if (opt->secret) {
 		s = *(char *const *)field_of(opt, c);
 		util_buf_puts(out, s && *s ? "(set)" : "");

@@ -32,7 +32,7 @@ static void readyz(struct http_request *req)
 }
 
 /* Appends every source's routes, with the source's scope and the engine
- * as their ctx. */
+ * as their ctx (GAMEPOT's: its settings, which hold the engine). */
 static size_t source_routes(struct http_route *r, struct app_ctx *ctx)
 {
 	size_t n_sources, n = 0;
@@ -46,7 +46,9 @@ static size_t source_routes(struct http_route *r, struct app_ctx *ctx)
 				.method = sr->method, .pattern = sr->pattern,
 				.handler = sr->handler, .scopes = all[i]->scope,
 				.flags = sr->flags, .name = sr->name,
-				.ctx = ctx->engine, .throttled = sr->throttled,
+				.ctx = all[i] == &source_gamepot ?
+				       (void *)ctx->gamepot : ctx->engine,
+				.throttled = sr->throttled,
 			};
 		}
 	}

@@ -41,6 +41,8 @@ struct server {
 	struct offers_relay *offers;
 	struct pull_settings pull_settings[APP_SOURCES_MAX];
 	const struct pull_settings *pull_by_source[APP_SOURCES_MAX];
+	struct gamepot_settings gamepot;
+	struct util_cidr *gamepot_nets;
 	struct app_ctx ctx;
 	struct http_route routes[APP_ROUTES_MAX];
 	struct http_server *http;
@@ -394,6 +396,31 @@ out:
 	return rc;
 }
 
+/* gamepot.*: the purchase webhook's settings (the config validated every
+ * network already). */
+static void gamepot_settings(struct server *s)
+{
+	const struct util_strlist *ips = &s->cfg.gamepot.allowed_ips;
+	const struct util_strlist *keys = &s->cfg.gamepot.webhook_secrets;
+
+	s->gamepot_nets = util_xcalloc(ips->len + 1, sizeof(*s->gamepot_nets));
+	for (size_t i = 0; i < ips->len; i++)
+		if (util_cidr_parse(ips->items[i], &s->gamepot_nets[i]))
+			util_bug(__FILE__, __LINE__, "gamepot.allowed_ips unchecked");
+	s->gamepot = (struct gamepot_settings){
+		.engine = s->engine,
+		.project_id = s->cfg.gamepot.project_id ?
+			      s->cfg.gamepot.project_id : "",
+		.secrets = (const char *const *)keys->items,
+		.n_secrets = keys->len,
+		.allowed = s->gamepot_nets,
+		.n_allowed = ips->len,
+		.reject_test_payments = s->cfg.gamepot.test_payments &&
+			strcmp(s->cfg.gamepot.test_payments, "reject") == 0,
+	};
+	s->ctx.gamepot = &s->gamepot;
+}
+
 /* The TentuPlay offer relay (off while tentuplay.verify_url is empty). */
 static int start_offers(struct server *s)
 {
@@ -452,6 +479,7 @@ static int start(struct server *s)
 		.public_url = s->cfg.linking.public_url,
 		.return_to_allow = &s->cfg.linking.return_to_allow });
 	s->ctx.linking = s->linking;
+	gamepot_settings(s);
 	if (start_offers(s))
 		return -1;
 	return start_http(s);
@@ -557,6 +585,7 @@ static void stop(struct server *s)
 	auth_free(s->auth);
 	store_close(s->store);  /* after HTTP: finishes the current commit */
 	engine_free(s->engine);
+	free(s->gamepot_nets);
 	catalog_holder_free(s->catalog);
 	config_release(&s->cfg);
 	util_buf_release(&s->tls_cert);

@@ -131,15 +131,19 @@ static void fingerprint(const struct engine_entitlement *ent,
 	unsigned char md[32];
 	char stack[2048], quantity[24], *buf = stack;
 	const char *parts[] = { ent->source, ent->external_id, ent->account_id,
-				ent->provider_item_id, quantity };
+				ent->provider_item_id, quantity,
+				ent->fingerprint_extra };
+	/* without an extra part, the digest is what it always was */
+	size_t n = ent->fingerprint_extra ? UTIL_ARRAY_LEN(parts) :
+		   UTIL_ARRAY_LEN(parts) - 1;
 	size_t len[UTIL_ARRAY_LEN(parts)], total = 0, at = 0;
 
 	snprintf(quantity, sizeof(quantity), "%" PRId64, ent->quantity);
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++)
+	for (size_t i = 0; i < n; i++)
 		total += len[i] = strlen(parts[i]) + 1;
 	if (total > sizeof(stack))
 		buf = util_xmalloc(total);
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(parts); i++) {
+	for (size_t i = 0; i < n; i++) {
 		memcpy(buf + at, parts[i], len[i]);
 		at += len[i];
 	}

@@ -45,6 +45,9 @@ struct engine_entitlement {
 	const char *provider_item_id;
 	int64_t quantity;               /* 1..ENGINE_QUANTITY_MAX (checked) */
 	int64_t received_at_ms;
+	/* NULL, or the rest of the request as NUL-free text: fingerprinted
+	 * too, so a repeat that differs only there is a conflict. */
+	const char *fingerprint_extra;
 };
 
 #define ENGINE_MESSAGE_MAX 320

@@ -23,6 +23,11 @@ typedef void (*http_handler_fn)(struct http_request *req);
 
 /* Route flags. */
 #define HTTP_ROUTE_JSON_BODY 1u  /* Content-Type must be application/json */
+/* The route's path parameters are secrets (a webhook secret in the URL):
+ * the access log and the router's error messages show each as
+ * "(redacted)", for this route and for any path that shares its literal
+ * segments up to the parameter, matched or not. */
+#define HTTP_ROUTE_SECRET_PARAMS 2u
 
 /* One row of the route table. A pattern is a path whose segments are
  * literals or "{name}" parameters, e.g. "/v1/accounts/{account_id}".
@@ -112,6 +117,12 @@ const char *http_request_param(const struct http_request *req, const char *name)
  * Sets *bad when present but malformed. */
 const char *http_request_query(struct http_request *req, const char *name,
 			       bool *bad);
+/* The whole query string as received, "k=v&k2=v2" with values still
+ * %-encoded (borrowed; "" when there is none). */
+const char *http_request_query_string(struct http_request *req);
+/* The client's address (a struct sockaddr_in or _in6; borrowed), or NULL
+ * if unknown. */
+const void *http_request_client_addr(const struct http_request *req);
 /* An optional integer query argument in [min, max] into *out (left as is
  * when absent). Returns 0, or replies 400 InvalidRequest naming the
  * argument and its range, and returns -1. */

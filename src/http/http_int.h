@@ -71,6 +71,7 @@ struct http_request {
 	const struct http_compiled_route *route;
 	const char *method;
 	const char *url;
+	char *log_path;        /* url with secret segments redacted (owned) */
 	int64_t start_us;
 	char request_id[129];
 	enum http_request_state state;
@@ -113,6 +114,12 @@ void http_router_free(struct http_server *s);
  * *allowed set to the methods the path accepts (0: no such path). On a
  * match, decoded parameters are stored in req. Sets *bad_param when a
  * parameter is malformed (bad escape, empty). */
+/* A copy of the raw path `url` (owned by the caller) in which every
+ * segment that is a parameter of a HTTP_ROUTE_SECRET_PARAMS route reads
+ * "(redacted)": for each such route, segments are compared in order, and
+ * a parameter segment is redacted while all literal segments before it
+ * match. What follows the path ('?…') is dropped. */
+char *http_router_redact(const struct http_server *s, const char *url);
 const struct http_compiled_route *http_router_match(struct http_server *s,
 						    struct http_request *req,
 						    enum http_method method,

@@ -149,6 +149,7 @@ void http_request_free(struct http_request *req)
 		free(req->param_value[i]);
 	util_buf_release(&req->body);
 	util_strlist_release(&req->query_values);
+	free(req->log_path);
 	free(req->log_account);
 	free(req->log_transaction);
 	free(req);

@@ -48,6 +48,43 @@ const char *http_request_query(struct http_request *req, const char *name,
 	return req->query_values.items[req->query_values.len - 1];
 }
 
+static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
+			       const char *key, const char *value)
+{
+	struct util_buf *b = cls;
+
+	(void)kind;
+	if (b->len)
+		util_buf_putc(b, '&');
+	util_buf_puts(b, key);
+	if (value) {
+		util_buf_putc(b, '=');
+		util_buf_puts(b, value);
+	}
+	return MHD_YES;
+}
+
+const char *http_request_query_string(struct http_request *req)
+{
+	struct util_buf b;
+	char *text;
+
+	util_buf_init(&b, 0);
+	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &b);
+	text = util_buf_take(&b);
+	util_strlist_add(&req->query_values, "%s", text);
+	free(text);
+	return req->query_values.items[req->query_values.len - 1];
+}
+
+const void *http_request_client_addr(const struct http_request *req)
+{
+	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
+		req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+	return ci ? (const void *)ci->client_addr : NULL;
+}
+
 int http_request_query_int(struct http_request *req, const char *name,
 			   int64_t min, int64_t max, int64_t *out)
 {

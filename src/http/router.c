@@ -161,6 +161,50 @@ static int bind_params(const struct http_compiled_route *cr,
 	return 0;
 }
 
+char *http_router_redact(const struct http_server *s, const char *url)
+{
+	static const char mask[] = "(redacted)";
+	const char *seg[HTTP_MAX_SEGMENTS];
+	size_t len[HTTP_MAX_SEGMENTS];
+	bool hide[HTTP_MAX_SEGMENTS] = { false };
+	size_t n = split_path(url, seg, len);
+	struct util_buf out;
+
+	if (n == SIZE_MAX) {
+		/* not a path the router takes: redact everything past a
+		 * prefix no secret route shares, i.e. keep nothing */
+		for (size_t i = 0; i < s->n_routes; i++)
+			if (s->routes[i].route->flags & HTTP_ROUTE_SECRET_PARAMS)
+				return util_xstrdup(mask);
+		return util_xstrdup(url);
+	}
+	for (size_t i = 0; i < s->n_routes; i++) {
+		const struct http_compiled_route *cr = &s->routes[i];
+
+		if (!(cr->route->flags & HTTP_ROUTE_SECRET_PARAMS))
+			continue;
+		for (size_t k = 0; k < n && k < cr->n_segments; k++) {
+			const char *lit = cr->literal[k];
+
+			if (!lit) {
+				hide[k] = true;
+				continue;
+			}
+			if (strlen(lit) != len[k] || memcmp(lit, seg[k], len[k]))
+				break;
+		}
+	}
+	util_buf_init(&out, 0);
+	for (size_t k = 0; k < n; k++) {
+		util_buf_puts(&out, "/");
+		if (hide[k])
+			util_buf_puts(&out, mask);
+		else
+			util_buf_append(&out, seg[k], len[k]);
+	}
+	return util_buf_take(&out);
+}
+
 const struct http_compiled_route *http_router_match(struct http_server *s,
 						    struct http_request *req,
 						    enum http_method method,

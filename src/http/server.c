@@ -87,10 +87,11 @@ static bool route_request(struct http_request *req)
 		http_methods_format(allowed, allow, sizeof(allow));
 		http_reply_header(req, "Allow", allow);
 		http_reply_error(req, 405, "MethodNotAllowed", "%s is not allowed "
-				 "on %s; allowed: %s", req->method, req->url, allow);
+				 "on %s; allowed: %s", req->method, req->log_path,
+				 allow);
 	} else {
 		http_reply_error(req, 404, "NotFound", "no route for %s %s",
-				 req->method, req->url);
+				 req->method, req->log_path);
 	}
 	return false;
 }
@@ -183,6 +184,7 @@ static struct http_request *request_new(struct http_server *s,
 	req->server = s;
 	req->conn = conn;
 	req->url = url;
+	req->log_path = http_router_redact(s, url);
 	req->method = method;
 	req->start_us = util_mono_us();
 	req->state = HTTP_REQ_READING;
@@ -307,7 +309,7 @@ static void log_request(const struct http_request *req,
 		return;
 	ops_log_str(&l, "request_id", req->request_id);
 	ops_log_str(&l, "method", req->method);
-	ops_log_str(&l, "path", req->url);
+	ops_log_str(&l, "path", req->log_path);
 	ops_log_str(&l, "route", req->route ? req->route->route->name : NULL);
 	ops_log_int(&l, "status", req->status);
 	ops_log_int(&l, "duration_us", util_mono_us() - req->start_us);

@@ -12,6 +12,7 @@ static const struct source *const all[] = {
 	&source_twitch,
 	&source_epic,
 	&source_steam,
+	&source_gamepot,
 };
 
 const struct source *const *sources_all(size_t *n)

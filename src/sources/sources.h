@@ -185,6 +185,68 @@ extern const struct source source_epic;
 /* Steam: linkable SteamID64s. */
 extern const struct source source_steam;
 
+/* GAMEPOT: the purchase webhook (GET or POST
+ * /v1/gamepot/{webhook_secret}/purchase), authenticated by the secret in
+ * its path. Its routes' ctx is a struct gamepot_settings. */
+extern const struct source source_gamepot;
+
+/* gamepot.*, as configured, with the engine (all borrowed; they must
+ * outlive the server). */
+struct gamepot_settings {
+	struct engine *engine;
+	const char *project_id;           /* "": every webhook is refused */
+	const char *const *secrets;       /* none: every webhook is 404 */
+	size_t n_secrets;
+	const struct util_cidr *allowed;  /* none: any client address */
+	size_t n_allowed;
+	bool reject_test_payments;        /* test_payments: reject */
+};
+
+/* The purchase webhook's fields, in the seed's order. */
+#define SOURCES_GP_FIELDS(X) \
+	X(USER_ID, "userId", 128) \
+	X(ORDER_ID, "orderId", 512) \
+	X(PROJECT_ID, "projectId", 128) \
+	X(PLATFORM, "platform", 128) \
+	X(PRODUCT_ID, "productId", 256) \
+	X(STORE, "store", 64) \
+	X(PAYMENT, "payment", 64) \
+	X(TRANSACTION_ID, "transactionId", 512) \
+	X(GAMEPOT_ORDER_ID, "gamepotOrderId", 512) \
+	X(UNIQUE_ID, "uniqueId", 512) \
+	X(SERVER_ID, "serverId", 1024) \
+	X(PLAYER_ID, "playerId", 1024) \
+	X(ETC, "etc", 1024) \
+	X(TP, "tp", 16)
+
+enum sources_gp_field {
+#define SOURCES_GP_ENUM(id, name, max) SOURCES_GP_##id,
+	SOURCES_GP_FIELDS(SOURCES_GP_ENUM)
+#undef SOURCES_GP_ENUM
+	SOURCES_GP_FIELD_COUNT
+};
+
+/* A parsed purchase webhook: each field decoded (owned; NULL when absent
+ * or empty). */
+struct sources_gp_purchase {
+	char *field[SOURCES_GP_FIELD_COUNT];
+	bool test_payment;                /* tp=1 */
+};
+
+/* Parses a purchase webhook's arguments, form-encoded ("k=v&…", '+' a
+ * space, %-escapes), from a query string or a POST body of `len` bytes.
+ * Unknown names are ignored; a known name given twice, a malformed
+ * escape, a field over its maximum length, a missing userId, projectId,
+ * productId or both transactionId and gamepotOrderId, or a tp other than
+ * 0 or 1 is refused. Returns 0 with *out filled (release it with
+ * sources_gamepot_purchase_release), or -1 with a message in msg (and *out
+ * empty). Exposed for the fuzzer and unit tests. */
+int sources_gamepot_parse(const char *form, size_t len,
+			  struct sources_gp_purchase *out, char *msg,
+			  size_t msg_size);
+/* Frees the fields; accepts an empty struct. */
+void sources_gamepot_purchase_release(struct sources_gp_purchase *p);
+
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure
  * returns -1 with *code and a message in msg (and *root NULL). Exposed for

@@ -2,7 +2,9 @@
  * and number parsing. */
 #include "util/util.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <openssl/evp.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -216,4 +218,61 @@ int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out)
 		return -1;
 	*out = v;
 	return 0;
+}
+
+int util_cidr_parse(const char *text, struct util_cidr *out)
+{
+	char addr[INET6_ADDRSTRLEN];
+	const char *slash = strchr(text, '/');
+	size_t n = slash ? (size_t)(slash - text) : strlen(text);
+	int64_t bits;
+	bool v4;
+
+	if (n == 0 || n >= sizeof(addr))
+		return -1;
+	memcpy(addr, text, n);
+	addr[n] = '\0';
+	memset(out, 0, sizeof(*out));
+	v4 = inet_pton(AF_INET, addr, out->addr + 12) == 1;
+	if (v4) {
+		out->addr[10] = 0xff;
+		out->addr[11] = 0xff;
+	} else if (inet_pton(AF_INET6, addr, out->addr) != 1) {
+		return -1;
+	}
+	if (!slash) {
+		out->bits = 128;
+		return 0;
+	}
+	if (strlen(slash + 1) > 3 || strspn(slash + 1, "0123456789") !=
+	    strlen(slash + 1) || util_parse_int64(slash + 1, 0, v4 ? 32 : 128,
+						  &bits))
+		return -1;
+	out->bits = (unsigned)bits + (v4 ? 96 : 0);
+	return 0;
+}
+
+bool util_cidr_contains(const struct util_cidr *net, const void *sa)
+{
+	const struct sockaddr *s = sa;
+	unsigned char a[16] = { 0 };
+	unsigned full, rest;
+
+	if (!s)
+		return false;
+	if (s->sa_family == AF_INET) {
+		a[10] = a[11] = 0xff;
+		memcpy(a + 12, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	} else if (s->sa_family == AF_INET6) {
+		memcpy(a, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	} else {
+		return false;
+	}
+	full = net->bits / 8;
+	rest = net->bits % 8;
+	if (memcmp(a, net->addr, full))
+		return false;
+	if (rest && ((a[full] ^ net->addr[full]) & (0xffu << (8 - rest)) & 0xffu))
+		return false;
+	return true;
 }

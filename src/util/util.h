@@ -150,6 +150,19 @@ long util_percent_decode(const char *in, size_t n, char *out, bool plus_is_space
 /* True if every byte of s[0..n) is printable ASCII (0x20..0x7e). */
 bool util_is_printable_ascii(const char *s, size_t n);
 
+/* An IPv4 or IPv6 network: "192.0.2.0/24", "2001:db8::/32", or a bare
+ * address (all its bits). IPv4 is kept as an IPv4-mapped IPv6 address. */
+struct util_cidr {
+	unsigned char addr[16];
+	unsigned bits;               /* 0..128, counted on the mapped form */
+};
+/* Parses `text` into *out. Returns 0, or -1 if it is not a network (host
+ * bits set beyond the prefix are allowed and ignored). */
+int util_cidr_parse(const char *text, struct util_cidr *out);
+/* True if the address `sa` (struct sockaddr_in or _in6; NULL: false)
+ * lies in `net`. */
+bool util_cidr_contains(const struct util_cidr *net, const void *sa);
+
 /* Parses a whole decimal integer in [min, max]. Returns 0 or -1. */
 int util_parse_int64(const char *s, int64_t min, int64_t max, int64_t *out);
 

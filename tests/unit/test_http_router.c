@@ -15,6 +15,8 @@ static const struct http_route table[] = {
 	{ HTTP_PUT, "/v1/accounts/{account_id}", noop, 0, 0, "put", NULL, NULL },
 	{ HTTP_GET, "/v1/accounts/{account_id}", noop, 0, 0, "get", NULL, NULL },
 	{ HTTP_GET, "/v1/accounts/{account_id}/inventory", noop, 0, 0, "inv", NULL, NULL },
+	{ HTTP_GET, "/v1/hook/{secret}/buy", noop, 0, HTTP_ROUTE_SECRET_PARAMS,
+	  "hook", NULL, NULL },
 };
 
 static struct http_server server;
@@ -99,4 +101,26 @@ Test(router, malformed_params_are_flagged)
 	cr_assert(bad);
 	cr_assert_not_null(match("GET", "/v1/accounts/a%00b", &allowed, &bad));
 	cr_assert(bad);
+}
+
+Test(router, secret_params_are_redacted_matched_or_not)
+{
+	static const struct {
+		const char *url, *want;
+	} cases[] = {
+		{ "/v1/hook/s3cret/buy", "/v1/hook/(redacted)/buy" },
+		{ "/v1/hook/s3cret/other/deeper", "/v1/hook/(redacted)/other/deeper" },
+		{ "/v1/hook/s3cret", "/v1/hook/(redacted)" },
+		{ "/v1/hook/", "/v1/hook/(redacted)" },
+		{ "/v1/accounts/p1", "/v1/accounts/p1" },
+		{ "/v1/hooks/s3cret/buy", "/v1/hooks/s3cret/buy" },
+		{ "no-slash", "(redacted)" },
+	};
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
+		char *got = http_router_redact(&server, cases[i].url);
+
+		cr_assert_str_eq(got, cases[i].want, "%s", cases[i].url);
+		free(got);
+	}
 }

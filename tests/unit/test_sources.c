@@ -29,8 +29,11 @@ Test(sources, table_is_consistent)
 		for (size_t j = 0; j < i; j++)
 			cr_assert_str_neq(all[j]->id, s->id);
 		cr_assert_eq(s->scope & ~known, 0, "%s: unknown scope bits", s->id);
-		cr_assert(s->n_routes == 0 || s->scope, "%s: routes without a scope",
-			  s->id);
+		for (size_t r = 0; r < s->n_routes; r++)
+			cr_assert(s->scope || (s->routes[r].flags &
+					       HTTP_ROUTE_SECRET_PARAMS),
+				  "%s: a route without a scope or a path secret",
+				  s->id);
 		for (size_t k = 0; k < s->n_namespaces; k++)
 			cr_assert_not_null(catalog_namespace_path(s->namespaces[k]));
 		snprintf(prefix, sizeof(prefix), "/v1/%s/", s->id);
@@ -86,4 +89,54 @@ Test(sources, external_ids_are_checked_per_provider)
 	cr_assert_eq(strlen(msg), 7);
 	cr_assert(source_primegaming.linkable && source_twitch.linkable &&
 		  source_epic.linkable && source_steam.linkable);
+}
+
+static const char *gp_parse_error(const char *form)
+{
+	static char msg[512];
+	struct sources_gp_purchase p;
+
+	if (sources_gamepot_parse(form, strlen(form), &p, msg, sizeof(msg)) == 0) {
+		sources_gamepot_purchase_release(&p);
+		return NULL;
+	}
+	return msg;
+}
+
+Test(sources, gamepot_parse_accepts_the_seed_fields)
+{
+	static const char form[] = "userId=player-1&orderId=o&projectId=pr"
+		"&platform=ios&productId=com.x%2Ey&store=apple&payment=card"
+		"&transactionId=GPA-1&gamepotOrderId=&uniqueId=u&serverId=s"
+		"&playerId=p&etc=a+b&tp=1&other=ignored";
+	struct sources_gp_purchase p;
+	char msg[128];
+
+	cr_assert_eq(sources_gamepot_parse(form, strlen(form), &p, msg,
+					   sizeof(msg)), 0, "%s", msg);
+	cr_assert_str_eq(p.field[SOURCES_GP_PRODUCT_ID], "com.x.y");
+	cr_assert_str_eq(p.field[SOURCES_GP_ETC], "a b");
+	cr_assert_null(p.field[SOURCES_GP_GAMEPOT_ORDER_ID]);  /* empty */
+	cr_assert(p.test_payment);
+	sources_gamepot_purchase_release(&p);
+}
+
+Test(sources, gamepot_parse_refuses_bad_input)
+{
+	cr_assert_str_eq(gp_parse_error("projectId=p&productId=x&transactionId=t"),
+			 "userId: required");
+	cr_assert_str_eq(gp_parse_error("userId=u&projectId=p&productId=x"),
+			 "gamepotOrderId or transactionId: required");
+	cr_assert_str_eq(gp_parse_error("userId=u&userId=u&projectId=p"),
+			 "userId: given more than once");
+	cr_assert_str_eq(gp_parse_error("userId=u%zz"),
+			 "userId: malformed %-escape or encoded NUL");
+	cr_assert_str_eq(gp_parse_error("store=12345678901234567890123456789012"
+					"345678901234567890123456789012345"),
+			 "store: must be at most 64 bytes (got 65)");
+	cr_assert_str_eq(gp_parse_error("userId=u&projectId=p&productId=x"
+					"&transactionId=t&tp=yes"),
+			 "tp: must be 0 or 1");
+	cr_assert_null(gp_parse_error("userId=u&projectId=p&productId=x"
+				      "&gamepotOrderId=g"));
 }

@@ -1,5 +1,7 @@
 /* Unit tests of util: buffers, JSON escaping, RFC 3339, percent-decoding,
  * ids and number parsing. */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
 #include <string.h>
@@ -124,4 +126,33 @@ Test(codec, parse_int64)
 	cr_assert_eq(util_parse_int64("", 0, 100, &v), -1);
 	cr_assert_eq(util_parse_int64(" 4", 0, 100, &v), -1);
 	cr_assert_eq(util_parse_int64("99999999999999999999", 0, INT64_MAX, &v), -1);
+}
+
+Test(util, cidr_parse_and_contains)
+{
+	struct util_cidr c;
+	struct sockaddr_in a4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 a6 = { .sin6_family = AF_INET6 };
+
+	cr_assert_eq(util_cidr_parse("192.0.2.0/24", &c), 0);
+	inet_pton(AF_INET, "192.0.2.77", &a4.sin_addr);
+	cr_assert(util_cidr_contains(&c, &a4));
+	inet_pton(AF_INET, "192.0.3.1", &a4.sin_addr);
+	cr_assert_not(util_cidr_contains(&c, &a4));
+	/* an IPv4 client seen on a dual-stack socket */
+	inet_pton(AF_INET6, "::ffff:192.0.2.9", &a6.sin6_addr);
+	cr_assert(util_cidr_contains(&c, &a6));
+	cr_assert_eq(util_cidr_parse("2001:db8::/32", &c), 0);
+	inet_pton(AF_INET6, "2001:db8:1::5", &a6.sin6_addr);
+	cr_assert(util_cidr_contains(&c, &a6));
+	cr_assert_eq(util_cidr_parse("127.0.0.1", &c), 0);
+	cr_assert_eq(c.bits, 128);
+	cr_assert_eq(util_cidr_parse("0.0.0.0/0", &c), 0);
+	cr_assert(util_cidr_contains(&c, &a4));
+	cr_assert_not(util_cidr_contains(&c, NULL));
+	cr_assert_eq(util_cidr_parse("192.0.2.0/33", &c), -1);
+	cr_assert_eq(util_cidr_parse("192.0.2.0/", &c), -1);
+	cr_assert_eq(util_cidr_parse("/8", &c), -1);
+	cr_assert_eq(util_cidr_parse("example.com", &c), -1);
+	cr_assert_eq(util_cidr_parse("10.0.0.0/+8", &c), -1);
 }
