@@ -38,14 +38,15 @@ unit: build-asan
 e2e: build
 	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e tests/fakes
 
-# The tests of what grantd calls out to (providers, linking, the outbox)
-# against the ASan/UBSan build, each server stopped cleanly and its stderr
+# The tests of what grantd calls out to (providers, linking, the outbox,
+# the offer relay) and of the GAMEPOT webhook's parsing, against the
+# ASan/UBSan build, each server stopped cleanly and its stderr
 # checked for sanitizer reports.
 E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_pull_steam.py tests/e2e/test_pull_primegaming.py \
 	tests/e2e/test_pull_sync.py tests/e2e/test_link_flow.py \
 	tests/e2e/test_outbox_ops.py tests/e2e/test_links.py \
-	tests/e2e/test_offers.py
+	tests/e2e/test_offers.py tests/e2e/test_gamepot.py
 e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		$(PYTHON) -m pytest -q $(E2E_ASAN)
