@@ -1,4 +1,4 @@
-/* sources/gamepot.c: GAMEPOT's purchase webhook — the seed's query
+/* sources/gamepot.c: GAMEPOT's purchase webhook — the documented query
  * (or form) fields in, its {"status", "message"} body out, exactly once
  * through the engine. The secret in the path is the only credential. */
 #include "sources/sources.h"

@@ -202,7 +202,7 @@ struct gamepot_settings {
 	bool reject_test_payments;        /* test_payments: reject */
 };
 
-/* The purchase webhook's fields, in the seed's order. */
+/* The purchase webhook's fields, in the order GAMEPOT documents them. */
 #define SOURCES_GP_FIELDS(X) \
 	X(USER_ID, "userId", 128) \
 	X(ORDER_ID, "orderId", 512) \

@@ -1,4 +1,4 @@
-"""GAMEPOT's purchase webhook: the seed's query fields in, its
+"""GAMEPOT's purchase webhook: the documented query fields in, its
 {"status", "message"} body out; the secret in the path is the credential
 and never shows in a log line."""
 import json

@@ -6,7 +6,7 @@ decryption code reads it: hex of nonce + AES-256-CTR ciphertext, the key the
 UTF-8 bytes of the payload key, with PyCryptodome (Debian's
 python3-pycryptodome, `Cryptodome`). An 8-byte nonce (the sample code;
 PyCryptodome then counts blocks in the other 8 bytes from 0) by default, or
-a 12-byte one (the seed's prose; a 4-byte counter)."""
+a 12-byte one (the guide's prose; a 4-byte counter)."""
 import base64
 import copy
 import json
@@ -23,7 +23,7 @@ PERSONALISED, AI = "personalised", "ai"
 
 def personalised_offer(product_id="diamond_pack_500", price=99.99,
                        discount_rate=10):
-    """The `offer` member of a manual (personalised) offer, as the seed
+    """The `offer` member of a manual (personalised) offer, as TentuPlay's guide
     shows it."""
     return {"price": price,
             "message": {"en": {"url": "https://example.com/offer",
@@ -36,7 +36,7 @@ def personalised_offer(product_id="diamond_pack_500", price=99.99,
 
 
 def ai_offer(slug="diamond_500", store="google"):
-    """The `offer` member of an AI in-game shop offer, as the seed shows
+    """The `offer` member of an AI in-game shop offer, as TentuPlay's guide shows
     it."""
     return {"offer_type": "ai",
             "recommendations": [{"store": store, "product_list": [{
@@ -69,7 +69,7 @@ def encrypt(document, payload_key, nonce_bytes=8, encoding="hex",
 
 
 def decrypt(result, payload_key, nonce_bytes=8):
-    """The seed's sample decryption code (hex only), for self-tests."""
+    """TentuPlay's sample decryption code (hex only), for self-tests."""
     data = bytes.fromhex(result)
     cipher = AES.new(payload_key.encode("utf-8"), AES.MODE_CTR,
                      nonce=data[:nonce_bytes])
@@ -104,7 +104,7 @@ class FakeTentuPlay(FakeProvider):
 
     A request without the right key in `api_key_header` answers 401
     {"success": false, "message"}; an offer the player was not given
-    answers 200 {"success": false, "result": ""} (the seed documents only
+    answers 200 {"success": false, "result": ""} (TentuPlay documents only
     the success answer: this shape is the fake's choice)."""
 
     provider_id = "tentuplay"

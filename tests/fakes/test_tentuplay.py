@@ -1,5 +1,5 @@
 """Self-tests of the TentuPlay fake, driven with requests the way grantd
-will call TentuPlay, and decrypted with the seed's sample code."""
+will call TentuPlay, and decrypted with TentuPlay's sample code."""
 import base64
 import json
 
@@ -37,7 +37,7 @@ def test_answer_decrypts_with_the_seed_sample_code(fake_tentuplay):
     assert r.status_code == 200
     body = r.json()
     assert body["success"] is True
-    # the seed's sample, verbatim in substance: 8-byte nonce
+    # TentuPlay's sample, verbatim in substance: 8-byte nonce
     byte_data = bytes.fromhex(body["result"])
     cipher = AES.new(fake_tentuplay.payload_key.encode("utf-8"),
                      AES.MODE_CTR, nonce=byte_data[:8])
