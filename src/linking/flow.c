@@ -5,6 +5,7 @@
  * stores its sealed tokens and schedules a first sync in one transaction
  * before sending the player back to return_to. */
 #include "linking/linking_int.h"
+#include "partner/partner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,17 +35,6 @@ bool linking_enabled(struct http_request *req, const struct linking *l)
 	http_reply_error(req, 404, "LinkingDisabled", "browser linking is off: "
 			 "linking.public_url is not set");
 	return false;
-}
-
-void linking_reply_store_error(struct http_request *req, int rc)
-{
-	http_reply_header(req, "Retry-After", "1");
-	if (rc == STORE_CLOSED)
-		http_reply_error(req, 503, "ShuttingDown", "the server is shutting "
-				 "down; nothing was done, retry");
-	else
-		http_reply_error(req, 503, "StoreUnavailable", "the store failed; "
-				 "nothing was committed, retry");
 }
 
 /* The {provider} path parameter if it links players in a browser
@@ -151,7 +141,7 @@ static void start_done(struct store_intent *in, int rc)
 	struct start *s = UTIL_CONTAINER_OF(in, struct start, intent);
 
 	if (rc != STORE_OK) {
-		linking_reply_store_error(s->req, rc);
+		partner_reply_store_error(s->req, rc);
 		return;
 	}
 	switch (s->result) {
@@ -408,7 +398,7 @@ static void state_done(struct store_intent *in, int rc)
 	int queued;
 
 	if (rc != STORE_OK) {
-		linking_reply_store_error(c->req, rc);
+		partner_reply_store_error(c->req, rc);
 		return;
 	}
 	if (c->result == STORE_SECRET_EXPIRED) {

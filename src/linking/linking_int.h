@@ -14,7 +14,5 @@ struct linking {
 
 /* True if the flow is on; otherwise replies 404 LinkingDisabled. */
 bool linking_enabled(struct http_request *req, const struct linking *l);
-/* Replies 503 for a store failure (or shutdown). */
-void linking_reply_store_error(struct http_request *req, int rc);
 
 #endif

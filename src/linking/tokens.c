@@ -2,6 +2,7 @@
  * backend asks for a single-use link token it hands to the player's
  * browser, which starts the link flow with it. */
 #include "linking/linking_int.h"
+#include "partner/partner.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,10 +48,9 @@ static void token_done(struct store_intent *in, int rc)
 	char at[25];
 
 	if (rc != STORE_OK) {
-		linking_reply_store_error(t->req, rc);
+		partner_reply_store_error(t->req, rc);
 	} else if (t->no_account) {
-		http_reply_error(t->req, 404, "AccountNotFound", "no account "
-				 "\"%s\" exists", t->account_id);
+		partner_reply_no_account(t->req, t->account_id);
 	} else {
 		util_rfc3339_format(t->expires_at_ms, at);
 		http_reply_header(t->req, "Cache-Control", "no-store");
@@ -75,26 +75,10 @@ static bool body_empty(struct http_request *req)
 	return ok;
 }
 
-/* The {account_id} path parameter if valid (borrowed); else replies 400. */
-static const char *account_param(struct http_request *req)
-{
-	const char *id = http_request_param(req, "account_id");
-	size_t n = id ? strlen(id) : 0;
-
-	if (n == 0 || n > STORE_ACCOUNT_ID_MAX || !util_is_printable_ascii(id, n)) {
-		http_reply_error(req, 400, "InvalidRequest", "account_id: must be "
-				 "1 to %d printable ASCII characters",
-				 STORE_ACCOUNT_ID_MAX);
-		return NULL;
-	}
-	http_request_log_account(req, id);
-	return id;
-}
-
 void linking_token_handler(struct http_request *req)
 {
 	struct linking *l = http_request_ctx(req);
-	const char *account = account_param(req);
+	const char *account = partner_account_param(req);
 	struct token_make *t;
 
 	if (!account || !linking_enabled(req, l))

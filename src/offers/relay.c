@@ -10,6 +10,7 @@
 
 #include "http/http.h"
 #include "outbound/outbound.h"
+#include "partner/partner.h"
 #include "store/store.h"
 
 /* Most of an answer read beyond the result itself. */
@@ -235,46 +236,27 @@ static int parse_body(struct http_request *req, json_int_t *offer_id)
 	return -1;
 }
 
-/* Replies 400/404/503 unless the account exists. Returns 0 if it does. */
-static int account_exists(struct http_request *req, struct store *st,
-			  const char *id)
+/* Replies 400/404/503 unless the request's account exists. Returns its
+ * id (borrowed), or NULL after the reply. */
+static const char *account_of(struct http_request *req, struct store *st)
 {
+	const char *id = partner_account_param(req);
 	struct store_account acct;
-	size_t n = id ? strlen(id) : 0;
-	bool found;
 
-	if (n == 0 || n > STORE_ACCOUNT_ID_MAX || !util_is_printable_ascii(id, n)) {
-		http_reply_error(req, 400, "InvalidRequest", "account_id: must "
-				 "be 1 to %d printable ASCII characters",
-				 STORE_ACCOUNT_ID_MAX);
-		return -1;
-	}
-	http_request_log_account(req, id);
-	if (store_account_read(st, id, &acct, &found)) {
-		http_reply_header(req, "Retry-After", "1");
-		http_reply_error(req, 503, "StoreUnavailable", "the store "
-				 "failed; retry");
-		return -1;
-	}
-	if (!found) {
-		http_reply_error(req, 404, "AccountNotFound", "no account "
-				 "\"%s\" exists", id);
-		return -1;
-	}
-	return 0;
+	return id && partner_account_found(req, st, id, &acct) ? id : NULL;
 }
 
 void offers_verify_handler(struct http_request *req)
 {
 	struct offers_relay *r = http_request_ctx(req);
-	const char *account_id = http_request_param(req, "account_id");
+	const char *account_id;
 	struct outbound_request out = { .method = "POST" };
 	struct verify_call *c;
 	json_int_t offer_id = 0;
 	json_t *j;
 	char *body;
 
-	if (account_exists(req, r->store, account_id) ||
+	if (!(account_id = account_of(req, r->store)) ||
 	    parse_body(req, &offer_id))
 		return;
 	if (!r->enabled) {

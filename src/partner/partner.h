@@ -41,6 +41,20 @@ int partner_parse_link_body(const char *body, size_t len,
 			    const char **external_id, json_t **root, char *msg,
 			    size_t msg_size);
 
+/* ---- for every handler of /v1/accounts/{account_id}/… (also the link
+ * flow's and the offer relay's) ---- */
+
+/* The {account_id} path parameter if it is a valid account id (borrowed);
+ * otherwise replies 400 and returns NULL. */
+const char *partner_account_param(struct http_request *req);
+/* Replies 404 AccountNotFound. */
+void partner_reply_no_account(struct http_request *req, const char *id);
+/* Reads account `id` into *out. Returns true if it exists; otherwise
+ * replies (404, or 503 for a store failure) and returns false. */
+bool partner_account_found(struct http_request *req, struct store *st,
+			   const char *id, struct store_account *out);
+/* Replies 503 for a store failure (or shutdown). */
+void partner_reply_store_error(struct http_request *req, int rc);
 #define PARTNER_PAGE_SIZE_DEFAULT 50
 #define PARTNER_PAGE_SIZE_MAX 1000
 
