@@ -82,6 +82,12 @@ struct config {
 		struct util_strlist webhook_secrets; /* the path secrets accepted */
 		struct util_strlist allowed_ips;     /* CIDRs; empty: any address */
 		char *test_payments;         /* "grant" (default) or "reject" */
+		char *api_base;              /* GAMEPOT's server API */
+		char *api_key;               /* secret; "": external payments off */
+		int64_t timeout_ms;          /* default 5000 */
+		struct {
+			bool block_on_failure;   /* true */
+		} login_validation;
 	} gamepot;
 	struct {
 		char *verify_url;        /* "": the offer relay is off */

@@ -417,6 +417,14 @@ static void gamepot_settings(struct server *s)
 		.n_allowed = ips->len,
 		.reject_test_payments = s->cfg.gamepot.test_payments &&
 			strcmp(s->cfg.gamepot.test_payments, "reject") == 0,
+		.store = s->store,
+		.catalog = s->catalog,
+		.outbound = s->outbound,
+		.outbox = s->outbox,
+		.api_base = s->cfg.gamepot.api_base,
+		.api_key = s->cfg.gamepot.api_key ? s->cfg.gamepot.api_key : "",
+		.timeout_ms = s->cfg.gamepot.timeout_ms,
+		.block_on_failure = s->cfg.gamepot.login_validation.block_on_failure,
 	};
 	s->ctx.gamepot = &s->gamepot;
 }

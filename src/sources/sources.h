@@ -200,6 +200,15 @@ struct gamepot_settings {
 	const struct util_cidr *allowed;  /* none: any client address */
 	size_t n_allowed;
 	bool reject_test_payments;        /* test_payments: reject */
+	/* grantd as GAMEPOT's client (login validation, external payments) */
+	struct store *store;
+	struct catalog_holder *catalog;
+	struct outbound *outbound;
+	struct outbox *outbox;
+	const char *api_base;             /* no trailing slash */
+	const char *api_key;              /* "": external payments refused */
+	int64_t timeout_ms;
+	bool block_on_failure;            /* login_validation.block_on_failure */
 };
 
 /* The purchase webhook's fields, in the order GAMEPOT documents them. */
