@@ -46,7 +46,8 @@ E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_pull_steam.py tests/e2e/test_pull_primegaming.py \
 	tests/e2e/test_pull_sync.py tests/e2e/test_link_flow.py \
 	tests/e2e/test_outbox_ops.py tests/e2e/test_links.py \
-	tests/e2e/test_offers.py tests/e2e/test_gamepot.py
+	tests/e2e/test_offers.py tests/e2e/test_gamepot.py \
+	tests/e2e/test_gamepot_coupon.py
 e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		$(PYTHON) -m pytest -q $(E2E_ASAN)

@@ -61,6 +61,7 @@ struct app_ctx {
 	struct pull *pull;
 	struct outbox *outbox;
 	struct partner_links links;   /* the link routes' ctx */
+	struct partner_inventory inventory; /* the inventory route's ctx */
 	struct linking *linking;
 	const struct gamepot_settings *gamepot; /* GAMEPOT's routes' ctx */
 	struct offers_relay *offers;  /* the TentuPlay relay's route ctx */

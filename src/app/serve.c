@@ -482,6 +482,7 @@ static int start(struct server *s)
 	s->ctx.pull = s->pull;
 	s->ctx.outbox = s->outbox;
 	s->ctx.links = (struct partner_links){ s->store, s->outbox };
+	s->ctx.inventory = (struct partner_inventory){ s->store, s->engine };
 	s->linking = linking_new(&(struct linking_options){
 		.store = s->store, .pull = s->pull,
 		.public_url = s->cfg.linking.public_url,

@@ -1,6 +1,6 @@
 /* engine/engine.c: submission of canonical entitlements and the exactly-once
  * fulfilment that runs inside the store's writer transaction. */
-#include "engine/engine.h"
+#include "engine/engine_int.h"
 
 #include <inttypes.h>
 #include <pthread.h>
@@ -8,22 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* Outcome counts per source; sources register on first use. */
-#define ENGINE_MAX_SOURCES 32
-struct source_counts {
-	const char *source;
-	atomic_ullong n[ENGINE_OUTCOME_COUNT];
-};
-
-struct engine {
-	struct engine_options opts;
-	struct store *store;
-	struct catalog_holder *catalog;
-	pthread_mutex_t sources_lock;
-	atomic_size_t n_sources;
-	struct source_counts sources[ENGINE_MAX_SOURCES];
-};
 
 /* Provider-neutral: a source answers in its own provider's words
  * (sources/primegaming.c maps these to Prime Gaming's error codes). */
@@ -59,6 +43,7 @@ struct engine *engine_new(const struct engine_options *opts, struct store *st,
 	e->store = st;
 	e->catalog = catalog;
 	pthread_mutex_init(&e->sources_lock, NULL);
+	pthread_mutex_init(&e->broadcasts_lock, NULL);
 	return e;
 }
 
@@ -67,6 +52,7 @@ void engine_free(struct engine *e)
 	if (!e)
 		return;
 	pthread_mutex_destroy(&e->sources_lock);
+	pthread_mutex_destroy(&e->broadcasts_lock);
 	free(e);
 }
 
@@ -80,7 +66,7 @@ static struct source_counts *find_source(struct engine *e, const char *source,
 }
 
 /* Counts an outcome; the first use of a source registers it. */
-static void count_outcome(struct engine *e, const char *source,
+void engine_count_outcome_(struct engine *e, const char *source,
 			  enum engine_outcome o)
 {
 	struct source_counts *sc = find_source(e, source, atomic_load(&e->n_sources));
@@ -414,9 +400,12 @@ static void reset_results(struct engine_job *job)
 	job->create_account_ = false;
 }
 
-static int job_apply(struct store_tx *tx, struct store_intent *in)
+/* Runs one job's rules and writes in tx. A refused job is recorded as a
+ * failed fulfilment if `record_refusal`, else nothing is written for it.
+ * Returns 0 (the outcome in job) or a store_rc. */
+int engine_job_run_(struct store_tx *tx, struct engine_job *job,
+		    bool record_refusal)
 {
-	struct engine_job *job = UTIL_CONTAINER_OF(in, struct engine_job, intent_);
 	struct store_fulfilment_ref ref;
 	struct util_buf skipped;
 	int64_t row;
@@ -432,12 +421,23 @@ static int job_apply(struct store_tx *tx, struct store_intent *in)
 	util_buf_init(&skipped, 0);
 	rc = evaluate(tx, job, &skipped);
 	if (rc == 0 && job->outcome != ENGINE_GRANTED)
-		rc = record(tx, job, &ref, NULL, &row);
+		rc = record_refusal ? record(tx, job, &ref, NULL, &row) : 0;
 	else if (rc == 0)
 		rc = grant_all(tx, job, &ref, skipped.len ? skipped.data : NULL);
 	if (rc == 0 && job->outcome == ENGINE_GRANTED && job->also)
 		rc = job->also(tx, job);
 	util_buf_release(&skipped);
+	return rc;
+}
+
+static int job_apply(struct store_tx *tx, struct store_intent *in)
+{
+	struct engine_job *job = UTIL_CONTAINER_OF(in, struct engine_job, intent_);
+	int rc = engine_job_run_(tx, job, true);
+
+	if (rc == 0 && engine_outcome_ok(job->outcome))
+		rc = engine_tx_broadcasts_deliver_(job->engine_, tx, job->catalog_,
+						   job->ent.account_id);
 	return rc;
 }
 
@@ -458,22 +458,29 @@ static void job_done(struct store_intent *in, int rc)
 	catalog_unref(job->catalog_);
 	job->catalog_ = NULL;
 	job->entry_ = NULL;
-	count_outcome(job->engine_, job->ent.source, job->outcome);
+	engine_count_outcome_(job->engine_, job->ent.source, job->outcome);
 	done(job);
+}
+
+void engine_job_prepare_(struct engine *e, struct engine_job *job,
+			  struct catalog *c)
+{
+	UTIL_ASSERT(job->ent.quantity >= 1 &&
+		    job->ent.quantity <= ENGINE_QUANTITY_MAX);
+	job->engine_ = e;
+	reset_results(job);
+	job->entry_ = catalog_lookup(c, job->ent.provider,
+				     job->ent.provider_item_id);
+	fingerprint(&job->ent, job->fingerprint_);
 }
 
 void engine_submit(struct engine *e, struct engine_job *job,
 		   void (*done)(struct engine_job *job))
 {
-	UTIL_ASSERT(job->ent.quantity >= 1 &&
-		    job->ent.quantity <= ENGINE_QUANTITY_MAX);
-	job->engine_ = e;
-	job->done_ = done;
-	reset_results(job);
+	engine_broadcasts_live(e);  /* keeps the writer's view fresh */
 	job->catalog_ = catalog_holder_get(e->catalog);
-	job->entry_ = catalog_lookup(job->catalog_, job->ent.provider,
-				     job->ent.provider_item_id);
-	fingerprint(&job->ent, job->fingerprint_);
+	engine_job_prepare_(e, job, job->catalog_);
+	job->done_ = done;
 	job->intent_.apply = job_apply;
 	job->intent_.done = job_done;
 	if (store_submit(e->store, &job->intent_) != STORE_OK)

@@ -95,6 +95,84 @@ void engine_free(struct engine *e);
 void engine_submit(struct engine *e, struct engine_job *job,
 		   void (*done)(struct engine_job *job));
 
+/* ---- groups: entitlements granted together ---------------------------- */
+
+/* Several entitlements granted in one transaction, every one or none (a
+ * coupon's items). The caller owns it and its jobs, fills each job's ent
+ * (all for one account), and must not touch them until `done` runs. */
+struct engine_group {
+	struct engine_job *jobs;   /* borrowed; n >= 1 */
+	size_t n;
+
+	/* Results, valid inside done: GRANTED if any job was granted now
+	 * (every one granted or replayed), REPLAYED if every one was
+	 * before, else the first refusal (jobs[failed], with its message)
+	 * or STORE_ERROR / UNAVAILABLE. Each job's fulfillment_id is set
+	 * when the group succeeded. */
+	enum engine_outcome outcome;
+	size_t failed;
+
+	/* Private to the engine. */
+	struct store_intent intent_;
+	struct engine *engine_;
+	struct catalog *catalog_;
+	void (*done_)(struct engine_group *g);
+};
+
+/* Submits a group; `done` runs exactly once, as for engine_submit. */
+void engine_submit_group(struct engine *e, struct engine_group *g,
+			 void (*done)(struct engine_group *g));
+
+/* ---- broadcasts: grants to every account ------------------------------ */
+
+/* One line of a broadcast: a provider item id and how many times its
+ * entry is granted. */
+struct engine_broadcast_line {
+	const char *provider_item_id;
+	int64_t quantity;               /* 1..ENGINE_QUANTITY_MAX */
+};
+
+/* A grant to every account (a GAMEPOT gift to "all"): stored once, then
+ * granted to each active account exactly once — all its lines in one
+ * transaction — on that account's next fulfilment, sync or inventory
+ * read, while before expires_at_ms. Strings are borrowed until done. */
+struct engine_broadcast {
+	const char *source;             /* static, as for jobs */
+	const char *external_id;        /* with source: the idempotency key */
+	enum catalog_provider provider; /* namespace of the lines' item ids */
+	const struct engine_broadcast_line *lines;
+	size_t n;
+	int64_t expires_at_ms;          /* INT64_MAX: never */
+	const char *detail;             /* JSON object for people, or NULL */
+	/* Optional: runs in the transaction that stores it (an audit row). */
+	int (*also)(struct store_tx *tx, struct engine_broadcast *b);
+
+	/* Results, valid inside done: GRANTED (stored now), REPLAYED (stored
+	 * before), INVALID_ITEM (a line's item is not in the catalog),
+	 * OUTSIDE_WINDOW (already expired), STORE_ERROR, UNAVAILABLE. */
+	enum engine_outcome outcome;
+	char message[ENGINE_MESSAGE_MAX];
+
+	/* Private to the engine. */
+	struct store_intent intent_;
+	struct engine *engine_;
+	void (*done_)(struct engine_broadcast *b);
+};
+
+/* Stores a broadcast; `done` runs exactly once, as for engine_submit. */
+void engine_submit_broadcast(struct engine *e, struct engine_broadcast *b,
+			     void (*done)(struct engine_broadcast *b));
+
+/* Whether a broadcast may be live now: reads the latest expiry from the
+ * store when the engine's view is older than a few seconds. */
+bool engine_broadcasts_live(struct engine *e);
+
+/* Grants `account_id` the live broadcasts it has not had yet, and waits
+ * for the commit (blocks the calling thread; call it before an inventory
+ * read or a sync). Reads only when nothing is pending. Returns 0 or a
+ * store_rc. */
+int engine_broadcasts_deliver(struct engine *e, const char *account_id);
+
 /* Calls fn for every (source, outcome) seen since the engine started, with
  * its count. Source names are borrowed from the submitted jobs' sources,
  * which must be static strings. */

@@ -32,13 +32,19 @@ static void add_instance(void *arg, const struct store_instance_row *r)
 
 void partner_inventory_get(struct http_request *req)
 {
-	struct store *st = http_request_ctx(req);
+	const struct partner_inventory *pi = http_request_ctx(req);
+	struct store *st = pi->store;
 	const char *id = partner_account_param(req);
 	struct inventory_json inv;
 	struct store_account a;
+	int rc;
 
 	if (!id || !partner_account_found(req, st, id, &a))
 		return;
+	if ((rc = engine_broadcasts_deliver(pi->engine, id))) {
+		partner_reply_store_error(req, rc);
+		return;
+	}
 	inv.stackables = json_array();
 	inv.instanced = json_array();
 	if (store_inventory_read(st, id, add_stackable, add_instance, &inv)) {

@@ -4,13 +4,21 @@
 #ifndef GRANTD_PARTNER_H
 #define GRANTD_PARTNER_H
 
+#include "engine/engine.h"
 #include "http/http.h"
 #include "outbox/outbox.h"
 #include "store/store.h"
 
-/* Route ctx for every handler here: the struct store. */
+/* Route ctx for the handlers here: the struct store, unless said. */
 void partner_account_put(struct http_request *req);
 void partner_account_get(struct http_request *req);
+/* GET /v1/accounts/{account_id}/inventory; route ctx: struct
+ * partner_inventory. Live broadcasts the account has not had are granted
+ * first. */
+struct partner_inventory {
+	struct store *store;      /* both borrowed */
+	struct engine *engine;
+};
 void partner_inventory_get(struct http_request *req);
 void partner_history_get(struct http_request *req);
 /* Route ctx of the link handlers: a new link queues a background sync in

@@ -1,7 +1,7 @@
 /* sources/gamepot.c: GAMEPOT's purchase webhook — the documented query
  * (or form) fields in, its {"status", "message"} body out, exactly once
  * through the engine. The secret in the path is the only credential. */
-#include "sources/sources.h"
+#include "sources/gamepot_int.h"
 
 #include <openssl/crypto.h>
 #include <stdarg.h>
@@ -13,10 +13,7 @@
 #include "ops/ops.h"
 #include "store/store.h"
 
-static const struct {
-	const char *name;
-	size_t max;
-} gp_fields[] = {
+static const struct gamepot_field gp_fields[] = {
 #define SOURCES_GP_ROW(id, name, max) { name, max },
 	SOURCES_GP_FIELDS(SOURCES_GP_ROW)
 #undef SOURCES_GP_ROW
@@ -24,29 +21,36 @@ static const struct {
 
 /* The reply GAMEPOT reads: HTTP 200 for both results (GAMEPOT looks at
  * the body). */
-static const char gp_success[] = "{\"status\": 1, \"message\": \"\"}";
+const char gamepot_success[] = "{\"status\": 1, \"message\": \"\"}";
 
 void sources_gamepot_purchase_release(struct sources_gp_purchase *p)
 {
-	for (size_t i = 0; i < SOURCES_GP_FIELD_COUNT; i++) {
-		free(p->field[i]);
-		p->field[i] = NULL;
-	}
+	gamepot_fields_release(p->field, SOURCES_GP_FIELD_COUNT);
 	p->test_payment = false;
 }
 
-static int find_field(const char *name, size_t n)
+void gamepot_fields_release(char **field, size_t n)
 {
-	for (size_t i = 0; i < SOURCES_GP_FIELD_COUNT; i++)
-		if (strlen(gp_fields[i].name) == n &&
-		    memcmp(gp_fields[i].name, name, n) == 0)
+	for (size_t i = 0; i < n; i++) {
+		free(field[i]);
+		field[i] = NULL;
+	}
+}
+
+static int find_field(const struct gamepot_field *spec, size_t n_spec,
+		      const char *name, size_t n)
+{
+	for (size_t i = 0; i < n_spec; i++)
+		if (strlen(spec[i].name) == n &&
+		    memcmp(spec[i].name, name, n) == 0)
 			return (int)i;
 	return -1;
 }
 
-/* Decodes one name=value pair into out. Returns 0 or -1 with msg. */
-static int take_pair(const char *p, size_t n, bool seen[],
-		     struct sources_gp_purchase *out, char *msg, size_t size)
+/* Decodes one name=value pair into field[]. Returns 0 or -1 with msg. */
+static int take_pair(const char *p, size_t n, const struct gamepot_field *spec,
+		     size_t n_spec, bool seen[], char **field, char *msg,
+		     size_t size)
 {
 	const char *eq = memchr(p, '=', n);
 	size_t kn = eq ? (size_t)(eq - p) : n, vn = eq ? n - kn - 1 : 0;
@@ -61,10 +65,10 @@ static int take_pair(const char *p, size_t n, bool seen[],
 		snprintf(msg, size, "a parameter name is malformed");
 		return -1;
 	}
-	if ((f = find_field(key, (size_t)klen)) < 0)
+	if ((f = find_field(spec, n_spec, key, (size_t)klen)) < 0)
 		return 0;
 	if (seen[f]) {
-		snprintf(msg, size, "%s: given more than once", gp_fields[f].name);
+		snprintf(msg, size, "%s: given more than once", spec[f].name);
 		return -1;
 	}
 	seen[f] = true;
@@ -72,14 +76,14 @@ static int take_pair(const char *p, size_t n, bool seen[],
 	vlen = eq ? util_percent_decode(eq + 1, vn, v, true) : 0;
 	if (vlen < 0) {
 		snprintf(msg, size, "%s: malformed %%-escape or encoded NUL",
-			 gp_fields[f].name);
+			 spec[f].name);
 		free(v);
 		return -1;
 	}
 	v[vlen] = '\0';
-	if ((size_t)vlen > gp_fields[f].max) {
+	if ((size_t)vlen > spec[f].max) {
 		snprintf(msg, size, "%s: must be at most %zu bytes (got %ld)",
-			 gp_fields[f].name, gp_fields[f].max, vlen);
+			 spec[f].name, spec[f].max, vlen);
 		free(v);
 		return -1;
 	}
@@ -87,7 +91,30 @@ static int take_pair(const char *p, size_t n, bool seen[],
 		free(v);
 		return 0;       /* empty: as if absent */
 	}
-	out->field[f] = v;
+	field[f] = v;
+	return 0;
+}
+
+int gamepot_form_parse(const char *form, size_t len,
+		       const struct gamepot_field *spec, size_t n_spec,
+		       char **field, char *msg, size_t msg_size)
+{
+	bool seen[GAMEPOT_FIELDS_MAX] = { false };
+	const char *p = form, *end = form + len;
+
+	UTIL_ASSERT(n_spec <= GAMEPOT_FIELDS_MAX);
+	memset(field, 0, n_spec * sizeof(*field));
+	while (p < end) {
+		const char *amp = memchr(p, '&', (size_t)(end - p));
+		size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p);
+
+		if (n && take_pair(p, n, spec, n_spec, seen, field, msg,
+				   msg_size)) {
+			gamepot_fields_release(field, n_spec);
+			return -1;
+		}
+		p += n + 1;
+	}
 	return 0;
 }
 
@@ -98,19 +125,12 @@ int sources_gamepot_parse(const char *form, size_t len,
 	static const enum sources_gp_field required[] = {
 		SOURCES_GP_USER_ID, SOURCES_GP_PROJECT_ID, SOURCES_GP_PRODUCT_ID,
 	};
-	bool seen[SOURCES_GP_FIELD_COUNT] = { false };
-	const char *p = form, *end = form + len;
 	const char *tp;
 
 	memset(out, 0, sizeof(*out));
-	while (p < end) {
-		const char *amp = memchr(p, '&', (size_t)(end - p));
-		size_t n = amp ? (size_t)(amp - p) : (size_t)(end - p);
-
-		if (n && take_pair(p, n, seen, out, msg, msg_size))
-			goto fail;
-		p += n + 1;
-	}
+	if (gamepot_form_parse(form, len, gp_fields, SOURCES_GP_FIELD_COUNT,
+			       out->field, msg, msg_size))
+		return -1;
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(required); i++) {
 		if (!out->field[required[i]]) {
 			snprintf(msg, msg_size, "%s: required",
@@ -154,12 +174,8 @@ static void gp_request_free(void *arg)
 	free(gp);
 }
 
-/* {"status": 0, "message": <msg>} with HTTP `status`. */
-static void reply_failure(struct http_request *req, unsigned status,
-			  const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void reply_failure(struct http_request *req, unsigned status,
-			  const char *fmt, ...)
+void gamepot_reply_failure(struct http_request *req, unsigned status,
+			   const char *fmt, ...)
 {
 	char msg[640];
 	va_list ap;
@@ -204,7 +220,7 @@ static bool address_ok(const struct gamepot_settings *gs,
 /* The idempotency key: gamepotOrderId, else transactionId; one longer
  * than a store key (or not printable ASCII) is kept as "sha256:<hex>" of
  * itself, the same on every delivery. */
-static void make_key(const char *id, char out[STORE_EXTERNAL_ID_MAX + 1])
+void gamepot_make_key(const char *id, char out[STORE_EXTERNAL_ID_MAX + 1])
 {
 	size_t n = strlen(id);
 	char hex[65];
@@ -271,66 +287,81 @@ static void gp_done(struct engine_job *job)
 			ops_log(OPS_LOG_INFO, "gamepot_test_payment",
 				"account %s order %s granted as a test payment",
 				job->ent.account_id, gp->external_id);
-		http_reply_static(gp->req, 200, gp_success);
+		http_reply_static(gp->req, 200, gamepot_success);
 		return;
 	}
 	if (o == ENGINE_STORE_ERROR || o == ENGINE_UNAVAILABLE) {
 		/* grantd failed: GAMEPOT's caller must see a failure */
 		http_reply_header(gp->req, "Retry-After", "1");
-		reply_failure(gp->req, 503, "%s: %s", engine_outcome_code(o),
+		gamepot_reply_failure(gp->req, 503, "%s: %s", engine_outcome_code(o),
 			      job->message);
 		return;
 	}
-	reply_failure(gp->req, 200, "%s: %s", engine_outcome_code(o),
+	gamepot_reply_failure(gp->req, 200, "%s: %s", engine_outcome_code(o),
 		      job->message);
+}
+
+int gamepot_webhook_form(struct http_request *req,
+			 const struct gamepot_settings *gs, const char **form,
+			 size_t *len)
+{
+	const char *secret = http_request_param(req, "webhook_secret");
+	static const char form_type[] = "application/x-www-form-urlencoded";
+
+	if (!address_ok(gs, req)) {
+		gamepot_reply_failure(req, 403, "this address may not call the "
+				      "webhook");
+		return -1;
+	}
+	if (!secret || !secret_ok(gs, secret)) {
+		http_reply_error(req, 404, "NotFound", "no such webhook");
+		return -1;
+	}
+	if (http_request_content_type_is(req, form_type) ||
+	    http_request_body(req, len)[0]) {
+		if (!http_request_content_type_is(req, form_type)) {
+			gamepot_reply_failure(req, 200, "body: must be %s",
+					      form_type);
+			return -1;
+		}
+		*form = http_request_body(req, len);
+	} else {
+		*form = http_request_query_string(req);
+		*len = strlen(*form);
+	}
+	return 0;
+}
+
+bool gamepot_project_ok(const struct gamepot_settings *gs, const char *given)
+{
+	return *gs->project_id && given && strcmp(given, gs->project_id) == 0;
 }
 
 /* GET or POST /v1/gamepot/{webhook_secret}/purchase. */
 static void purchase(struct http_request *req)
 {
 	const struct gamepot_settings *gs = http_request_ctx(req);
-	const char *secret = http_request_param(req, "webhook_secret");
 	struct sources_gp_purchase p;
 	struct gp_request *gp;
 	const char *form, *id;
 	char msg[512];
 	size_t len;
 
-	if (!address_ok(gs, req)) {
-		reply_failure(req, 403, "this address may not call the webhook");
+	if (gamepot_webhook_form(req, gs, &form, &len))
 		return;
-	}
-	if (!secret || !secret_ok(gs, secret)) {
-		http_reply_error(req, 404, "NotFound", "no such webhook");
-		return;
-	}
-	if (http_request_content_type_is(req, "application/x-www-form-urlencoded") ||
-	    http_request_body(req, &len)[0]) {
-		if (!http_request_content_type_is(req,
-				"application/x-www-form-urlencoded")) {
-			reply_failure(req, 200, "body: must be "
-				      "application/x-www-form-urlencoded");
-			return;
-		}
-		form = http_request_body(req, &len);
-	} else {
-		form = http_request_query_string(req);
-		len = strlen(form);
-	}
 	if (sources_gamepot_parse(form, len, &p, msg, sizeof(msg))) {
-		reply_failure(req, 200, "%s", msg);
+		gamepot_reply_failure(req, 200, "%s", msg);
 		return;
 	}
 	http_request_log_account(req, p.field[SOURCES_GP_USER_ID]);
-	if (!*gs->project_id ||
-	    strcmp(p.field[SOURCES_GP_PROJECT_ID], gs->project_id) != 0) {
+	if (!gamepot_project_ok(gs, p.field[SOURCES_GP_PROJECT_ID])) {
 		sources_gamepot_purchase_release(&p);
-		reply_failure(req, 200, "projectId: not this server's project");
+		gamepot_reply_failure(req, 200, "projectId: not this server's project");
 		return;
 	}
 	if (p.test_payment && gs->reject_test_payments) {
 		sources_gamepot_purchase_release(&p);
-		reply_failure(req, 200, "test payments are not accepted "
+		gamepot_reply_failure(req, 200, "test payments are not accepted "
 			      "(gamepot.test_payments: reject)");
 		return;
 	}
@@ -338,7 +369,7 @@ static void purchase(struct http_request *req)
 	gp->req = req;
 	gp->p = p;
 	id = p.field[SOURCES_GP_GAMEPOT_ORDER_ID];
-	make_key(id ? id : p.field[SOURCES_GP_TRANSACTION_ID], gp->external_id);
+	gamepot_make_key(id ? id : p.field[SOURCES_GP_TRANSACTION_ID], gp->external_id);
 	gp->extra = fingerprint_text(&gp->p);
 	http_request_log_transaction(req, gp->external_id);
 	gp->job.ent = (struct engine_entitlement){
@@ -358,13 +389,21 @@ static void purchase(struct http_request *req)
 	engine_submit(gs->engine, &gp->job, gp_done);
 }
 
-static const enum catalog_provider namespaces[] = { CATALOG_GAMEPOT_PRODUCT };
+static const enum catalog_provider namespaces[] = {
+	CATALOG_GAMEPOT_PRODUCT, CATALOG_GAMEPOT_ITEM,
+};
 
 static const struct source_route routes[] = {
 	{ HTTP_GET, "/v1/gamepot/{webhook_secret}/purchase", purchase,
 	  HTTP_ROUTE_SECRET_PARAMS, "gamepot.purchase", NULL },
 	{ HTTP_POST, "/v1/gamepot/{webhook_secret}/purchase", purchase,
 	  HTTP_ROUTE_SECRET_PARAMS, "gamepot.purchase", NULL },
+	{ HTTP_GET, "/v1/gamepot/{webhook_secret}/coupon",
+	  gamepot_coupon_handler, HTTP_ROUTE_SECRET_PARAMS, "gamepot.coupon",
+	  NULL },
+	{ HTTP_POST, "/v1/gamepot/{webhook_secret}/coupon",
+	  gamepot_coupon_handler, HTTP_ROUTE_SECRET_PARAMS, "gamepot.coupon",
+	  NULL },
 };
 
 const struct source source_gamepot = {

@@ -185,9 +185,9 @@ extern const struct source source_epic;
 /* Steam: linkable SteamID64s. */
 extern const struct source source_steam;
 
-/* GAMEPOT: the purchase webhook (GET or POST
- * /v1/gamepot/{webhook_secret}/purchase), authenticated by the secret in
- * its path. Its routes' ctx is a struct gamepot_settings. */
+/* GAMEPOT: the purchase and the coupon webhooks (GET or POST
+ * /v1/gamepot/{webhook_secret}/purchase and …/coupon), authenticated by
+ * the secret in their path. Its routes' ctx is a struct gamepot_settings. */
 extern const struct source source_gamepot;
 
 /* gamepot.*, as configured, with the engine (all borrowed; they must
@@ -255,6 +255,60 @@ int sources_gamepot_parse(const char *form, size_t len,
 			  size_t msg_size);
 /* Frees the fields; accepts an empty struct. */
 void sources_gamepot_purchase_release(struct sources_gp_purchase *p);
+
+/* The coupon and gift webhook's fields, in the order GAMEPOT documents
+ * them, with the longest value grantd takes. */
+#define SOURCES_GP_COUPON_FIELDS(X) \
+	X(USER_ID, "userId", 128) \
+	X(PROJECT_ID, "projectId", 128) \
+	X(PLATFORM, "platform", 128) \
+	X(STORE, "store", 64) \
+	X(TITLE, "title", 1024) \
+	X(CONTENT, "content", 4096) \
+	X(TARGET, "target", 128) \
+	X(EXPIRE_MS, "expireMs", 20) \
+	X(USER_DATA, "userData", 1024) \
+	X(ITEM_ID, "itemId", 32768)
+
+enum sources_gp_coupon_field {
+#define SOURCES_GP_COUPON_ENUM(id, name, max) SOURCES_GP_COUPON_##id,
+	SOURCES_GP_COUPON_FIELDS(SOURCES_GP_COUPON_ENUM)
+#undef SOURCES_GP_COUPON_ENUM
+	SOURCES_GP_COUPON_FIELD_COUNT
+};
+
+#define SOURCES_GP_COUPON_ITEMS_MAX 100
+#define SOURCES_GP_COUPON_KEY_LEN 71    /* "coupon:" and 64 hex digits */
+
+/* One entry of itemId: strings owned. */
+struct sources_gp_coupon_item {
+	char *item_id;                  /* maps through gamepot.itemId */
+	char *store_item_id;            /* NULL if absent */
+	int64_t count;                  /* 1..ENGINE_QUANTITY_MAX */
+};
+
+/* A parsed coupon or gift webhook. */
+struct sources_gp_coupon {
+	char *field[SOURCES_GP_COUPON_FIELD_COUNT];  /* owned; NULL: absent */
+	struct sources_gp_coupon_item *items;        /* owned */
+	size_t n_items;
+	bool broadcast;                 /* userId "all": a gift to everyone */
+	int64_t expire_ms;              /* INT64_MAX when expireMs is absent */
+	/* The idempotency key: "coupon:" and the hex SHA-256 of the
+	 * canonical form of every field (sources/gamepot_coupon.c). */
+	char key[SOURCES_GP_COUPON_KEY_LEN + 1];
+};
+
+/* Parses a coupon webhook's arguments (as sources_gamepot_parse does), its
+ * itemId JSON array and expireMs, and derives its key. userId, projectId
+ * and a non-empty itemId are required. Returns 0 with *out filled (release
+ * it with sources_gamepot_coupon_release), or -1 with a message in msg
+ * (and *out empty). Exposed for the fuzzer and unit tests. */
+int sources_gamepot_coupon_parse(const char *form, size_t len,
+				 struct sources_gp_coupon *out, char *msg,
+				 size_t msg_size);
+/* Frees what a parse filled; accepts an empty struct. */
+void sources_gamepot_coupon_release(struct sources_gp_coupon *c);
 
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure

@@ -143,6 +143,11 @@ void pull_sync_handler(struct http_request *req)
 	http_request_log_account(req, account_id);
 	if (account_exists(req, p->opts.store, account_id))
 		return;
+	if (engine_broadcasts_deliver(p->opts.engine, account_id)) {
+		http_reply_error(req, 503, "StoreUnavailable", "the store "
+				 "failed; retry");
+		return;
+	}
 	run = util_xcalloc(1, sizeof(*run));
 	run->req = req;
 	run->pull = p;

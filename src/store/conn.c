@@ -157,6 +157,24 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_NESTED_SAVEPOINT] = "SAVEPOINT nested",
+	[STMT_NESTED_RELEASE] = "RELEASE nested",
+	[STMT_NESTED_ROLLBACK_TO] = "ROLLBACK TO nested",
+	[STMT_BROADCAST_ADD] =
+		"INSERT INTO broadcasts (source, external_id, namespace, lines,"
+		" detail, created_at_ms, expires_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+		" ON CONFLICT (source, external_id) DO NOTHING",
+	[STMT_BROADCAST_PENDING] =
+		"SELECT id, source, external_id, namespace, lines, detail,"
+		" created_at_ms, expires_at_ms FROM broadcasts b"
+		" WHERE expires_at_ms > ?2 AND NOT EXISTS (SELECT 1 FROM"
+		"  broadcast_deliveries d WHERE d.broadcast_id = b.id"
+		"  AND d.account_id = ?1) ORDER BY id",
+	[STMT_BROADCAST_DELIVERED] =
+		"INSERT INTO broadcast_deliveries (broadcast_id, account_id,"
+		" delivered_at_ms) VALUES (?1, ?2, ?3)"
+		" ON CONFLICT (broadcast_id, account_id) DO NOTHING",
 	[STMT_READ_BEGIN] = "BEGIN",
 	[STMT_READ_END] = "COMMIT",
 	[STMT_READ_ACCOUNT] =
@@ -209,6 +227,12 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_OUTBOX_KINDS] =
 		"SELECT kind, status, count(*) FROM outbox"
 		" WHERE status != 'delivered' GROUP BY kind, status",
+	[STMT_READ_BROADCAST_UNTIL] =
+		"SELECT max(expires_at_ms) FROM broadcasts",
+	[STMT_READ_BROADCAST_PENDING] =
+		"SELECT 1 FROM broadcasts b WHERE expires_at_ms > ?2"
+		" AND NOT EXISTS (SELECT 1 FROM broadcast_deliveries d"
+		"  WHERE d.broadcast_id = b.id AND d.account_id = ?1) LIMIT 1",
 	[STMT_PING] = "SELECT 1",
 };
 

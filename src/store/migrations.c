@@ -177,6 +177,28 @@ static const char *const migrations[] = {
 	"  used_at_ms INTEGER"
 	") WITHOUT ROWID;"
 	"CREATE INDEX link_states_by_expiry ON link_states (expires_at_ms);",
+	/* 9: broadcasts — grants to every account (a GAMEPOT gift to "all"),
+	 * stored once and granted to each account on its next fulfilment,
+	 * sync or inventory read until they expire — and which accounts have
+	 * had each. */
+	"CREATE TABLE broadcasts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  source TEXT NOT NULL,"
+	"  external_id TEXT NOT NULL,"
+	"  namespace TEXT NOT NULL,"
+	"  lines TEXT NOT NULL,"
+	"  detail TEXT,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  expires_at_ms INTEGER NOT NULL,"
+	"  UNIQUE (source, external_id)"
+	");"
+	"CREATE INDEX broadcasts_by_expiry ON broadcasts (expires_at_ms);"
+	"CREATE TABLE broadcast_deliveries ("
+	"  broadcast_id INTEGER NOT NULL REFERENCES broadcasts (id),"
+	"  account_id TEXT NOT NULL,"
+	"  delivered_at_ms INTEGER NOT NULL,"
+	"  PRIMARY KEY (broadcast_id, account_id)"
+	") WITHOUT ROWID;",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

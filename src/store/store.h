@@ -481,6 +481,46 @@ struct store_audit {
 
 int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a);
 
+/* ---- nested savepoints: part of an intent undone alone --------------- */
+
+/* Opens a savepoint inside the intent's transaction; it must be released
+ * or rolled back before apply returns, and not nested in another one. */
+int store_tx_savepoint(struct store_tx *tx);
+/* Keeps what was written since the savepoint. */
+int store_tx_savepoint_release(struct store_tx *tx);
+/* Undoes what was written since the savepoint, and ends it. */
+int store_tx_savepoint_rollback(struct store_tx *tx);
+
+/* ---- broadcasts: grants to every account, until they expire ----------- */
+
+/* A broadcast as stored. Strings are borrowed. */
+struct store_broadcast {
+	int64_t id;                 /* assigned on insert */
+	const char *source;         /* with external_id: unique */
+	const char *external_id;
+	const char *namespace_;     /* catalog namespace of the lines' item ids */
+	const char *lines;          /* JSON [{"item": "...", "quantity": n}] */
+	const char *detail;         /* JSON object for people, or NULL */
+	int64_t created_at_ms;
+	int64_t expires_at_ms;      /* INT64_MAX: never */
+};
+
+/* Adds a broadcast unless one with its (source, external_id) exists;
+ * *created tells which. */
+int store_tx_broadcast_add(struct store_tx *tx, const struct store_broadcast *b,
+			   bool *created);
+/* Calls fn for each broadcast live at now_ms that `account_id` has not
+ * had, oldest first; fn returns 0 to go on, or a store_rc that stops the
+ * walk and is returned. The rows are read before the first call, so fn
+ * may write in the transaction; the broadcast's strings are valid during
+ * the call only. */
+typedef int (*store_broadcast_fn)(void *arg, const struct store_broadcast *b);
+int store_tx_broadcasts_pending(struct store_tx *tx, const char *account_id,
+				int64_t now_ms, store_broadcast_fn fn, void *arg);
+/* Records that `account_id` has had broadcast `id` (again: no change). */
+int store_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
+				 const char *account_id, int64_t now_ms);
+
 /* ---- reads (reader connections; never wait for the writer) ----------- */
 
 struct store_account {
@@ -560,6 +600,12 @@ typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */
 int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 		     void *arg);
+
+/* The latest expiry of any broadcast (0: there is none). */
+int store_broadcasts_until(struct store *st, int64_t *until_ms);
+/* Whether `account_id` has a broadcast live at now_ms still to get. */
+int store_broadcasts_pending_any(struct store *st, const char *account_id,
+				 int64_t now_ms, bool *any);
 
 /* ---- backup and restore (backup.c; no store handle needed) ----------- */
 

@@ -300,3 +300,171 @@ Test(engine_auto, creates_accounts_only_when_granting)
 	cr_assert_eq(run("ghost", "nope", "t2"), ENGINE_INVALID_ITEM);
 	cr_assert_eq(sql("SELECT count(*) FROM accounts WHERE account_id = 'ghost'"), 0);
 }
+
+/* ---- groups and broadcasts -------------------------------------------- */
+
+struct group_waiter {
+	struct engine_group g;
+	struct engine_job jobs[3];
+	struct engine_broadcast b;
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	bool finished;
+};
+
+static void group_waiter_wake(struct group_waiter *w)
+{
+	pthread_mutex_lock(&w->lock);
+	w->finished = true;
+	pthread_cond_signal(&w->cond);
+	pthread_mutex_unlock(&w->lock);
+}
+
+static void group_waiter_done(struct engine_group *g)
+{
+	group_waiter_wake(UTIL_CONTAINER_OF(g, struct group_waiter, g));
+}
+
+static void broadcast_waiter_done(struct engine_broadcast *b)
+{
+	group_waiter_wake(UTIL_CONTAINER_OF(b, struct group_waiter, b));
+}
+
+static void group_waiter_wait(struct group_waiter *w)
+{
+	pthread_mutex_lock(&w->lock);
+	while (!w->finished)
+		pthread_cond_wait(&w->cond, &w->lock);
+	pthread_mutex_unlock(&w->lock);
+	pthread_cond_destroy(&w->cond);
+	pthread_mutex_destroy(&w->lock);
+}
+
+/* Runs a group of up to 3 skus for `account`, keys "<key>/<i>". */
+static enum engine_outcome run_group(const char *account, const char *key,
+				     const char *const *skus, size_t n,
+				     size_t *failed)
+{
+	static char keys[3][64];
+	struct group_waiter w = { 0 };
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	for (size_t i = 0; i < n; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "%s/%zu", key, i);
+		w.jobs[i].ent = (struct engine_entitlement){
+			.source = "gamepot", .provider = CATALOG_PRIME_GAMING,
+			.external_id = keys[i], .account_id = account,
+			.provider_item_id = skus[i], .quantity = 2,
+			.received_at_ms = util_now_ms(),
+		};
+	}
+	w.g.jobs = w.jobs;
+	w.g.n = n;
+	engine_submit_group(engine, &w.g, group_waiter_done);
+	group_waiter_wait(&w);
+	*failed = w.g.failed;
+	return w.g.outcome;
+}
+
+Test(engine, group_grants_all_or_nothing)
+{
+	static const char *const good[] = { "g5", "once", "twice" };
+	static const char *const bad[] = { "g5", "nosuch", "twice" };
+	size_t failed;
+
+	account("p1", "active");
+	cr_assert_eq(run_group("p1", "c1", bad, 3, &failed), ENGINE_INVALID_ITEM);
+	cr_assert_eq(failed, 1);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments"), 0);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
+	cr_assert_eq(run_group("p1", "c2", good, 3, &failed), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 12);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances"), 2);
+	cr_assert_eq(run_group("p1", "c2", good, 3, &failed), ENGINE_REPLAYED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 12);
+	/* the limit of "once" is reached: the whole group is refused */
+	cr_assert_eq(run_group("p1", "c3", good, 3, &failed),
+		     ENGINE_ALREADY_OWNED);
+	cr_assert_eq(failed, 1);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 12);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances"), 2);
+	cr_assert_eq(sql("SELECT count(*) FROM claims"), 2);
+}
+
+Test(engine, group_refusal_does_not_undo_its_batch_neighbours)
+{
+	static const char *const bad[] = { "g5", "nosuch" };
+	size_t failed;
+
+	account("p1", "active");
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(run_group("p1", "c1", bad, 2, &failed), ENGINE_INVALID_ITEM);
+	cr_assert_eq(run("p1", "g5", "t2"), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 10);
+}
+
+static enum engine_outcome broadcast(const char *key, int64_t expires_at_ms)
+{
+	static const struct engine_broadcast_line lines[] = {
+		{ "g5", 3 }, { "twice", 1 },
+	};
+	struct group_waiter w = { 0 };
+
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	w.b = (struct engine_broadcast){
+		.source = "gamepot", .external_id = key,
+		.provider = CATALOG_PRIME_GAMING, .lines = lines, .n = 2,
+		.expires_at_ms = expires_at_ms,
+	};
+	engine_submit_broadcast(engine, &w.b, broadcast_waiter_done);
+	group_waiter_wait(&w);
+	return w.b.outcome;
+}
+
+Test(engine, broadcast_reaches_each_active_account_once)
+{
+	int64_t later = util_now_ms() + 3600000;
+
+	account("p1", "active");
+	account("p2", "suspended");
+	cr_assert_eq(broadcast("b1", later), ENGINE_GRANTED);
+	cr_assert_eq(broadcast("b1", later), ENGINE_REPLAYED);
+	cr_assert(engine_broadcasts_live(engine));
+	for (int i = 0; i < 3; i++) {
+		cr_assert_eq(engine_broadcasts_deliver(engine, "p1"), 0);
+		cr_assert_eq(engine_broadcasts_deliver(engine, "p2"), 0);
+		cr_assert_eq(engine_broadcasts_deliver(engine, "nobody"), 0);
+	}
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables WHERE "
+			 "account_id = 'p1'"), 15);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_instances"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM broadcast_deliveries"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM accounts"), 2);
+	/* a fulfilment delivers it too, in its own transaction */
+	account("p3", "active");
+	cr_assert_eq(run("p3", "g5", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables WHERE "
+			 "account_id = 'p3'"), 20);
+}
+
+Test(engine, broadcast_refusals)
+{
+	static const struct engine_broadcast_line unknown[] = { { "nosuch", 1 } };
+	struct group_waiter w = { 0 };
+
+	cr_assert_eq(broadcast("old", util_now_ms() - 1), ENGINE_OUTSIDE_WINDOW);
+	pthread_mutex_init(&w.lock, NULL);
+	pthread_cond_init(&w.cond, NULL);
+	w.b = (struct engine_broadcast){
+		.source = "gamepot", .external_id = "b2",
+		.provider = CATALOG_PRIME_GAMING, .lines = unknown, .n = 1,
+		.expires_at_ms = INT64_MAX,
+	};
+	engine_submit_broadcast(engine, &w.b, broadcast_waiter_done);
+	group_waiter_wait(&w);
+	cr_assert_eq(w.b.outcome, ENGINE_INVALID_ITEM);
+	cr_assert_eq(sql("SELECT count(*) FROM broadcasts"), 0);
+	cr_assert_not(engine_broadcasts_live(engine));
+}

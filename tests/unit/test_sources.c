@@ -140,3 +140,77 @@ Test(sources, gamepot_parse_refuses_bad_input)
 	cr_assert_null(gp_parse_error("userId=u&projectId=p&productId=x"
 				      "&gamepotOrderId=g"));
 }
+
+/* Parses a coupon form; returns its key (static) or NULL on refusal. */
+static const char *coupon_key(const char *form, struct sources_gp_coupon *c)
+{
+	static char key[SOURCES_GP_COUPON_KEY_LEN + 1];
+	char msg[256];
+
+	if (sources_gamepot_coupon_parse(form, strlen(form), c, msg, sizeof(msg)))
+		return NULL;
+	memcpy(key, c->key, sizeof(key));
+	return key;
+}
+
+Test(sources, gamepot_coupon_parse_reads_items_and_expiry)
+{
+	static const char form[] = "userId=player-1&projectId=p&title=t"
+		"&expireMs=1893456000000&itemId=%5B%7B%22item_id%22%3A%22a%22%2C"
+		"%22store_item_id%22%3A%22sa%22%2C%22count%22%3A3%7D%2C%7B"
+		"%22item_id%22%3A%22b%22%2C%22count%22%3A1%7D%5D";
+	struct sources_gp_coupon c;
+
+	cr_assert_not_null(coupon_key(form, &c));
+	cr_assert_eq(c.n_items, 2);
+	cr_assert_str_eq(c.items[0].item_id, "a");
+	cr_assert_str_eq(c.items[0].store_item_id, "sa");
+	cr_assert_eq(c.items[0].count, 3);
+	cr_assert_null(c.items[1].store_item_id);
+	cr_assert_eq(c.expire_ms, 1893456000000LL);
+	cr_assert_not(c.broadcast);
+	cr_assert_eq(strncmp(c.key, "coupon:", 7), 0);
+	sources_gamepot_coupon_release(&c);
+}
+
+Test(sources, gamepot_coupon_key_is_canonical)
+{
+	struct sources_gp_coupon c;
+	char a[SOURCES_GP_COUPON_KEY_LEN + 1];
+
+	/* the same fields in another order and spelling: the same key */
+	strcpy(a, coupon_key("userId=all&projectId=p&itemId=[{\"item_id\":\"x\","
+			     "\"count\":2}]", &c));
+	cr_assert(c.broadcast);
+	cr_assert_eq(c.expire_ms, INT64_MAX);
+	sources_gamepot_coupon_release(&c);
+	cr_assert_str_eq(coupon_key("itemId=%5B%7B%22count%22%3A2%2C+%22item_id"
+				    "%22%3A%22x%22%7D%5D&projectId=p&userId=all"
+				    "&unknown=1", &c), a);
+	sources_gamepot_coupon_release(&c);
+	/* any documented field changes it */
+	cr_assert_str_neq(coupon_key("userId=all&projectId=p&userData=u&itemId="
+				     "[{\"item_id\":\"x\",\"count\":2}]", &c), a);
+	sources_gamepot_coupon_release(&c);
+	cr_assert_str_neq(coupon_key("userId=all&projectId=p&itemId=[{\"item_id\""
+				     ":\"x\",\"count\":3}]", &c), a);
+	sources_gamepot_coupon_release(&c);
+}
+
+Test(sources, gamepot_coupon_parse_refuses_bad_input)
+{
+	struct sources_gp_coupon c;
+
+	cr_assert_null(coupon_key("projectId=p&itemId=[]", &c));
+	cr_assert_null(coupon_key("userId=u&projectId=p", &c));
+	cr_assert_null(coupon_key("userId=u&projectId=p&itemId=[]", &c));
+	cr_assert_null(coupon_key("userId=u&projectId=p&itemId=[{\"item_id\":"
+				  "\"x\",\"count\":0}]", &c));
+	cr_assert_null(coupon_key("userId=u&projectId=p&itemId=[{\"item_id\":"
+				  "\"x\\u0000y\",\"count\":1}]", &c));
+	cr_assert_null(coupon_key("userId=u&projectId=p&expireMs=1e9&itemId=[{"
+				  "\"item_id\":\"x\",\"count\":1}]", &c));
+	cr_assert_null(coupon_key("userId=u&projectId=p&expireMs="
+				  "99999999999999999999&itemId=[{\"item_id\":"
+				  "\"x\",\"count\":1}]", &c));
+}
