@@ -171,8 +171,8 @@ static void line_key(const char *bkey, size_t i, const char *account,
 	snprintf(out, STORE_EXTERNAL_ID_MAX + 1, "gift:%s", hex);
 }
 
-/* One broadcast's lines as jobs for the account (owned; *n of them), or
- * NULL if the stored lines do not read back. */
+/* One broadcast's lines as jobs for an account, with the storage their
+ * strings borrow from. */
 struct line_jobs {
 	struct engine_job *jobs;
 	char (*keys)[STORE_EXTERNAL_ID_MAX + 1];
@@ -187,6 +187,8 @@ static void line_jobs_free(struct line_jobs *lj)
 	json_decref(lj->lines);
 }
 
+/* Fills lj (release it with line_jobs_free, whatever the result).
+ * Returns 0, or -1 if the stored lines do not read back. */
 static int line_jobs_make(const struct store_broadcast *b,
 			  const struct deliver_ctx *ctx, struct line_jobs *lj)
 {

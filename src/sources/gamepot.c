@@ -1,6 +1,7 @@
 /* sources/gamepot.c: GAMEPOT's purchase webhook — the documented query
  * (or form) fields in, its {"status", "message"} body out, exactly once
- * through the engine. The secret in the path is the only credential. */
+ * through the engine — and what every GAMEPOT webhook shares: the secret
+ * in the path as the only credential, the form parser, the replies. */
 #include "sources/gamepot_int.h"
 
 #include <openssl/crypto.h>
@@ -217,9 +218,9 @@ static bool address_ok(const struct gamepot_settings *gs,
 	return false;
 }
 
-/* The idempotency key: gamepotOrderId, else transactionId; one longer
- * than a store key (or not printable ASCII) is kept as "sha256:<hex>" of
- * itself, the same on every delivery. */
+/* A purchase's idempotency key is gamepotOrderId, else transactionId;
+ * one longer than a store key (or not printable ASCII) is kept as
+ * "sha256:<hex>" of itself, the same on every delivery. */
 void gamepot_make_key(const char *id, char out[STORE_EXTERNAL_ID_MAX + 1])
 {
 	size_t n = strlen(id);
