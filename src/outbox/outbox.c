@@ -28,12 +28,8 @@ struct outbox {
 	struct outbox_options opts;
 	struct kind kinds[OUTBOX_KINDS_MAX];
 	size_t n_kinds;
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct util_thread t;    /* its lock guards kicked */
 	bool kicked;
-	bool stopping;
-	bool started;
 };
 
 /* One claimed row (strings owned) and its outcome, waiting to be recorded. */
@@ -258,25 +254,25 @@ static void *run(void *arg)
 	struct outbox *ob = arg;
 	struct timespec until;
 
-	pthread_mutex_lock(&ob->lock);
-	while (!ob->stopping) {
+	pthread_mutex_lock(&ob->t.lock);
+	while (!util_thread_stopping(&ob->t)) {
 		int64_t retry_at = INT64_MAX, wait = ob->opts.poll_ms;
 		size_t handled;
 
 		ob->kicked = false;
-		pthread_mutex_unlock(&ob->lock);
+		pthread_mutex_unlock(&ob->t.lock);
 		handled = run_batch(ob, &retry_at);
-		pthread_mutex_lock(&ob->lock);
-		if (handled == (size_t)ob->opts.batch || ob->kicked || ob->stopping)
+		pthread_mutex_lock(&ob->t.lock);
+		if (handled == (size_t)ob->opts.batch || ob->kicked || util_thread_stopping(&ob->t))
 			continue;
 		/* a retry due before the next poll is not kept waiting */
 		if (retry_at != INT64_MAX && retry_at - util_now_ms() < wait)
 			wait = retry_at - util_now_ms() > 0 ?
 			       retry_at - util_now_ms() : 0;
 		util_deadline_in(&until, (int)wait);
-		pthread_cond_timedwait(&ob->wake, &ob->lock, &until);
+		pthread_cond_timedwait(&ob->t.wake, &ob->t.lock, &until);
 	}
-	pthread_mutex_unlock(&ob->lock);
+	pthread_mutex_unlock(&ob->t.lock);
 	return NULL;
 }
 
@@ -296,15 +292,14 @@ struct outbox *outbox_new(struct store *st, const struct outbox_options *opts)
 	ob->opts.lease_ms = or_default(opts->lease_ms, 60000);
 	ob->opts.poll_ms = or_default(opts->poll_ms, 1000);
 	ob->opts.batch = opts->batch > 0 ? opts->batch : 64;
-	pthread_mutex_init(&ob->lock, NULL);
-	pthread_cond_init(&ob->wake, NULL);
+	util_thread_init(&ob->t);
 	return ob;
 }
 
 void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
 		     void *ctx)
 {
-	UTIL_ASSERT(!ob->started && ob->n_kinds < OUTBOX_KINDS_MAX &&
+	UTIL_ASSERT(!ob->t.started && ob->n_kinds < OUTBOX_KINDS_MAX &&
 		    !find_kind(ob, kind));
 	ob->kinds[ob->n_kinds++] = (struct kind){ .name = kind, .fn = fn,
 						  .ctx = ctx };
@@ -313,7 +308,7 @@ void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
 void outbox_register_many(struct outbox *ob, const char *kind,
 			  outbox_deliver_many_fn fn, void *ctx, size_t max)
 {
-	UTIL_ASSERT(!ob->started && ob->n_kinds < OUTBOX_KINDS_MAX &&
+	UTIL_ASSERT(!ob->t.started && ob->n_kinds < OUTBOX_KINDS_MAX &&
 		    !find_kind(ob, kind) && max >= 1);
 	ob->kinds[ob->n_kinds++] = (struct kind){ .name = kind, .many = fn,
 						  .max = max, .ctx = ctx };
@@ -334,33 +329,21 @@ int outbox_start(struct outbox *ob)
 		ops_log(OPS_LOG_INFO, "outbox_unleased", "%lld delivery(ies) "
 			"in hand when grantd last stopped are due again",
 			(long long)unleased);
-	if (pthread_create(&ob->thread, NULL, run, ob))
-		return -1;
-	pthread_setname_np(ob->thread, "grantd-outbox");
-	ob->started = true;
-	return 0;
+	return util_thread_start(&ob->t, "grantd-outbox", run, ob);
 }
 
 void outbox_kick(struct outbox *ob)
 {
-	pthread_mutex_lock(&ob->lock);
+	pthread_mutex_lock(&ob->t.lock);
 	ob->kicked = true;
-	pthread_cond_signal(&ob->wake);
-	pthread_mutex_unlock(&ob->lock);
+	pthread_cond_signal(&ob->t.wake);
+	pthread_mutex_unlock(&ob->t.lock);
 }
 
 void outbox_free(struct outbox *ob)
 {
 	if (!ob)
 		return;
-	if (ob->started) {
-		pthread_mutex_lock(&ob->lock);
-		ob->stopping = true;
-		pthread_cond_signal(&ob->wake);
-		pthread_mutex_unlock(&ob->lock);
-		pthread_join(ob->thread, NULL);
-	}
-	pthread_cond_destroy(&ob->wake);
-	pthread_mutex_destroy(&ob->lock);
+	util_thread_stop(&ob->t);
 	free(ob);
 }

@@ -69,9 +69,9 @@ static int wal_hook(void *arg, sqlite3 *db, const char *name, int pages)
 	(void)name;
 	atomic_store_explicit(&cp->wal_pages, pages, memory_order_relaxed);
 	if (pass_due(cp, pages) && !atomic_exchange(&cp->due, true)) {
-		pthread_mutex_lock(&cp->lock);
-		pthread_cond_signal(&cp->wake);
-		pthread_mutex_unlock(&cp->lock);
+		pthread_mutex_lock(&cp->t.lock);
+		pthread_cond_signal(&cp->t.wake);
+		pthread_mutex_unlock(&cp->t.lock);
 	}
 	return SQLITE_OK;
 }
@@ -119,7 +119,7 @@ static int writeback_database(struct store_checkpointer *cp)
 
 	if (cp->db_fd < 0 || fstat(cp->db_fd, &st))
 		return -1;
-	for (off_t off = 0; off < st.st_size && !cp->stopping && !atomic_load(&cp->due);
+	for (off_t off = 0; off < st.st_size && !util_thread_stopping(&cp->t) && !atomic_load(&cp->due);
 	     off += WRITEBACK_RANGE) {
 		int64_t t = util_mono_us();
 
@@ -203,7 +203,7 @@ static void background_pass(struct store_checkpointer *cp)
 	copied = pass_and_write_back(cp, frames_now(cp) < cp->reset_pages, &frames);
 	if (copied < 0 || frames < cp->reset_pages)
 		return;
-	for (int i = 0; i < RESET_ROUNDS && !cp->stopping; i++) {
+	for (int i = 0; i < RESET_ROUNDS && !util_thread_stopping(&cp->t); i++) {
 		if (sync_database(cp))
 			return;
 		if (copied <= cp->writer_turn_pages)
@@ -243,8 +243,8 @@ static void wait_ms(struct store_checkpointer *cp, int ms, bool until_due)
 	struct timespec until;
 
 	util_deadline_in(&until, ms);
-	while (!cp->stopping && !(until_due && atomic_load(&cp->due)) &&
-	       pthread_cond_timedwait(&cp->wake, &cp->lock, &until) != ETIMEDOUT)
+	while (!util_thread_stopping(&cp->t) && !(until_due && atomic_load(&cp->due)) &&
+	       pthread_cond_timedwait(&cp->t.wake, &cp->t.lock, &until) != ETIMEDOUT)
 		;
 }
 
@@ -276,18 +276,18 @@ static void *checkpointer_main(void *arg)
 	struct store_checkpointer *cp = arg;
 
 	lower_own_priority();
-	pthread_mutex_lock(&cp->lock);
-	while (!cp->stopping) {
+	pthread_mutex_lock(&cp->t.lock);
+	while (!util_thread_stopping(&cp->t)) {
 		wait_ms(cp, CHECKPOINT_INTERVAL_MS, true);
-		if (cp->stopping)
+		if (util_thread_stopping(&cp->t))
 			break;
-		pthread_mutex_unlock(&cp->lock);
+		pthread_mutex_unlock(&cp->t.lock);
 		if (atomic_load(&cp->wal_pages) > 0)
 			background_pass(cp);
-		pthread_mutex_lock(&cp->lock);
+		pthread_mutex_lock(&cp->t.lock);
 		wait_ms(cp, CHECKPOINT_MIN_GAP_MS, false);
 	}
-	pthread_mutex_unlock(&cp->lock);
+	pthread_mutex_unlock(&cp->t.lock);
 	return NULL;
 }
 
@@ -325,16 +325,13 @@ int store_checkpointer_start(struct store *st, char **err)
 		*err = util_xasprintf("cannot open %s: %s", st->path, strerror(errno));
 		return -1;
 	}
-	pthread_mutex_init(&cp->lock, NULL);
-	pthread_cond_init(&cp->wake, NULL);
+	util_thread_init(&cp->t);
 	sqlite3_wal_autocheckpoint(st->writer_conn->db, 0);
 	sqlite3_wal_hook(st->writer_conn->db, wal_hook, cp);
-	if (pthread_create(&cp->thread, NULL, checkpointer_main, cp)) {
+	if (util_thread_start(&cp->t, "grantd-ckpt", checkpointer_main, cp)) {
 		*err = util_xstrdup("cannot start the checkpoint thread");
 		return -1;
 	}
-	pthread_setname_np(cp->thread, "grantd-ckpt");
-	cp->started = true;
 	return 0;
 }
 
@@ -342,16 +339,7 @@ void store_checkpointer_stop(struct store *st)
 {
 	struct store_checkpointer *cp = &st->checkpointer;
 
-	if (cp->started) {
-		pthread_mutex_lock(&cp->lock);
-		cp->stopping = true;
-		pthread_cond_signal(&cp->wake);
-		pthread_mutex_unlock(&cp->lock);
-		pthread_join(cp->thread, NULL);
-		cp->started = false;
-		pthread_cond_destroy(&cp->wake);
-		pthread_mutex_destroy(&cp->lock);
-	}
+	util_thread_stop(&cp->t);
 	store_conn_close(cp->conn);
 	cp->conn = NULL;
 	if (cp->db_fd >= 0)

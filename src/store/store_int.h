@@ -102,16 +102,12 @@ struct store_tx {
 
 /* The syncer: makes committed batches durable, then answers them. */
 struct store_syncer {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct util_thread t;        /* its lock guards head and tail */
 	pthread_cond_t taken;        /* the syncer took the waiting batch */
 	struct store_intent *head;   /* committed, not yet synced */
 	struct store_intent *tail;
 	int wal_fd;
 	char *wal_path;
-	bool stopping;
-	bool started;
 	atomic_bool broken;          /* a sync failed: nothing is acknowledged */
 	atomic_bool idle;            /* nothing to sync: the writer may commit */
 	atomic_ullong syncs;
@@ -120,14 +116,10 @@ struct store_syncer {
 
 /* The writer's queue and thread. */
 struct store_writer {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct util_thread t;        /* its lock guards what follows */
 	struct store_intent *head;
 	struct store_intent *tail;
 	size_t queued;
-	bool closing;
-	bool started;
 	int batch_max;
 	struct store_stats stats;
 	atomic_ullong careful_batches;
@@ -135,9 +127,7 @@ struct store_writer {
 
 /* The thread that checkpoints the WAL (checkpoint.c). */
 struct store_checkpointer {
-	pthread_t thread;
-	pthread_mutex_t lock;
-	pthread_cond_t wake;
+	struct util_thread t;
 	struct store_conn *conn;
 	int db_fd;                 /* the database file, for writeback */
 	int checkpoint_pages;      /* thresholds, from bytes and the page size */
@@ -151,8 +141,6 @@ struct store_checkpointer {
 	atomic_ullong writer_turns;
 	atomic_ullong writer_turn_us;
 	atomic_ullong writeback_us;  /* time spent writing the database back */
-	bool stopping;
-	bool started;
 };
 
 struct store {
@@ -219,5 +207,8 @@ void store_answer_batch(struct store_intent *batch);
 /* Writer lifecycle. */
 int store_writer_start(struct store *st);
 void store_writer_stop(struct store *st);
+/* Wakes the writer to look again whether a commit is due (the syncer has
+ * become idle). Takes only the writer's lock. */
+void store_writer_wake(struct store *st);
 
 #endif

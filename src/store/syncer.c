@@ -83,16 +83,24 @@ static int sync_wal(struct store_syncer *sy)
 	return -1;
 }
 
-/* Tells the writer the syncer is free, so it commits its open batch. Taken
- * under the writer's lock so the writer cannot miss it between checking and
- * waiting. Called with the syncer's lock held; the lock order is syncer,
- * then writer (the writer never holds its lock while taking the syncer's). */
+/* Marks the syncer idle if nothing waits for it, and if so tells the
+ * writer, so it commits its open batch. The flag is set under the
+ * syncer's lock (so it never contradicts a batch handed over meanwhile),
+ * the wake-up after it under the writer's lock alone (a writer about to
+ * wait sees one or the other): the two threads never hold each other's
+ * lock. */
 static void announce_idle(struct store *st)
 {
-	pthread_mutex_lock(&st->writer.lock);
-	atomic_store(&st->syncer.idle, true);
-	pthread_cond_signal(&st->writer.wake);
-	pthread_mutex_unlock(&st->writer.lock);
+	struct store_syncer *sy = &st->syncer;
+	bool idle;
+
+	pthread_mutex_lock(&sy->t.lock);
+	idle = !sy->head;
+	if (idle)
+		atomic_store(&sy->idle, true);
+	pthread_mutex_unlock(&sy->t.lock);
+	if (idle)
+		store_writer_wake(st);
 }
 
 bool store_syncer_idle(struct store *st)
@@ -105,30 +113,27 @@ static void *syncer_main(void *arg)
 	struct store *st = arg;
 	struct store_syncer *sy = &st->syncer;
 
-	pthread_mutex_lock(&sy->lock);
+	pthread_mutex_lock(&sy->t.lock);
 	for (;;) {
 		struct store_intent *batch;
 
-		while (!sy->head && !sy->stopping)
-			pthread_cond_wait(&sy->wake, &sy->lock);
+		while (!sy->head && !util_thread_stopping(&sy->t))
+			pthread_cond_wait(&sy->t.wake, &sy->t.lock);
 		if (!sy->head)
 			break;
 		batch = sy->head;
 		sy->head = sy->tail = NULL;
 		pthread_cond_signal(&sy->taken);
-		pthread_mutex_unlock(&sy->lock);
+		pthread_mutex_unlock(&sy->t.lock);
 		if (sync_wal(sy))
 			fail_batch(batch);
 		/* Free the writer to commit before answering: the next commit
 		 * then overlaps the answers instead of waiting for them. */
-		pthread_mutex_lock(&sy->lock);
-		if (!sy->head)
-			announce_idle(st);
-		pthread_mutex_unlock(&sy->lock);
+		announce_idle(st);
 		store_answer_batch(batch);
-		pthread_mutex_lock(&sy->lock);
+		pthread_mutex_lock(&sy->t.lock);
 	}
-	pthread_mutex_unlock(&sy->lock);
+	pthread_mutex_unlock(&sy->t.lock);
 	return NULL;
 }
 
@@ -139,16 +144,16 @@ void store_syncer_submit(struct store *st, struct store_intent *batch)
 
 	while (last->next_)
 		last = last->next_;
-	pthread_mutex_lock(&sy->lock);
+	pthread_mutex_lock(&sy->t.lock);
 	/* At most one batch waits here: while the syncer is busy with the one
 	 * before, hold the writer, and let the requests pile into its queue. */
 	while (sy->head)
-		pthread_cond_wait(&sy->taken, &sy->lock);
+		pthread_cond_wait(&sy->taken, &sy->t.lock);
 	atomic_store(&sy->idle, false);
 	sy->head = batch;
 	sy->tail = last;
-	pthread_cond_signal(&sy->wake);
-	pthread_mutex_unlock(&sy->lock);
+	pthread_cond_signal(&sy->t.wake);
+	pthread_mutex_unlock(&sy->t.lock);
 }
 
 bool store_syncer_broken(struct store *st)
@@ -163,16 +168,13 @@ int store_syncer_start(struct store *st, char **err)
 	sy->wal_path = util_xasprintf("%s-wal", st->path);
 	if (open_wal(sy, err))
 		return -1;
-	pthread_mutex_init(&sy->lock, NULL);
-	pthread_cond_init(&sy->wake, NULL);
+	util_thread_init(&sy->t);
 	pthread_cond_init(&sy->taken, NULL);
-	if (pthread_create(&sy->thread, NULL, syncer_main, st)) {
+	atomic_store(&sy->idle, true);
+	if (util_thread_start(&sy->t, "grantd-sync", syncer_main, st)) {
 		*err = util_xstrdup("cannot start the syncer thread");
 		return -1;
 	}
-	pthread_setname_np(sy->thread, "grantd-sync");
-	atomic_store(&sy->idle, true);
-	sy->started = true;
 	return 0;
 }
 
@@ -180,16 +182,9 @@ void store_syncer_stop(struct store *st)
 {
 	struct store_syncer *sy = &st->syncer;
 
-	if (sy->started) {
-		pthread_mutex_lock(&sy->lock);
-		sy->stopping = true;
-		pthread_cond_signal(&sy->wake);
-		pthread_mutex_unlock(&sy->lock);
-		pthread_join(sy->thread, NULL);  /* answers what was queued */
-		sy->started = false;
-		pthread_cond_destroy(&sy->wake);
+	if (sy->t.ready) {
+		util_thread_stop(&sy->t);  /* answers what was queued */
 		pthread_cond_destroy(&sy->taken);
-		pthread_mutex_destroy(&sy->lock);
 	}
 	if (sy->wal_fd >= 0)
 		close(sy->wal_fd);

@@ -166,7 +166,7 @@ static void count_batch(struct store_stats *stats, size_t n)
 static bool commit_due(struct store *st, const struct batch *b)
 {
 	return b->broken || b->n >= (size_t)st->writer.batch_max ||
-	       !st->opts.synchronous_full || st->writer.closing ||
+	       !st->opts.synchronous_full || util_thread_stopping(&st->writer.t) ||
 	       store_syncer_idle(st);
 }
 
@@ -176,11 +176,11 @@ static struct store_intent *wait_first(struct store_writer *w)
 {
 	struct store_intent *list;
 
-	pthread_mutex_lock(&w->lock);
-	while (!w->head && !w->closing)
-		pthread_cond_wait(&w->wake, &w->lock);
+	pthread_mutex_lock(&w->t.lock);
+	while (!w->head && !util_thread_stopping(&w->t))
+		pthread_cond_wait(&w->t.wake, &w->t.lock);
 	list = take_queued(w, (size_t)w->batch_max);
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->t.lock);
 	return list;
 }
 
@@ -191,11 +191,11 @@ static struct store_intent *wait_more(struct store *st, const struct batch *b)
 	struct store_writer *w = &st->writer;
 	struct store_intent *list;
 
-	pthread_mutex_lock(&w->lock);
+	pthread_mutex_lock(&w->t.lock);
 	while (!w->head && !commit_due(st, b))
-		pthread_cond_wait(&w->wake, &w->lock);
+		pthread_cond_wait(&w->t.wake, &w->t.lock);
 	list = take_queued(w, (size_t)w->batch_max - b->n);
-	pthread_mutex_unlock(&w->lock);
+	pthread_mutex_unlock(&w->t.lock);
 	return list;
 }
 
@@ -205,9 +205,9 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 {
 	int64_t t0;
 
-	pthread_mutex_lock(&st->writer.lock);
+	pthread_mutex_lock(&st->writer.t.lock);
 	count_batch(&st->writer.stats, b->n);
-	pthread_mutex_unlock(&st->writer.lock);
+	pthread_mutex_unlock(&st->writer.t.lock);
 	t0 = util_mono_us();
 	if (!b->broken && store_conn_exec(tx->conn, STMT_COMMIT))
 		break_batch(tx, b);
@@ -240,9 +240,9 @@ static void run_batch(struct store *st, struct store_intent *first)
 		if (!more)
 			break;  /* nothing arrived and a commit is due */
 		add_intents(st, &tx, &b, more);
-		pthread_mutex_lock(&st->writer.lock);
+		pthread_mutex_lock(&st->writer.t.lock);
 		due = commit_due(st, &b);
-		pthread_mutex_unlock(&st->writer.lock);
+		pthread_mutex_unlock(&st->writer.t.lock);
 		if (due)
 			break;
 	}
@@ -265,30 +265,20 @@ int store_writer_start(struct store *st)
 {
 	struct store_writer *w = &st->writer;
 
-	pthread_mutex_init(&w->lock, NULL);
-	pthread_cond_init(&w->wake, NULL);
 	w->batch_max = st->opts.batch_max > 0 ? st->opts.batch_max : 1;
-	if (pthread_create(&w->thread, NULL, writer_main, st))
-		return -1;
-	pthread_setname_np(w->thread, "grantd-writer");
-	w->started = true;
-	return 0;
+	return util_thread_start(&w->t, "grantd-writer", writer_main, st);
 }
 
 void store_writer_stop(struct store *st)
 {
-	struct store_writer *w = &st->writer;
+	util_thread_stop(&st->writer.t);
+}
 
-	if (!w->started)
-		return;
-	pthread_mutex_lock(&w->lock);
-	w->closing = true;
-	pthread_cond_signal(&w->wake);
-	pthread_mutex_unlock(&w->lock);
-	pthread_join(w->thread, NULL);
-	w->started = false;
-	pthread_cond_destroy(&w->wake);
-	pthread_mutex_destroy(&w->lock);
+void store_writer_wake(struct store *st)
+{
+	pthread_mutex_lock(&st->writer.t.lock);
+	pthread_cond_signal(&st->writer.t.wake);
+	pthread_mutex_unlock(&st->writer.t.lock);
 }
 
 int store_submit(struct store *st, struct store_intent *in)
@@ -296,9 +286,9 @@ int store_submit(struct store *st, struct store_intent *in)
 	struct store_writer *w = &st->writer;
 
 	in->next_ = NULL;
-	pthread_mutex_lock(&w->lock);
-	if (w->closing || !w->started) {
-		pthread_mutex_unlock(&w->lock);
+	pthread_mutex_lock(&w->t.lock);
+	if (util_thread_stopping(&w->t) || !w->t.started) {
+		pthread_mutex_unlock(&w->t.lock);
 		return STORE_CLOSED;
 	}
 	if (w->tail)
@@ -307,17 +297,17 @@ int store_submit(struct store *st, struct store_intent *in)
 		w->head = in;
 	w->tail = in;
 	w->queued++;
-	pthread_cond_signal(&w->wake);
-	pthread_mutex_unlock(&w->lock);
+	pthread_cond_signal(&w->t.wake);
+	pthread_mutex_unlock(&w->t.lock);
 	return STORE_OK;
 }
 
 void store_stats_get(struct store *st, struct store_stats *out)
 {
-	pthread_mutex_lock(&st->writer.lock);
+	pthread_mutex_lock(&st->writer.t.lock);
 	*out = st->writer.stats;
 	out->queued = st->writer.queued;
-	pthread_mutex_unlock(&st->writer.lock);
+	pthread_mutex_unlock(&st->writer.t.lock);
 	out->syncs = store_vfs_syncs();
 	out->careful_batches = atomic_load(&st->writer.careful_batches);
 	out->durable_syncs = atomic_load(&st->syncer.syncs);

@@ -2,7 +2,9 @@
 #ifndef GRANTD_UTIL_H
 #define GRANTD_UTIL_H
 
+#include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -127,6 +129,37 @@ long util_base64_decode(const char *in, size_t n, void *out, bool url);
 void util_sha256(const void *in, size_t n, unsigned char out[static 32]);
 /* SHA-256 of `n` bytes as 64 hex characters plus NUL. */
 void util_sha256_hex(const void *in, size_t n, char out[static 65]);
+
+/* ---- service threads (thread.c) ---------------------------------------- */
+
+/* A long-lived thread, the lock and condition variable it sleeps on, and
+ * its stop flag, which any thread may read without the lock. Its owner
+ * embeds it and may add conditions of its own under the same lock. */
+struct util_thread {
+	pthread_t id;
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	atomic_bool stopping;
+	bool started;
+	bool ready;          /* lock and wake are initialised */
+};
+
+/* Initialises the lock and condition (start does it too); stop releases
+ * them whether or not the thread ran. */
+void util_thread_init(struct util_thread *t);
+/* Starts main(arg) as a thread named `name` (at most 15 characters).
+ * Returns 0, or -1 if it could not be created. */
+int util_thread_start(struct util_thread *t, const char *name,
+		      void *(*main)(void *), void *arg);
+/* Sets stopping and wakes the thread, under its lock. */
+void util_thread_ask_stop(struct util_thread *t);
+/* Asks the thread to stop if it runs, joins it, and releases the lock and
+ * condition. Safe on a thread never started, and twice. */
+void util_thread_stop(struct util_thread *t);
+static inline bool util_thread_stopping(struct util_thread *t)
+{
+	return atomic_load(&t->stopping);
+}
 
 /* ---- sealing secrets at rest (seal.c) ----------------------------------- */
 

@@ -156,3 +156,36 @@ Test(util, cidr_parse_and_contains)
 	cr_assert_eq(util_cidr_parse("example.com", &c), -1);
 	cr_assert_eq(util_cidr_parse("10.0.0.0/+8", &c), -1);
 }
+
+/* A service thread that sleeps until asked to stop, counting wake-ups. */
+struct sleeper {
+	struct util_thread t;
+	int wakeups;
+};
+
+static void *sleeper_main(void *arg)
+{
+	struct sleeper *s = arg;
+
+	pthread_mutex_lock(&s->t.lock);
+	while (!util_thread_stopping(&s->t)) {
+		pthread_cond_wait(&s->t.wake, &s->t.lock);
+		s->wakeups++;
+	}
+	pthread_mutex_unlock(&s->t.lock);
+	return NULL;
+}
+
+Test(util, thread_life_cycle)
+{
+	struct sleeper s = { 0 };
+
+	util_thread_stop(&s.t);             /* never started: nothing to do */
+	cr_assert_eq(util_thread_start(&s.t, "test-sleeper", sleeper_main, &s), 0);
+	cr_assert(s.t.started);
+	cr_assert_not(util_thread_stopping(&s.t));
+	util_thread_stop(&s.t);
+	cr_assert_not(s.t.started);
+	cr_assert(util_thread_stopping(&s.t));
+	util_thread_stop(&s.t);             /* twice: harmless */
+}
