@@ -345,7 +345,8 @@ static void log_providers(struct server *s)
 	}
 }
 
-/* The outbound loop, the outbox and the providers grantd calls. */
+/* The outbound loop, the outbox (not started yet) and the providers
+ * grantd calls. */
 static int start_pull(struct server *s)
 {
 	const struct config *c = &s->cfg;
@@ -382,10 +383,6 @@ static int start_pull(struct server *s)
 	if (pull_new(&po, &s->pull, &err))
 		goto out;
 	log_providers(s);
-	if (outbox_start(s->outbox)) {
-		err = util_xstrdup("cannot start the outbox thread");
-		goto out;
-	}
 	rc = 0;
 out:
 	if (err) {
@@ -427,6 +424,18 @@ static void gamepot_settings(struct server *s)
 		.block_on_failure = s->cfg.gamepot.login_validation.block_on_failure,
 	};
 	s->ctx.gamepot = &s->gamepot;
+}
+
+/* Registers the outbox kinds delivered outside the pull runtime, then
+ * starts the outbox thread. */
+static int start_outbox(struct server *s)
+{
+	sources_gamepot_login_register(&s->gamepot);
+	if (outbox_start(s->outbox)) {
+		fprintf(stderr, "grantd: cannot start the outbox thread\n");
+		return -1;
+	}
+	return 0;
 }
 
 /* The TentuPlay offer relay (off while tentuplay.verify_url is empty). */
@@ -479,6 +488,9 @@ static int start(struct server *s)
 	s->ctx.auth = s->auth;
 	if (start_pull(s))
 		return -1;
+	gamepot_settings(s);
+	if (start_outbox(s))
+		return -1;
 	s->ctx.pull = s->pull;
 	s->ctx.outbox = s->outbox;
 	s->ctx.links = (struct partner_links){ s->store, s->outbox };
@@ -488,7 +500,6 @@ static int start(struct server *s)
 		.public_url = s->cfg.linking.public_url,
 		.return_to_allow = &s->cfg.linking.return_to_allow });
 	s->ctx.linking = s->linking;
-	gamepot_settings(s);
 	if (start_offers(s))
 		return -1;
 	return start_http(s);

@@ -310,6 +310,72 @@ int sources_gamepot_coupon_parse(const char *form, size_t len,
 /* Frees what a parse filled; accepts an empty struct. */
 void sources_gamepot_coupon_release(struct sources_gp_coupon *c);
 
+/* ---- GAMEPOT login validation (sources/gamepot_login.c) ---------------- */
+
+/* The outbox kind of a login validation waiting for GAMEPOT. */
+#define SOURCES_GP_LOGIN_KIND "gamepot.login"
+/* Longest member_id and token (GAMEPOT's own maxima), remote_ip (an IPv6
+ * address in text) and platform accepted. */
+#define SOURCES_GP_MEMBER_ID_MAX 128
+#define SOURCES_GP_TOKEN_MAX 2048
+#define SOURCES_GP_REMOTE_IP_MAX 45
+#define SOURCES_GP_PLATFORM_MAX 32
+
+/* What a validation came to, by GAMEPOT's loginauth status. */
+enum sources_gp_login_state {
+	SOURCES_GP_LOGIN_PENDING,          /* GAMEPOT has not answered yet */
+	SOURCES_GP_LOGIN_VALID,            /* 1 */
+	SOURCES_GP_LOGIN_MISSING_DATA,     /* 0: GAMEPOT saw a field missing */
+	SOURCES_GP_LOGIN_FORGED,           /* -1: token validation failed */
+	SOURCES_GP_LOGIN_MEMBER_MISMATCH,  /* -2: the token is another member's */
+	SOURCES_GP_LOGIN_EXPIRED,          /* -3: too long after the SDK login */
+	SOURCES_GP_LOGIN_UNKNOWN_RESULT,   /* any other status */
+};
+/* "pending", "valid", "missing_data", "forged", "member_mismatch",
+ * "expired", "unknown_result" (static strings). */
+const char *sources_gamepot_login_state_name(enum sources_gp_login_state s);
+/* The state GAMEPOT's loginauth `status` means. */
+enum sources_gp_login_state sources_gamepot_login_state_of(long long status);
+
+/* A login validation request {"member_id", "token", "remote_ip",
+ * "platform"}: pointers borrowed from the parsed document; remote_ip and
+ * platform are NULL when absent or empty. */
+struct sources_gp_login {
+	const char *member_id;
+	const char *token;
+	const char *remote_ip;
+	const char *platform;
+};
+/* Parses a login validation body strictly: a JSON object with no other
+ * field; member_id (1..128) and token (1..2048) printable ASCII strings;
+ * remote_ip, if given, an IPv4 or IPv6 address; platform, if given, up
+ * to 32 printable ASCII characters. Returns 0 with *root a new reference
+ * the caller releases, or -1 with the problem (naming the field, never
+ * quoting the token) in msg and *root NULL. Exposed for the fuzzer and
+ * unit tests. */
+int sources_gamepot_login_parse(const char *body, size_t len,
+				struct sources_gp_login *out, json_t **root,
+				char *msg, size_t msg_size);
+
+/* Reads GAMEPOT's loginauth answer {"status": <integer>, "message": …}.
+ * Returns 0 with *status and the message (truncated at a character
+ * boundary to fit, "" if absent) in `message`, or -1 if the body is not
+ * a JSON object with an integer status. Exposed for the fuzzer and unit
+ * tests. */
+int sources_gamepot_login_answer(const char *body, size_t len,
+				 long long *status, char *message,
+				 size_t message_size);
+
+/* Registers the deliverer of SOURCES_GP_LOGIN_KIND on gs->outbox (before
+ * outbox_start); gs is borrowed and must outlive the outbox. */
+void sources_gamepot_login_register(const struct gamepot_settings *gs);
+
+/* POST /v1/accounts/{account_id}/gamepot/login (202 at once; GAMEPOT is
+ * asked in the background) and GET of the newest validation; route ctx:
+ * struct gamepot_settings. */
+void sources_gamepot_login_post(struct http_request *req);
+void sources_gamepot_login_get(struct http_request *req);
+
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure
  * returns -1 with *code and a message in msg (and *root NULL). Exposed for

@@ -175,6 +175,22 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT INTO broadcast_deliveries (broadcast_id, account_id,"
 		" delivered_at_ms) VALUES (?1, ?2, ?3)"
 		" ON CONFLICT (broadcast_id, account_id) DO NOTHING",
+	[STMT_GP_LOGIN_ADD] =
+		"INSERT INTO gamepot_logins (account_id, member_id, token,"
+		" remote_ip, platform, state, account_suspended, attempts,"
+		" created_at_ms, updated_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, 'pending', 0, 0, ?6, ?6)",
+	[STMT_GP_LOGIN_STATE] =
+		"SELECT state FROM gamepot_logins WHERE id = ?1",
+	/* the token is dropped with the answer that used it */
+	[STMT_GP_LOGIN_FINISH] =
+		"UPDATE gamepot_logins SET state = ?2, result = ?3, message = ?4,"
+		" account_suspended = ?5, token = NULL, validated_at_ms = ?6,"
+		" updated_at_ms = ?6 WHERE id = ?1 AND state = 'pending'",
+	[STMT_GP_LOGIN_ATTEMPT] =
+		"UPDATE gamepot_logins SET attempts = attempts + 1,"
+		" last_error = ?2, updated_at_ms = ?3"
+		" WHERE id = ?1 AND state = 'pending'",
 	[STMT_READ_BEGIN] = "BEGIN",
 	[STMT_READ_END] = "COMMIT",
 	[STMT_READ_ACCOUNT] =
@@ -233,6 +249,16 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"SELECT 1 FROM broadcasts b WHERE expires_at_ms > ?2"
 		" AND NOT EXISTS (SELECT 1 FROM broadcast_deliveries d"
 		"  WHERE d.broadcast_id = b.id AND d.account_id = ?1) LIMIT 1",
+	[STMT_READ_GP_LOGIN] =
+		"SELECT id, account_id, member_id, token, remote_ip, platform,"
+		" state, result, message, account_suspended, attempts, last_error,"
+		" created_at_ms, validated_at_ms FROM gamepot_logins WHERE id = ?1",
+	/* the newest of an account, without its token */
+	[STMT_READ_GP_LOGIN_LATEST] =
+		"SELECT id, account_id, member_id, NULL, remote_ip, platform,"
+		" state, result, message, account_suspended, attempts, last_error,"
+		" created_at_ms, validated_at_ms FROM gamepot_logins"
+		" WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
 	[STMT_PING] = "SELECT 1",
 };
 

@@ -199,6 +199,32 @@ static const char *const migrations[] = {
 	"  delivered_at_ms INTEGER NOT NULL,"
 	"  PRIMARY KEY (broadcast_id, account_id)"
 	") WITHOUT ROWID;",
+	/* 10: GAMEPOT login validations asked for by the game backend and
+	 * checked with GAMEPOT in the background: the SDK token is kept only
+	 * until GAMEPOT has answered (then NULL), the result and whether it
+	 * suspended the account for good. */
+	"CREATE TABLE gamepot_logins ("
+	"  id INTEGER PRIMARY KEY,"
+	"  account_id TEXT NOT NULL,"
+	"  member_id TEXT NOT NULL,"
+	"  token TEXT,"
+	"  remote_ip TEXT,"
+	"  platform TEXT,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state = 'pending' OR state = 'valid' OR"
+	"           state = 'missing_data' OR state = 'forged' OR"
+	"           state = 'member_mismatch' OR state = 'expired' OR"
+	"           state = 'unknown_result'),"
+	"  result INTEGER,"
+	"  message TEXT,"
+	"  account_suspended INTEGER NOT NULL,"
+	"  attempts INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  updated_at_ms INTEGER NOT NULL,"
+	"  validated_at_ms INTEGER"
+	");"
+	"CREATE INDEX gamepot_logins_by_account ON gamepot_logins (account_id, id);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

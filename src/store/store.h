@@ -520,6 +520,61 @@ int store_tx_broadcasts_pending(struct store_tx *tx, const char *account_id,
 /* Records that `account_id` has had broadcast `id` (again: no change). */
 int store_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
 				 const char *account_id, int64_t now_ms);
+/* ---- GAMEPOT login validations (gamepot_login.c) ----------------------- */
+
+/* A validation as stored. Strings are borrowed (valid during the call that
+ * hands the struct over); optional ones are NULL when not given. The
+ * state names are the sources module's (the table CHECKs them). */
+struct store_gamepot_login {
+	int64_t id;                /* assigned on insert */
+	const char *account_id;
+	const char *member_id;
+	const char *token;         /* NULL once GAMEPOT has answered, and in
+				    * store_gamepot_login_latest */
+	const char *remote_ip;
+	const char *platform;
+	const char *state;         /* "pending" until answered */
+	bool has_result;
+	int64_t result;            /* GAMEPOT's status, if has_result */
+	const char *message;       /* GAMEPOT's message, or NULL */
+	bool account_suspended;    /* this validation suspended the account */
+	int64_t attempts;          /* calls to GAMEPOT that failed */
+	const char *last_error;    /* why the last of them failed, or NULL */
+	int64_t created_at_ms;
+	int64_t validated_at_ms;   /* 0 while pending */
+};
+
+/* Adds a pending validation of l's account_id, member_id, token,
+ * remote_ip and platform; its id goes to *id. */
+int store_tx_gamepot_login_add(struct store_tx *tx,
+			       const struct store_gamepot_login *l,
+			       int64_t now_ms, int64_t *id);
+/* The state of validation `id` into `state` (`size` bytes); *found tells
+ * whether there is one. */
+int store_tx_gamepot_login_state(struct store_tx *tx, int64_t id, char *state,
+				 size_t size, bool *found);
+/* Records GAMEPOT's answer to pending validation l->id (l->state,
+ * has_result/result, message, account_suspended) and drops its token.
+ * *updated is false if it was not pending (nothing written). */
+int store_tx_gamepot_login_finish(struct store_tx *tx,
+				  const struct store_gamepot_login *l,
+				  int64_t now_ms, bool *updated);
+/* Counts a failed call to GAMEPOT for pending validation `id`, with why
+ * (`error`, no secrets). */
+int store_tx_gamepot_login_attempt(struct store_tx *tx, int64_t id,
+				   const char *error, int64_t now_ms);
+
+typedef void (*store_gamepot_login_fn)(void *arg,
+				       const struct store_gamepot_login *l);
+/* Reads validation `id` (with its token while pending); fn runs once if
+ * it exists, and *found tells whether it did. */
+int store_gamepot_login_read(struct store *st, int64_t id,
+			     store_gamepot_login_fn fn, void *arg, bool *found);
+/* Reads the newest validation of `account_id` (never its token); fn runs
+ * once if there is one, and *found tells whether there was. */
+int store_gamepot_login_latest(struct store *st, const char *account_id,
+			       store_gamepot_login_fn fn, void *arg,
+			       bool *found);
 
 /* ---- reads (reader connections; never wait for the writer) ----------- */
 
