@@ -376,6 +376,87 @@ void sources_gamepot_login_register(const struct gamepot_settings *gs);
 void sources_gamepot_login_post(struct http_request *req);
 void sources_gamepot_login_get(struct http_request *req);
 
+/* ---- GAMEPOT external payments (sources/gamepot_payments.c) ---------- */
+
+/* POST /v1/accounts/{account_id}/gamepot/external-payments; route ctx:
+ * struct gamepot_settings. Records a payment taken outside the stores with
+ * GAMEPOT's external payment API (on the outbound loop: no HTTP thread
+ * waits), then grants its product through the engine, keyed
+ * "external:<transaction_id>" in source "gamepot". */
+void sources_gamepot_payment_handler(struct http_request *req);
+
+/* The request body's fields as GAMEPOT's external payment API names them
+ * (maximum lengths in characters). */
+#define SOURCES_GP_PAY_FIELDS(X) \
+	X(STORE, "store", "store", 64, true) \
+	X(PRODUCT_ID, "product_id", "productId", 256, true) \
+	X(TRANSACTION_ID, "transaction_id", "transactionId", 512, true) \
+	X(CURRENCY, "currency", "currency", 64, true) \
+	X(PAYMENT_ID, "payment_id", "paymentId", 64, true) \
+	X(UNIQUE_ID, "unique_id", "uniqueId", 512, false)
+
+enum sources_gp_pay_field {
+#define SOURCES_GP_PAY_ENUM(id, name, gp_name, max, required) \
+	SOURCES_GP_PAY_##id,
+	SOURCES_GP_PAY_FIELDS(SOURCES_GP_PAY_ENUM)
+#undef SOURCES_GP_PAY_ENUM
+	SOURCES_GP_PAY_FIELD_COUNT
+};
+
+/* A parsed external payment request. Strings are borrowed from the root
+ * the parser returns ("" for an absent unique_id); price is a new
+ * reference (an integer, or a real when it has a fraction). */
+struct sources_gp_payment {
+	const char *field[SOURCES_GP_PAY_FIELD_COUNT];
+	json_t *price;
+};
+
+/* Parses {"store", "product_id", "transaction_id", "currency", "price",
+ * "payment_id", "unique_id"} strictly: unknown or repeated fields,
+ * missing required ones, wrong types, control characters, strings over
+ * GAMEPOT's maximum length and a negative or non-numeric price are
+ * refused. Returns 0 with *out filled and *root a new reference (release
+ * both with sources_gamepot_payment_release), or -1 with the problem,
+ * naming the field, in msg (and nothing to release). Exposed for the
+ * fuzzer and unit tests. */
+int sources_gamepot_payment_parse(const char *body, size_t len, json_t **root,
+				  struct sources_gp_payment *out, char *msg,
+				  size_t msg_size);
+void sources_gamepot_payment_release(json_t *root,
+				     struct sources_gp_payment *p);
+
+/* What GAMEPOT's answer to an external payment came to. */
+enum sources_gp_pay_result {
+	SOURCES_GP_PAY_ACCEPTED,        /* status 1: recorded now */
+	SOURCES_GP_PAY_DUPLICATE,       /* -5: transactionId already recorded */
+	SOURCES_GP_PAY_MISSING_DATA,    /* -1 */
+	SOURCES_GP_PAY_INVALID_PRICE,   /* -2 */
+	SOURCES_GP_PAY_INVALID_PROJECT, /* -3 */
+	SOURCES_GP_PAY_NOT_SUPPORTED,   /* -4: the project lacks the API */
+	SOURCES_GP_PAY_DB_ERROR,        /* -6 */
+	SOURCES_GP_PAY_KEY_REFUSED,     /* HTTP 401 or 403: x-api-key refused */
+	SOURCES_GP_PAY_UNAVAILABLE,     /* HTTP 5xx, 408 or 429 */
+	SOURCES_GP_PAY_BAD_ANSWER,      /* anything else */
+};
+
+#define SOURCES_GP_MESSAGE_MAX 200
+
+/* GAMEPOT's answer, read defensively (untrusted input). */
+struct sources_gp_pay_answer {
+	enum sources_gp_pay_result result;
+	bool has_status;
+	json_int_t status;              /* GAMEPOT's status, if has_status */
+	/* GAMEPOT's message: valid UTF-8 without control characters, cut to
+	 * at most SOURCES_GP_MESSAGE_MAX bytes on a character boundary */
+	char message[SOURCES_GP_MESSAGE_MAX + 1];
+};
+
+/* Reads an answer of HTTP status `http_status` with body[0..len) (any
+ * bytes). Every input yields a result; *out is always filled. */
+void sources_gamepot_payment_answer(long http_status, const char *body,
+				    size_t len,
+				    struct sources_gp_pay_answer *out);
+
 /* Parses a Prime Gaming fulfilment body. On success returns 0 and borrowed
  * pointers into *root (a new reference the caller releases). On failure
  * returns -1 with *code and a message in msg (and *root NULL). Exposed for

@@ -1,6 +1,7 @@
 /* Unit tests of the sources table: every provider is declared once, with a
  * known scope, valid catalog namespaces and routes under its own id. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "auth/auth.h"
@@ -179,7 +180,7 @@ Test(sources, gamepot_coupon_key_is_canonical)
 	char a[SOURCES_GP_COUPON_KEY_LEN + 1];
 
 	/* the same fields in another order and spelling: the same key */
-	strcpy(a, coupon_key("userId=all&projectId=p&itemId=[{\"item_id\":\"x\","
+	snprintf(a, sizeof(a), "%s", coupon_key("userId=all&projectId=p&itemId=[{\"item_id\":\"x\","
 			     "\"count\":2}]", &c));
 	cr_assert(c.broadcast);
 	cr_assert_eq(c.expire_ms, INT64_MAX);
@@ -213,4 +214,121 @@ Test(sources, gamepot_coupon_parse_refuses_bad_input)
 	cr_assert_null(coupon_key("userId=u&projectId=p&expireMs="
 				  "99999999999999999999&itemId=[{\"item_id\":"
 				  "\"x\",\"count\":1}]", &c));
+}
+
+/* ---- GAMEPOT external payments ---------------------------------------- */
+
+static const char *pay_parse_error(const char *body)
+{
+	static char msg[512];
+	struct sources_gp_payment p;
+	json_t *root;
+
+	if (sources_gamepot_payment_parse(body, strlen(body), &root, &p, msg,
+					  sizeof(msg)) == 0) {
+		sources_gamepot_payment_release(root, &p);
+		return NULL;
+	}
+	cr_assert_null(root);
+	return msg;
+}
+
+Test(sources, gamepot_payment_parse_reads_the_body)
+{
+	static const char body[] = "{\"store\":\"tpay\",\"product_id\":\"p1\","
+		"\"transaction_id\":\"t-1\",\"currency\":\"KRW\",\"price\":1000.0,"
+		"\"payment_id\":\"prepaid\"}";
+	struct sources_gp_payment p;
+	json_t *root;
+	char msg[256];
+
+	cr_assert_eq(sources_gamepot_payment_parse(body, strlen(body), &root, &p,
+						   msg, sizeof(msg)), 0, "%s",
+		     msg);
+	cr_assert_str_eq(p.field[SOURCES_GP_PAY_PRODUCT_ID], "p1");
+	cr_assert_str_eq(p.field[SOURCES_GP_PAY_UNIQUE_ID], "");  /* absent */
+	cr_assert(json_is_integer(p.price));  /* 1000.0 sent as 1000 */
+	cr_assert_eq(json_integer_value(p.price), 1000);
+	sources_gamepot_payment_release(root, &p);
+}
+
+Test(sources, gamepot_payment_parse_refuses_bad_bodies)
+{
+#define PAY_BODY(extra) "{\"store\":\"s\",\"product_id\":\"p\"," \
+	"\"transaction_id\":\"t\",\"currency\":\"KRW\",\"payment_id\":\"c\"" \
+	extra "}"
+	cr_assert_null(pay_parse_error(PAY_BODY(",\"price\":9.5")));
+	cr_assert_str_eq(pay_parse_error(PAY_BODY("")), "price: is required");
+	cr_assert_str_eq(pay_parse_error(PAY_BODY(",\"price\":\"1\"")),
+			 "price: must be a number (GAMEPOT refuses any other "
+			 "type)");
+	cr_assert_str_eq(pay_parse_error(PAY_BODY(",\"price\":-1")),
+			 "price: must not be negative");
+	cr_assert_str_eq(pay_parse_error(PAY_BODY(",\"price\":1,\"x\":1")),
+			 "body: unknown field \"x\"");
+	cr_assert_str_eq(pay_parse_error("{\"store\":\"\"}"),
+			 "store: must not be empty");
+	cr_assert_str_eq(pay_parse_error("{\"store\":\"a\\tb\"}"),
+			 "store: must not contain control characters");
+	cr_assert_str_eq(pay_parse_error("{\"store\":1}"),
+			 "store: must be a string");
+	cr_assert_str_eq(pay_parse_error("[]"), "body: must be a JSON object");
+#undef PAY_BODY
+}
+
+static struct sources_gp_pay_answer pay_answer(long status, const char *body)
+{
+	struct sources_gp_pay_answer a;
+
+	sources_gamepot_payment_answer(status, body, strlen(body), &a);
+	return a;
+}
+
+Test(sources, gamepot_payment_answer_maps_every_code)
+{
+	static const struct {
+		int status;
+		enum sources_gp_pay_result result;
+	} codes[] = {
+		{ 1, SOURCES_GP_PAY_ACCEPTED }, { -1, SOURCES_GP_PAY_MISSING_DATA },
+		{ -2, SOURCES_GP_PAY_INVALID_PRICE },
+		{ -3, SOURCES_GP_PAY_INVALID_PROJECT },
+		{ -4, SOURCES_GP_PAY_NOT_SUPPORTED },
+		{ -5, SOURCES_GP_PAY_DUPLICATE }, { -6, SOURCES_GP_PAY_DB_ERROR },
+		{ 0, SOURCES_GP_PAY_BAD_ANSWER }, { 2, SOURCES_GP_PAY_BAD_ANSWER },
+	};
+	struct sources_gp_pay_answer a;
+	char body[64];
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(codes); i++) {
+		snprintf(body, sizeof(body), "{\"status\": %d, \"message\": "
+			 "\"m\\nx\"}", codes[i].status);
+		a = pay_answer(200, body);
+		cr_assert_eq(a.result, codes[i].result, "status %d", codes[i].status);
+		cr_assert(a.has_status);
+		cr_assert_str_eq(a.message, "m x");  /* control characters gone */
+	}
+	cr_assert_eq(pay_answer(200, "{\"status\": \"1\"}").result,
+		     SOURCES_GP_PAY_BAD_ANSWER);
+	cr_assert_eq(pay_answer(200, "not json").result, SOURCES_GP_PAY_BAD_ANSWER);
+	cr_assert_eq(pay_answer(500, "{\"status\": 1}").result,
+		     SOURCES_GP_PAY_UNAVAILABLE);
+	a = pay_answer(401, "{\"error\":{\"errorCode\":\"200\",\"message\":"
+		       "\"Authentication Failed\",\"details\":\"bad key\"}}");
+	cr_assert_eq(a.result, SOURCES_GP_PAY_KEY_REFUSED);
+	cr_assert_not(a.has_status);
+	cr_assert_str_eq(a.message, "bad key");
+}
+
+Test(sources, gamepot_payment_answer_cuts_long_messages_on_a_character)
+{
+	char body[1024] = "{\"status\": -6, \"message\": \"a";
+	struct sources_gp_pay_answer a;
+
+	for (int i = 0; i < 150; i++)
+		strcat(body, "\xea\xb0\x80");  /* 3 bytes each */
+	strcat(body, "\"}");
+	a = pay_answer(200, body);
+	cr_assert_eq(a.result, SOURCES_GP_PAY_DB_ERROR);
+	cr_assert_eq(strlen(a.message), 199);  /* 'a' + 66 whole characters */
 }
