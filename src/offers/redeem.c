@@ -24,7 +24,9 @@ struct redeem {
 	char account_id[STORE_ACCOUNT_ID_MAX + 1];
 	char external_id[STORE_EXTERNAL_ID_MAX + 1];
 	char *sku;
-	json_t *offer;              /* the checked offer document, or NULL */
+	/* The checked offer document, or NULL: read only, and shared with the
+	 * relay's call (jansson's reference counts are atomic). */
+	json_t *offer;
 };
 
 static void redeem_free(void *arg)
