@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 CONFIG     ?= examples/grantd.yaml
 FUZZ_SECONDS ?= 8
-FUZZERS    = fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path fuzz_oauth_request fuzz_access_token fuzz_provider_answers fuzz_link_params fuzz_offer_decode fuzz_gamepot_query fuzz_gamepot_login fuzz_gamepot_payment
+FUZZERS    = fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path fuzz_oauth_request fuzz_access_token fuzz_provider_answers fuzz_link_params fuzz_offer_decode fuzz_gamepot_query fuzz_gamepot_login fuzz_gamepot_payment fuzz_offer_redeem
 
 all: build
 
@@ -49,7 +49,8 @@ E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_offers.py tests/e2e/test_gamepot.py \
 	tests/e2e/test_gamepot_coupon.py \
 	tests/e2e/test_gamepot_login.py \
-	tests/e2e/test_gamepot_payments.py
+	tests/e2e/test_gamepot_payments.py \
+	tests/e2e/test_offers_redeem.py
 e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		$(PYTHON) -m pytest -q $(E2E_ASAN)

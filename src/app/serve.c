@@ -444,6 +444,8 @@ static int start_offers(struct server *s)
 	const struct config *c = &s->cfg;
 	struct offers_relay_options o = {
 		.outbound = s->outbound, .store = s->store,
+		.engine = s->engine,
+		.grant_on_redeem = c->tentuplay.grant_on_redeem,
 		.verify_url = c->tentuplay.verify_url,
 		.api_key = c->tentuplay.api_key,
 		.api_key_header = c->tentuplay.api_key_header,

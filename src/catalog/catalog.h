@@ -47,7 +47,8 @@ struct catalog_grant {
 	X(STEAM_ITEM, "steamEntitlement.inventoryItem.itemDefId") \
 	X(STEAM_APP, "steamEntitlement.app.appId") \
 	X(GAMEPOT_PRODUCT, "gamepot.productId") \
-	X(GAMEPOT_ITEM, "gamepot.itemId")
+	X(GAMEPOT_ITEM, "gamepot.itemId") \
+	X(TENTUPLAY_SKU, "tentuplay.sku")
 
 enum catalog_provider {
 #define CATALOG_NAMESPACE_ENUM(name, path) CATALOG_##name,
@@ -120,8 +121,8 @@ size_t catalog_provider_id_count(const struct catalog *c,
 const char *catalog_provider_id_at(const struct catalog *c,
 				   enum catalog_provider provider, size_t i);
 
-/* True if `sku` is a valid Prime Gaming SKU: 1..256 bytes of
- * [A-Za-z0-9_:.-]. */
+/* True if `sku` is a valid Prime Gaming (or TentuPlay) SKU: 1..256 bytes
+ * of [A-Za-z0-9_:.-]. */
 bool catalog_sku_valid(const char *sku, size_t len);
 
 /* ---- the current catalog, swapped atomically on reload ---------------- */

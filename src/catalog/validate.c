@@ -464,7 +464,9 @@ static void parse_provider_text(struct ctx *x, json_t *j, const char *key,
 		map_provider_id(x, provider, util_xstrdup(s));
 }
 
-static void parse_prime_gaming(struct ctx *x, json_t *j)
+/* A required "sku" member: 1..256 bytes of [A-Za-z0-9_:.-] (Prime Gaming's
+ * rule, also TentuPlay's SKUs'), the only key of j. */
+static void parse_sku(struct ctx *x, json_t *j, enum catalog_provider provider)
 {
 	static const char *const keys[] = { "sku", NULL };
 	const char *sku;
@@ -485,7 +487,12 @@ static void parse_prime_gaming(struct ctx *x, json_t *j)
 			      "%s has characters outside [A-Za-z0-9_:.-]",
 			      quote(x, sku));
 	else
-		map_provider_id(x, CATALOG_PRIME_GAMING, util_xstrdup(sku));
+		map_provider_id(x, provider, util_xstrdup(sku));
+}
+
+static void parse_prime_gaming(struct ctx *x, json_t *j)
+{
+	parse_sku(x, j, CATALOG_PRIME_GAMING);
 }
 
 static void parse_twitch_drop(struct ctx *x, json_t *j)
@@ -598,6 +605,13 @@ static void parse_gamepot(struct ctx *x, json_t *j)
 		parse_provider_text(x, j, "itemId", CATALOG_GAMEPOT_ITEM);
 }
 
+/* tentuplay: {"sku"}: what a redeemed offer names (a personalised offer's
+ * product_id, an AI offer's purchasable_slug). */
+static void parse_tentuplay(struct ctx *x, json_t *j)
+{
+	parse_sku(x, j, CATALOG_TENTUPLAY_SKU);
+}
+
 /* Every providerDetails key and its parser (which maps the namespaces'
  * ids it reads); the keys, in this order, are also what a providerDetails
  * element may hold. */
@@ -610,6 +624,7 @@ static const struct {
 	{ "epicEntitlement", parse_epic },
 	{ "steamEntitlement", parse_steam },
 	{ "gamepot", parse_gamepot },
+	{ "tentuplay", parse_tentuplay },
 };
 
 static void parse_provider_detail(struct ctx *x, json_t *j, size_t i,

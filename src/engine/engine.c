@@ -265,7 +265,7 @@ static int evaluate(struct store_tx *tx, struct engine_job *job,
 	job->outcome = ENGINE_GRANTED;
 	if (check_account(tx, job))
 		return STORE_ERR;
-	if (job->outcome != ENGINE_GRANTED)
+	if (job->outcome != ENGINE_GRANTED || job->ent.record_only)
 		return 0;
 	if (!job->entry_) {
 		set_outcome(job, ENGINE_INVALID_ITEM, "\"%s\" is not in the catalog",
@@ -359,6 +359,10 @@ static int grant_all(struct store_tx *tx, struct engine_job *job,
 		return STORE_ERR;
 	if (record(tx, job, ref, skipped, &row))
 		return STORE_ERR;
+	if (job->ent.record_only) {
+		job->recorded_only = true;
+		return 0;
+	}
 	for (size_t i = 0; i < entry->n_grants; i++)
 		if (grant_line(tx, job, row, i, &line))
 			return STORE_ERR;
@@ -383,6 +387,7 @@ static bool settle_existing(struct engine_job *job,
 	} else if (ref->status == STORE_FULFILMENT_COMPLETED ||
 		   ref->status == STORE_FULFILMENT_REVOKED) {
 		job->outcome = ENGINE_REPLAYED;
+		job->recorded_only = !ref->has_entitlement;
 	} else {
 		return false;  /* failed or pending: evaluate afresh */
 	}
@@ -397,6 +402,7 @@ static void reset_results(struct engine_job *job)
 	job->outcome = ENGINE_GRANTED;
 	job->message[0] = '\0';
 	job->fulfillment_id[0] = '\0';
+	job->recorded_only = false;
 	job->create_account_ = false;
 }
 
@@ -469,7 +475,8 @@ void engine_job_prepare_(struct engine *e, struct engine_job *job,
 		    job->ent.quantity <= ENGINE_QUANTITY_MAX);
 	job->engine_ = e;
 	reset_results(job);
-	job->entry_ = catalog_lookup(c, job->ent.provider,
+	job->entry_ = job->ent.record_only ? NULL :
+		      catalog_lookup(c, job->ent.provider,
 				     job->ent.provider_item_id);
 	fingerprint(&job->ent, job->fingerprint_);
 }

@@ -48,6 +48,12 @@ struct engine_entitlement {
 	/* NULL, or the rest of the request as NUL-free text: fingerprinted
 	 * too, so a repeat that differs only there is a conflict. */
 	const char *fingerprint_extra;
+	/* true: only record that the entitlement arrived. The catalog is not
+	 * consulted (no entry, window, limit or ownership rule); the account
+	 * is checked and the fulfilment recorded completed with no catalog
+	 * entry and no grants, exactly once like any other. Not
+	 * fingerprinted: a repeat replays however the original was recorded. */
+	bool record_only;
 };
 
 #define ENGINE_MESSAGE_MAX 320
@@ -66,6 +72,10 @@ struct engine_job {
 	enum engine_outcome outcome;
 	char message[ENGINE_MESSAGE_MAX];   /* detail for errors, "" on success */
 	char fulfillment_id[STORE_FULFILMENT_ID_LEN + 1]; /* "" if none recorded */
+	/* Granted or replayed: true if the fulfilment was recorded without a
+	 * catalog entry (record_only, now or when first recorded), so it
+	 * granted nothing. */
+	bool recorded_only;
 
 	/* Private to the engine. */
 	struct store_intent intent_;

@@ -1,10 +1,13 @@
 /* offers: the TentuPlay offer verification relay — decrypting the `result`
- * of TentuPlay's verify answer and checking the offer it carries, and the
- * route that asks TentuPlay on the game backend's behalf (relay.c). */
+ * of TentuPlay's verify answer and checking the offer it carries, the
+ * route that asks TentuPlay on the game backend's behalf (relay.c), and
+ * the route that redeems a verified offer once, through the engine
+ * (redeem.c). */
 #ifndef GRANTD_OFFERS_H
 #define GRANTD_OFFERS_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -61,8 +64,32 @@ int offers_validate(const char *plain, size_t len, const char *account_id,
 		    int64_t now_ms, int offset_minutes, json_t **offer,
 		    char *why, size_t why_size);
 
-/* ---- the relay (relay.c) ------------------------------------------------ */
+/* ---- redeeming (request.c) --------------------------------------------- */
 
+/* Longest offer id in a path, in digits (below 2^63 whatever they are). */
+#define OFFERS_OFFER_ID_DIGITS 18
+
+/* Reads the {offer_id} path segment `s` (borrowed): a positive decimal
+ * integer, 1 to 18 digits without a leading zero. Returns 0, or -1 with a
+ * reason in why. */
+int offers_offer_id_parse(const char *s, json_int_t *out, char *why,
+			  size_t why_size);
+
+/* Parses a redeem body {"sku": "<1..256 bytes of [A-Za-z0-9_:.-]>"} and
+ * nothing else. Returns 0 with *sku a new string (owned by the caller),
+ * or -1 with the problem, naming the field, in msg (and *sku NULL). */
+int offers_parse_redeem_body(const char *body, size_t len, char **sku,
+			     char *msg, size_t msg_size);
+
+/* True if the checked offer document `doc` (borrowed, as offers_validate
+ * returns it) offers `sku`: a personalised offer's offer.product_id, or
+ * some offer.recommendations[].product_list[].purchasable_slug of an AI
+ * offer. Members of other types are skipped, never trusted. */
+bool offers_offer_has_sku(const json_t *doc, const char *sku);
+
+/* ---- the relay (relay.c) and the redeem route (redeem.c) ---------------- */
+
+struct engine;
 struct http_request;
 struct outbound;
 struct store;
@@ -72,6 +99,8 @@ struct store;
 struct offers_relay_options {
 	struct outbound *outbound;   /* borrowed; outlives the relay's requests */
 	struct store *store;         /* borrowed */
+	struct engine *engine;       /* borrowed; records redemptions */
+	bool grant_on_redeem;        /* a redemption also grants its SKU */
 	const char *verify_url;      /* "": the relay is off (503) */
 	const char *api_key;
 	const char *api_key_header;  /* "x-api-key" */
@@ -97,5 +126,13 @@ void offers_relay_free(struct offers_relay *r);
  * ctx: struct offers_relay. Suspends the request and answers from the
  * outbound loop once TentuPlay has. */
 void offers_verify_handler(struct http_request *req);
+
+/* POST /v1/accounts/{account_id}/offers/{offer_id}/redeem {"sku": "…"};
+ * route ctx: struct offers_relay. Verifies the offer as the verify route
+ * does; a valid offer that offers the SKU is recorded once (source
+ * "tentuplay", external id "offer:<offer_id>:<account_id>") through the
+ * engine, granting the SKU's catalog entry (tentuplay.sku) when
+ * grant_on_redeem is set. Replies once the record is durable. */
+void offers_redeem_handler(struct http_request *req);
 
 #endif

@@ -1,8 +1,10 @@
-/* offers/relay.c: POST /v1/accounts/{account_id}/offers/verify — asks
- * TentuPlay to verify an offer for the account, on the outbound loop (the
- * HTTP thread never waits on TentuPlay), then decrypts and checks the
- * answer's `result` and replies {"valid", "reason", "offer"}. */
+/* offers/relay.c: the call to TentuPlay's offer verification that the
+ * verify and redeem routes share — made on the outbound loop (the HTTP
+ * thread never waits on TentuPlay), its `result` then decrypted and
+ * checked — and POST /v1/accounts/{account_id}/offers/verify, which
+ * replies {"valid", "reason", "offer"}. */
 #include "offers/offers.h"
+#include "offers/offers_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,24 +19,14 @@
 #define ANSWER_SLACK 65536
 #define WHY_MAX 256
 
-struct offers_relay {
-	struct outbound *outbound;
-	struct store *store;
-	bool enabled;
-	char *verify_url;
-	char *key_header;            /* "x-api-key: <key>" */
-	unsigned char key[OFFERS_KEY_LEN];
-	int nonce_bytes;
-	int zone_minutes;
-	int64_t timeout_ms;
-};
-
 /* One verification in flight; freed by its done callback. */
 struct verify_call {
 	struct offers_relay *relay;
 	struct http_request *req;
 	char account_id[STORE_ACCOUNT_ID_MAX + 1];
 	json_int_t offer_id;
+	offers__verdict_fn fn;
+	void *arg;
 };
 
 static int fail(char **err, const char *msg)
@@ -72,6 +64,8 @@ int offers_relay_new(const struct offers_relay_options *o,
 	r = util_xcalloc(1, sizeof(*r));
 	r->outbound = o->outbound;
 	r->store = o->store;
+	r->engine = o->engine;
+	r->grant_on_redeem = o->grant_on_redeem;
 	r->enabled = o->verify_url && *o->verify_url;
 	if (r->enabled) {
 		r->verify_url = util_xstrdup(o->verify_url);
@@ -102,9 +96,8 @@ void offers_relay_free(struct offers_relay *r)
 
 /* ---- the answer -------------------------------------------------------- */
 
-/* {"valid": false, "reason": why, "offer": <the decrypted document if it
- * is a JSON object, else null>}. */
-static json_t *invalid(const char *why, const struct util_buf *plain)
+/* `plain` as a JSON object (new reference), or NULL if it is not one. */
+static json_t *object_of(const struct util_buf *plain)
 {
 	json_t *doc = NULL;
 
@@ -115,35 +108,37 @@ static json_t *invalid(const char *why, const struct util_buf *plain)
 		json_decref(doc);
 		doc = NULL;
 	}
-	return json_pack("{s:b, s:s, s:o}", "valid", 0, "reason", why,
-			 "offer", doc ? doc : json_null());
+	return doc;
 }
 
-/* Decrypts and checks `result` for the call's account. Returns the reply
- * body (new reference). */
-static json_t *check_result(const struct verify_call *c, const char *result)
+/* Decrypts and checks `result` for the call's account, and hands the
+ * verdict on. */
+static void check_result(const struct verify_call *c, const char *result)
 {
 	const struct offers_relay *r = c->relay;
+	struct offers__verdict v = { .valid = false };
 	struct util_buf plain;
 	char why[WHY_MAX];
-	json_t *doc = NULL, *reply;
 
 	util_buf_init(&plain, 0);
+	v.reason = why;
 	if (offers_decrypt(result, r->key, r->nonce_bytes, &plain, why,
-			   sizeof(why)))
-		reply = invalid(why, NULL);
-	else if (offers_validate(plain.data ? plain.data : "", plain.len,
-				 c->account_id, util_now_ms(), r->zone_minutes,
-				 &doc, why, sizeof(why)))
-		reply = invalid(why, &plain);
-	else
-		reply = json_pack("{s:b, s:s, s:o}", "valid", 1, "reason",
-				  "the offer is valid", "offer", doc);
+			   sizeof(why)) == 0) {
+		if (offers_validate(plain.data ? plain.data : "", plain.len,
+				    c->account_id, util_now_ms(),
+				    r->zone_minutes, &v.doc, why, sizeof(why)))
+			v.doc = object_of(&plain);
+		else
+			v = (struct offers__verdict){ true, "the offer is valid",
+						      v.doc };
+	}
 	util_buf_release(&plain);
-	return reply;
+	c->fn(c->req, c->arg, &v);
+	json_decref(v.doc);
 }
 
-/* Replies to a call once TentuPlay has answered (or not). */
+/* Replies to a call TentuPlay did not answer with a verification, or
+ * hands the verdict on. */
 static void answer(struct verify_call *c, const struct outbound_response *resp)
 {
 	struct http_request *req = c->req;
@@ -178,11 +173,11 @@ static void answer(struct verify_call *c, const struct outbound_response *resp)
 		goto out;
 	}
 	result = json_object_get(body, "result");
-	if (!json_is_string(result))
-		http_reply_json(req, 200, invalid("result is missing or not a "
-						  "string", NULL));
+	if (json_is_string(result))
+		check_result(c, json_string_value(result));
 	else
-		http_reply_json(req, 200, check_result(c, json_string_value(result)));
+		c->fn(req, c->arg, &(struct offers__verdict){
+			false, "result is missing or not a string", NULL });
 out:
 	json_decref(body);
 }
@@ -236,9 +231,7 @@ static int parse_body(struct http_request *req, json_int_t *offer_id)
 	return -1;
 }
 
-/* Replies 400/404/503 unless the request's account exists. Returns its
- * id (borrowed), or NULL after the reply. */
-static const char *account_of(struct http_request *req, struct store *st)
+const char *offers__account_of(struct http_request *req, struct store *st)
 {
 	const char *id = partner_account_param(req);
 	struct store_account acct;
@@ -246,29 +239,30 @@ static const char *account_of(struct http_request *req, struct store *st)
 	return id && partner_account_found(req, st, id, &acct) ? id : NULL;
 }
 
-void offers_verify_handler(struct http_request *req)
+bool offers__enabled(struct http_request *req, const struct offers_relay *r)
 {
-	struct offers_relay *r = http_request_ctx(req);
-	const char *account_id;
+	if (r->enabled)
+		return true;
+	http_reply_error(req, 503, "OffersNotConfigured", "the TentuPlay "
+			 "offer relay is off: set tentuplay.verify_url, "
+			 "tentuplay.api_key and tentuplay.payload_key");
+	return false;
+}
+
+void offers__verify(struct offers_relay *r, struct http_request *req,
+		    const char *account_id, json_int_t offer_id,
+		    offers__verdict_fn fn, void *arg)
+{
 	struct outbound_request out = { .method = "POST" };
-	struct verify_call *c;
-	json_int_t offer_id = 0;
+	struct verify_call *c = util_xcalloc(1, sizeof(*c));
 	json_t *j;
 	char *body;
 
-	if (!(account_id = account_of(req, r->store)) ||
-	    parse_body(req, &offer_id))
-		return;
-	if (!r->enabled) {
-		http_reply_error(req, 503, "OffersNotConfigured", "the TentuPlay "
-				 "offer relay is off: set tentuplay.verify_url, "
-				 "tentuplay.api_key and tentuplay.payload_key");
-		return;
-	}
-	c = util_xcalloc(1, sizeof(*c));
 	c->relay = r;
 	c->req = req;
 	c->offer_id = offer_id;
+	c->fn = fn;
+	c->arg = arg;
 	snprintf(c->account_id, sizeof(c->account_id), "%s", account_id);
 	j = json_pack("{s:s, s:I}", "player_uuid", account_id, "offer_id",
 		      offer_id);
@@ -292,4 +286,28 @@ void offers_verify_handler(struct http_request *req)
 				 "down; retry");
 	}
 	free(body);
+}
+
+/* The verify route's reply: {"valid", "reason", "offer"} (the decrypted
+ * document when it is a JSON object, else null). */
+static void reply_verdict(struct http_request *req, void *arg,
+			  const struct offers__verdict *v)
+{
+	(void)arg;
+	http_reply_json(req, 200, json_pack("{s:b, s:s, s:O}", "valid",
+					    v->valid, "reason", v->reason,
+					    "offer", v->doc ? v->doc :
+					    json_null()));
+}
+
+void offers_verify_handler(struct http_request *req)
+{
+	struct offers_relay *r = http_request_ctx(req);
+	const char *account_id;
+	json_int_t offer_id = 0;
+
+	if (!(account_id = offers__account_of(req, r->store)) ||
+	    parse_body(req, &offer_id) || !offers__enabled(req, r))
+		return;
+	offers__verify(r, req, account_id, offer_id, reply_verdict, NULL);
 }

@@ -21,7 +21,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"UPDATE accounts SET state = ?2, updated_at_ms = ?3"
 		" WHERE account_id = ?1",
 	[STMT_FULFILMENT_FIND] =
-		"SELECT row_id, request_fingerprint, status"
+		"SELECT row_id, request_fingerprint, status,"
+		" entitlement_id IS NOT NULL"
 		" FROM fulfillments WHERE source = ?1 AND external_id = ?2",
 	[STMT_FULFILMENT_INSERT] =
 		"INSERT INTO fulfillments (source, external_id,"

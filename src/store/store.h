@@ -172,6 +172,7 @@ struct store_fulfilment_ref {
 	char fulfillment_id[STORE_FULFILMENT_ID_LEN + 1];
 	unsigned char fingerprint[STORE_FINGERPRINT_LEN];
 	enum store_fulfilment_status status;
+	bool has_entitlement;   /* its entitlement_id is set */
 };
 
 int store_tx_fulfilment_find(struct store_tx *tx, const char *source,

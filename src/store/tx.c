@@ -135,6 +135,7 @@ int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 	status = (const char *)sqlite3_column_text(s, 2);
 	if (!status || status_parse(status, &out->status))
 		rc = STORE_ERR;
+	out->has_entitlement = sqlite3_column_int(s, 3) != 0;
 	sqlite3_reset(s);
 	return rc;
 }

@@ -170,7 +170,9 @@ Test(catalog, lookup_every_provider_namespace)
 		ENT("steam-app", "{'steamEntitlement': {'app': {'appId': 2215760}}},"
 				 "{'steamEntitlement': {'app': {'appId': '480'}}}") ","
 		ENT("gp-product", "{'gamepot': {'productId': 'com.game.gold100'}}") ","
-		ENT("gp-item", "{'gamepot': {'itemId': 'coupon_1'}}")));
+		ENT("gp-item", "{'gamepot': {'itemId': 'coupon_1'}}") ","
+		ENT("tp-sku", "{'tentuplay': {'sku': 'diamond_500'}},"
+			      "{'tentuplay': {'sku': 'com.game:gold-100'}}")));
 	static const struct {
 		enum catalog_provider p;
 		const char *key, *id;
@@ -184,6 +186,8 @@ Test(catalog, lookup_every_provider_namespace)
 		{ CATALOG_STEAM_APP, "480", "steam-app" },
 		{ CATALOG_GAMEPOT_PRODUCT, "com.game.gold100", "gp-product" },
 		{ CATALOG_GAMEPOT_ITEM, "coupon_1", "gp-item" },
+		{ CATALOG_TENTUPLAY_SKU, "diamond_500", "tp-sku" },
+		{ CATALOG_TENTUPLAY_SKU, "com.game:gold-100", "tp-sku" },
 	};
 
 	for (size_t i = 0; i < UTIL_ARRAY_LEN(cases); i++) {
@@ -210,6 +214,10 @@ Test(catalog, lookup_every_provider_namespace)
 	cr_assert_eq(catalog_provider_id_count(c, CATALOG_STEAM_ITEM), 2);
 	cr_assert_eq(catalog_provider_id_count(c, CATALOG_STEAM_APP), 2);
 	cr_assert_eq(catalog_provider_id_count(c, CATALOG_GAMEPOT_ITEM), 1);
+	cr_assert_eq(catalog_provider_id_count(c, CATALOG_TENTUPLAY_SKU), 2);
+	cr_assert_null(catalog_lookup(c, CATALOG_PRIME_GAMING, "diamond_500"));
+	cr_assert_str_eq(catalog_namespace_path(CATALOG_TENTUPLAY_SKU),
+			 "tentuplay.sku");
 	catalog_unref(c);
 }
 
@@ -638,12 +646,15 @@ Test(catalog_rules, provider_details_shape)
 	       "entitlements[1].providerDetails: must be an array",
 	       "entitlements[2].providerDetails[0]: must be an object",
 	       "entitlements[2].providerDetails[1]: must have exactly one of 'primeGaming',"
-	       " 'twitchDrop', 'epicEntitlement', 'steamEntitlement', 'gamepot'",
+	       " 'twitchDrop', 'epicEntitlement', 'steamEntitlement', 'gamepot',"
+	       " 'tentuplay'",
 	       "entitlements[2].providerDetails[2]: unknown key 'psn'",
 	       "entitlements[2].providerDetails[2]: must have exactly one of 'primeGaming',"
-	       " 'twitchDrop', 'epicEntitlement', 'steamEntitlement', 'gamepot'",
+	       " 'twitchDrop', 'epicEntitlement', 'steamEntitlement', 'gamepot',"
+	       " 'tentuplay'",
 	       "entitlements[2].providerDetails[3]: must have exactly one of 'primeGaming',"
-	       " 'twitchDrop', 'epicEntitlement', 'steamEntitlement', 'gamepot'",
+	       " 'twitchDrop', 'epicEntitlement', 'steamEntitlement', 'gamepot',"
+	       " 'tentuplay'",
 	       "entitlements[2].providerDetails[4].primeGaming: must be an object");
 }
 
@@ -718,6 +729,36 @@ Test(catalog_rules, twitch_epic_and_gamepot_ids)
 	       "entitlements[3].providerDetails[1].gamepot: must have exactly one of 'productId', 'itemId'",
 	       "entitlements[3].providerDetails[2].gamepot.productId: must be a string",
 	       "entitlements[3].providerDetails[3].gamepot.itemId: must not be empty");
+}
+
+Test(catalog_rules, tentuplay_sku)
+{
+	char long_sku[CATALOG_PROVIDER_ITEM_ID_MAX + 2];
+	char *doc;
+
+	memset(long_sku, 'b', CATALOG_PROVIDER_ITEM_ID_MAX + 1);
+	long_sku[CATALOG_PROVIDER_ITEM_ID_MAX + 1] = '\0';
+	doc = util_xasprintf(DOC(ENT("e0", "{'tentuplay': {'sku': 'ok_1'}},"
+				      "{'tentuplay': {}},"
+				      "{'tentuplay': {'sku': ''}},"
+				      "{'tentuplay': {'sku': 'a b'}},"
+				      "{'tentuplay': {'sku': '%s'}},"
+				      "{'tentuplay': {'sku': 7}},"
+				      "{'tentuplay': {'sku': 'x', 'productId': 'y'}},"
+				      "{'tentuplay': 'ok_1'}") ","
+				 ENT("e1", "{'tentuplay': {'sku': 'ok_1'}},"
+				      "{'primeGaming': {'sku': 'ok_1'}}")),
+			     long_sku);
+	EXPECT(doc,
+	       "entitlements[0].providerDetails[1].tentuplay.sku: is required",
+	       "entitlements[0].providerDetails[2].tentuplay.sku: must not be empty",
+	       "entitlements[0].providerDetails[3].tentuplay.sku: 'a b' has characters outside [A-Za-z0-9_:.-]",
+	       "entitlements[0].providerDetails[4].tentuplay.sku: must be at most 256 bytes",
+	       "entitlements[0].providerDetails[5].tentuplay.sku: must be a string",
+	       "entitlements[0].providerDetails[6].tentuplay: unknown key 'productId'",
+	       "entitlements[0].providerDetails[7].tentuplay: must be an object",
+	       "entitlements[1].providerDetails[0].tentuplay.sku: 'ok_1' is already mapped by entitlements[0]");
+	free(doc);
 }
 
 Test(catalog_rules, steam_ids)

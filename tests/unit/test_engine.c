@@ -84,8 +84,9 @@ static void waiter_done(struct engine_job *job)
 	pthread_mutex_unlock(&w->lock);
 }
 
-static struct waiter run_at(const char *account, const char *sku, const char *txn,
-			    int64_t quantity, int64_t at_ms)
+static struct waiter run_job(const char *account, const char *sku,
+			     const char *txn, int64_t quantity, int64_t at_ms,
+			     bool record_only)
 {
 	struct waiter w = { 0 };
 
@@ -95,6 +96,7 @@ static struct waiter run_at(const char *account, const char *sku, const char *tx
 		.source = "primegaming", .provider = CATALOG_PRIME_GAMING,
 		.external_id = txn, .account_id = account, .provider_item_id = sku,
 		.quantity = quantity, .received_at_ms = at_ms,
+		.record_only = record_only,
 	};
 	engine_submit(engine, &w.job, waiter_done);
 	pthread_mutex_lock(&w.lock);
@@ -104,6 +106,19 @@ static struct waiter run_at(const char *account, const char *sku, const char *tx
 	pthread_cond_destroy(&w.cond);
 	pthread_mutex_destroy(&w.lock);
 	return w;
+}
+
+static struct waiter run_at(const char *account, const char *sku, const char *txn,
+			    int64_t quantity, int64_t at_ms)
+{
+	return run_job(account, sku, txn, quantity, at_ms, false);
+}
+
+/* A record-only submission, now. */
+static struct waiter record(const char *account, const char *sku,
+			    const char *txn)
+{
+	return run_job(account, sku, txn, 1, util_now_ms(), true);
 }
 
 static enum engine_outcome run(const char *account, const char *sku,
@@ -290,6 +305,96 @@ Test(engine, catalog_reload_applies_to_new_jobs)
 	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 7);
 }
 
+Test(engine, record_only_records_once_and_grants_nothing)
+{
+	struct waiter w, again;
+
+	account("p1", "active");
+	/* any item id: the catalog is not consulted ("nope" maps nothing) */
+	w = record("p1", "nope", "r1");
+	cr_assert_eq(w.job.outcome, ENGINE_GRANTED, "%s", w.job.message);
+	cr_assert(w.job.recorded_only);
+	cr_assert_eq(strlen(w.job.fulfillment_id), STORE_FULFILMENT_ID_LEN);
+	again = record("p1", "nope", "r1");
+	cr_assert_eq(again.job.outcome, ENGINE_REPLAYED);
+	cr_assert(again.job.recorded_only);
+	cr_assert_str_eq(again.job.fulfillment_id, w.job.fulfillment_id);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE status = "
+			 "'completed' AND entitlement_id IS NULL AND "
+			 "error_code IS NULL AND provider_item_id = 'nope' AND "
+			 "fulfilled_at_ms > 0"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
+	cr_assert_eq(sql("SELECT count(*) FROM inventory_stackables"), 0);
+}
+
+Test(engine, record_only_skips_the_catalog_rules)
+{
+	account("p1", "active");
+	cr_assert_eq(run("p1", "once", "t1"), ENGINE_GRANTED);
+	/* a mapped item past its limit, or outside its window, is recorded */
+	cr_assert_eq(record("p1", "once", "r1").job.outcome, ENGINE_GRANTED);
+	cr_assert_eq(record("p1", "window", "r2").job.outcome, ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count FROM claims WHERE account_id = 'p1'"), 1);
+	cr_assert_eq(sql("SELECT amount FROM inventory_stackables"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 1);
+}
+
+Test(engine, record_only_conflicts_and_replays_like_any_job)
+{
+	struct waiter w;
+
+	account("p1", "active");
+	account("p2", "active");
+	cr_assert_eq(record("p1", "a", "r1").job.outcome, ENGINE_GRANTED);
+	cr_assert_eq(record("p1", "b", "r1").job.outcome, ENGINE_CONFLICT);
+	cr_assert_eq(record("p2", "a", "r1").job.outcome, ENGINE_CONFLICT);
+	/* a granting repeat of a record-only one replays it: no grant */
+	w = run_job("p1", "a", "r1", 1, util_now_ms(), false);
+	cr_assert_eq(w.job.outcome, ENGINE_REPLAYED);
+	cr_assert(w.job.recorded_only);
+	/* and the other way round: a granted one replays as granted */
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_GRANTED);
+	w = record("p1", "g5", "t1");
+	cr_assert_eq(w.job.outcome, ENGINE_REPLAYED);
+	cr_assert_not(w.job.recorded_only);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments"), 2);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 1);
+}
+
+Test(engine, record_only_checks_the_account)
+{
+	struct waiter w;
+
+	account("s", "suspended");
+	w = record("s", "a", "r1");
+	cr_assert_eq(w.job.outcome, ENGINE_ACCOUNT_STATE);
+	cr_assert_not(w.job.recorded_only);
+	w = record("ghost", "a", "r2");
+	cr_assert_eq(w.job.outcome, ENGINE_INVALID_CUSTOMER);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE status = "
+			 "'failed'"), 2);
+	/* a failed one is evaluated afresh once the account is fine */
+	account("ghost", "active");
+	w = record("ghost", "a", "r2");
+	cr_assert_eq(w.job.outcome, ENGINE_GRANTED);
+	cr_assert(w.job.recorded_only);
+	cr_assert_eq(sql("SELECT count(*) FROM fulfillments WHERE status = "
+			 "'completed'"), 1);
+}
+
+Test(engine, granted_jobs_are_not_recorded_only)
+{
+	struct waiter w;
+
+	account("p1", "active");
+	w = run_at("p1", "g5", "t1", 1, util_now_ms());
+	cr_assert_eq(w.job.outcome, ENGINE_GRANTED);
+	cr_assert_not(w.job.recorded_only);
+	w = run_at("p1", "g5", "t1", 1, util_now_ms());
+	cr_assert_eq(w.job.outcome, ENGINE_REPLAYED);
+	cr_assert_not(w.job.recorded_only);
+}
+
 TestSuite(engine_auto, .init = setup_auto, .fini = teardown);
 
 Test(engine_auto, creates_accounts_only_when_granting)
@@ -467,4 +572,14 @@ Test(engine, broadcast_refusals)
 	cr_assert_eq(w.b.outcome, ENGINE_INVALID_ITEM);
 	cr_assert_eq(sql("SELECT count(*) FROM broadcasts"), 0);
 	cr_assert_not(engine_broadcasts_live(engine));
+}
+
+Test(engine_auto, record_only_creates_the_account)
+{
+	struct waiter w = record("fresh", "anything", "r1");
+
+	cr_assert_eq(w.job.outcome, ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count(*) FROM accounts WHERE account_id = "
+			 "'fresh'"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
 }

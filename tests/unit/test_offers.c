@@ -459,3 +459,127 @@ Test(offers, the_payload_key_is_exactly_32_bytes_of_text)
 	cr_assert_neq(offers_key_from_text("0123456789abcdefTENTUPLAYkey45678",
 					   k, why, sizeof(why)), 0);
 }
+
+Test(offers, offer_ids_in_paths_are_positive_canonical_integers)
+{
+	const char *bad[] = { "", "0", "007", "-1", "+1", "1.5", "1e3", " 1",
+			      "1 ", "abc", "1234567890123456789", NULL };
+	json_int_t id = 0;
+	char why[128];
+
+	cr_assert_eq(offers_offer_id_parse("1", &id, why, sizeof(why)), 0);
+	cr_assert_eq(id, 1);
+	cr_assert_eq(offers_offer_id_parse("123456789012345678", &id, why,
+					   sizeof(why)), 0);
+	cr_assert_eq(id, 123456789012345678LL);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		why[0] = '\0';
+		cr_assert_neq(offers_offer_id_parse(bad[i], &id, why,
+						    sizeof(why)), 0, "%s",
+			      bad[i] ? bad[i] : "NULL");
+		cr_assert(strstr(why, "offer_id: must be a positive integer"),
+			  "%s", why);
+	}
+}
+
+/* offers_parse_redeem_body's verdict on `body`: 0 with the SKU checked,
+ * or -1 with msg containing `words`. */
+static void redeem_body(const char *body, const char *sku, const char *words)
+{
+	char msg[256], *got = (char *)"untouched";
+	int rc;
+
+	msg[0] = '\0';
+	rc = offers_parse_redeem_body(body, strlen(body), &got, msg,
+				      sizeof(msg));
+	if (sku) {
+		cr_assert_eq(rc, 0, "%s: %s", body, msg);
+		cr_assert_str_eq(got, sku);
+		free(got);
+		return;
+	}
+	cr_assert_eq(rc, -1, "%s", body);
+	cr_assert_null(got);
+	cr_assert(strstr(msg, words), "%s: %s", body, msg);
+}
+
+Test(offers, redeem_bodies_carry_one_valid_sku_and_nothing_else)
+{
+	char big[300 + 16];
+
+	redeem_body("{\"sku\": \"diamond_500\"}", "diamond_500", NULL);
+	redeem_body("{\"sku\": \"com.game:gold-100\"}", "com.game:gold-100",
+		    NULL);
+	redeem_body("", NULL, "invalid JSON");
+	redeem_body("{\"sku\": \"a\", \"sku\": \"b\"}", NULL, "duplicate");
+	redeem_body("[\"a\"]", NULL, "body: must be a JSON object");
+	redeem_body("\"a\"", NULL, "body: must be a JSON object");
+	redeem_body("{}", NULL, "sku: is required");
+	redeem_body("{\"sku\": 5}", NULL, "sku: must be a string");
+	redeem_body("{\"sku\": null}", NULL, "sku: must be a string");
+	redeem_body("{\"sku\": \"\"}", NULL, "sku: must be 1 to 256 bytes");
+	redeem_body("{\"sku\": \"a b\"}", NULL, "[A-Za-z0-9_:.-]");
+	redeem_body("{\"sku\": \"caf\\u00e9\"}", NULL, "[A-Za-z0-9_:.-]");
+	redeem_body("{\"sku\": \"a\\u0000b\"}", NULL, "NUL");
+	redeem_body("{\"sku\": \"a\", \"offer_id\": 1}", NULL,
+		    "body: unknown field \"offer_id\"");
+	snprintf(big, sizeof(big), "{\"sku\": \"%0257d\"}", 0);
+	redeem_body(big, NULL, "sku: must be 1 to 256 bytes");
+	snprintf(big, sizeof(big), "{\"sku\": \"%0256d\"}", 0);
+	cr_assert_eq(strlen(big), 256 + 11);
+	{
+		char *sku = NULL, msg[128];
+
+		cr_assert_eq(offers_parse_redeem_body(big, strlen(big), &sku,
+						      msg, sizeof(msg)), 0);
+		cr_assert_eq(strlen(sku), 256);
+		free(sku);
+	}
+}
+
+/* The checked document of `plain`, for player-1, with no expiry. */
+static json_t *checked(const char *plain)
+{
+	json_t *doc = NULL;
+	char why[128];
+
+	cr_assert_eq(offers_validate(plain, strlen(plain), "player-1",
+				     1767225600000LL, 0, &doc, why,
+				     sizeof(why)), 0, "%s", why);
+	return doc;
+}
+
+Test(offers, the_sku_must_be_the_offers_product_or_one_of_its_slugs)
+{
+	json_t *personal = checked(PERSONAL("player-1", "true", "null"));
+	json_t *ai = checked(AI("player-1", "true", "null"));
+
+	cr_assert(offers_offer_has_sku(personal, "gold_100"));
+	cr_assert_not(offers_offer_has_sku(personal, "gold_1000"));
+	cr_assert_not(offers_offer_has_sku(personal, "GOLD_100"));
+	cr_assert_not(offers_offer_has_sku(personal, "diamond_500"));
+	cr_assert(offers_offer_has_sku(ai, "diamond_500"));
+	cr_assert_not(offers_offer_has_sku(ai, "gold_100"));
+	cr_assert_not(offers_offer_has_sku(ai, ""));
+	json_decref(personal);
+	json_decref(ai);
+}
+
+Test(offers, odd_ai_offers_are_searched_without_trusting_their_shape)
+{
+	json_t *doc = checked(
+		"{\"player_uuid\":\"player-1\",\"is_opened\":true,"
+		"\"expire_at\":null,\"offer\":{\"offer_type\":\"ai\","
+		"\"product_id\":\"not_in_an_ai_offer\","
+		"\"recommendations\":[5,{\"product_list\":7},"
+		"{\"product_list\":[null,{\"purchasable_slug\":3},"
+		"{\"purchasable_slug\":\"s1\"}]},"
+		"{\"store\":\"apple\",\"product_list\":[{\"purchasable_slug\":"
+		"\"s2\"}]}]}}");
+
+	cr_assert(offers_offer_has_sku(doc, "s1"));
+	cr_assert(offers_offer_has_sku(doc, "s2"));
+	cr_assert_not(offers_offer_has_sku(doc, "not_in_an_ai_offer"));
+	cr_assert_not(offers_offer_has_sku(doc, "3"));
+	json_decref(doc);
+}
