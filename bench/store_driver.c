@@ -145,9 +145,11 @@ int main(int argc, char **argv)
 	}
 	path = util_xasprintf("%s/driver.db", argv[1]);
 	struct store_options so = {
-		.sqlite_path = path,
-		.synchronous_full = !(sync && strcmp(sync, "normal") == 0),
 		.batch_max = 256,
+		.sqlite = {
+			.path = path,
+			.synchronous_full = !(sync && strcmp(sync, "normal") == 0),
+		},
 	};
 	if (store_open(&so, &st, &err) || store_run(st, put_accounts, &accounts)) {
 		fprintf(stderr, "store_driver: %s\n", err ? err : "cannot create the accounts");

@@ -38,10 +38,14 @@ void app_print_json(json_t *j)
 struct store *app_store_open(const struct config *cfg, bool create)
 {
 	struct store_options opts = {
-		.sqlite_path = cfg->storage.sqlite.path,
+		.driver = cfg->storage.driver,
 		.must_exist = !create,
-		.synchronous_full = strcmp(cfg->storage.sqlite.synchronous, "full") == 0,
 		.batch_max = (int)cfg->storage.batch_max,
+		.sqlite = {
+			.path = cfg->storage.sqlite.path,
+			.synchronous_full = strcmp(cfg->storage.sqlite.synchronous,
+						   "full") == 0,
+		},
 	};
 	struct store *st = NULL;
 	char *err = NULL;

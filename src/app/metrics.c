@@ -92,52 +92,21 @@ static void batch_histogram(struct util_buf *b, const struct store_stats *s)
 	ops_metric_u64(b, "grantd_store_batch_size_count", NULL, s->batches);
 }
 
+static void store_stat(void *arg, const struct store_stat *s)
+{
+	char name[96];
+
+	snprintf(name, sizeof(name), "grantd_store_%s", s->name);
+	ops_metric_family(arg, name, s->type, s->help);
+	ops_metric_u64(arg, name, NULL, s->value);
+}
+
 static void store_metrics(struct util_buf *b, struct store *st)
 {
 	struct store_stats s;
-	static const struct {
-		const char *name, *type, *help;
-		size_t offset;
-	} rows[] = {
-#define ROW(n, t, h, f) { n, t, h, offsetof(struct store_stats, f) }
-		ROW("grantd_store_batches_total", "counter",
-		    "Transactions committed by the writer.", batches),
-		ROW("grantd_store_intents_total", "counter",
-		    "Write intents the writer ran.", intents),
-		ROW("grantd_store_batch_size_max", "gauge",
-		    "Largest batch committed so far.", max_batch),
-		ROW("grantd_store_careful_batches_total", "counter",
-		    "Batches run again with a savepoint per intent after a "
-		    "failure.", careful_batches),
-		ROW("grantd_store_fsyncs_total", "counter",
-		    "fsync/fdatasync calls on the database files.", syncs),
-		ROW("grantd_store_durable_syncs_total", "counter",
-		    "WAL syncs that made commits durable before answering.",
-		    durable_syncs),
-		ROW("grantd_store_durable_sync_microseconds_total", "counter",
-		    "Time those syncs took.", durable_sync_us),
-		ROW("grantd_store_checkpoints_total", "counter",
-		    "Background WAL checkpoints.", checkpoints),
-		ROW("grantd_store_writer_checkpoints_total", "counter",
-		    "Checkpoints the writer finished so the WAL could restart.",
-		    writer_checkpoints),
-		ROW("grantd_store_writer_checkpoint_microseconds_total", "counter",
-		    "Time the writer spent finishing checkpoints.",
-		    writer_checkpoint_us),
-		ROW("grantd_store_queue_depth", "gauge",
-		    "Intents waiting for the writer.", queued),
-#undef ROW
-	};
 
+	store_stats_each(st, store_stat, b);
 	store_stats_get(st, &s);
-	for (size_t i = 0; i < UTIL_ARRAY_LEN(rows); i++) {
-		ops_metric_family(b, rows[i].name, rows[i].type, rows[i].help);
-		ops_metric_u64(b, rows[i].name, NULL,
-			       *(const uint64_t *)((const char *)&s + rows[i].offset));
-	}
-	ops_metric_family(b, "grantd_store_wal_pages", "gauge",
-			  "WAL size in pages after the last commit.");
-	ops_metric_u64(b, "grantd_store_wal_pages", NULL, (uint64_t)s.wal_pages);
 	batch_histogram(b, &s);
 }
 

@@ -290,6 +290,8 @@ static int record(struct store_tx *tx, struct engine_job *job,
 {
 	int64_t now = util_now_ms();
 	bool ok = job->outcome == ENGINE_GRANTED;
+	struct store_fulfilment_ref existing;
+	int rc;
 	struct store_fulfilment f = {
 		.source = job->ent.source,
 		.external_id = job->ent.external_id,
@@ -311,8 +313,9 @@ static int record(struct store_tx *tx, struct engine_job *job,
 		*row = ref->row;
 		return store_tx_fulfilment_update(tx, ref->row, &f);
 	}
-	if (store_tx_fulfilment_insert(tx, &f, row))
-		return STORE_ERR;
+	rc = store_tx_fulfilment_claim(tx, &f, row, &existing);
+	if (rc)
+		return rc;  /* STORE_CONFLICT: another writer recorded it */
 	store_fulfilment_id_format(*row, job->fulfillment_id);
 	return 0;
 }
@@ -353,11 +356,15 @@ static int grant_all(struct store_tx *tx, struct engine_job *job,
 	int line = 0;
 	bool created;
 
+	int rc;
+
+	/* the record first: if another writer holds its key, nothing else
+	 * has been written */
+	if ((rc = record(tx, job, ref, skipped, &row)))
+		return rc;
 	if (job->create_account_ &&
 	    store_tx_account_put(tx, job->ent.account_id, STORE_ACCOUNT_ACTIVE,
 				 util_now_ms(), &created))
-		return STORE_ERR;
-	if (record(tx, job, ref, skipped, &row))
 		return STORE_ERR;
 	if (job->ent.record_only) {
 		job->recorded_only = true;
@@ -406,11 +413,12 @@ static void reset_results(struct engine_job *job)
 	job->create_account_ = false;
 }
 
-/* Runs one job's rules and writes in tx. A refused job is recorded as a
- * failed fulfilment if `record_refusal`, else nothing is written for it.
- * Returns 0 (the outcome in job) or a store_rc. */
-int engine_job_run_(struct store_tx *tx, struct engine_job *job,
-		    bool record_refusal)
+/* One run of a job: the existing record settles it, or the rules decide
+ * and the outcome is recorded. Returns 0, STORE_CONFLICT if another writer
+ * recorded the key after it was looked up (nothing written then), or
+ * STORE_ERR. */
+static int job_run_once(struct store_tx *tx, struct engine_job *job,
+			bool record_refusal)
 {
 	struct store_fulfilment_ref ref;
 	struct util_buf skipped;
@@ -434,6 +442,21 @@ int engine_job_run_(struct store_tx *tx, struct engine_job *job,
 		rc = job->also(tx, job);
 	util_buf_release(&skipped);
 	return rc;
+}
+
+/* Runs one job's rules and writes in tx. A refused job is recorded as a
+ * failed fulfilment if `record_refusal`, else nothing is written for it.
+ * A key claimed by another writer between the lookup and the record is
+ * looked up again: the job then settles as a replay or a conflict.
+ * Returns 0 (the outcome in job) or a store_rc. */
+int engine_job_run_(struct store_tx *tx, struct engine_job *job,
+		    bool record_refusal)
+{
+	int rc = job_run_once(tx, job, record_refusal);
+
+	if (rc == STORE_CONFLICT)
+		rc = job_run_once(tx, job, record_refusal);
+	return rc == STORE_CONFLICT ? STORE_ERR : rc;
 }
 
 static int job_apply(struct store_tx *tx, struct store_intent *in)

@@ -454,30 +454,27 @@ static int audit(struct store_tx *tx, const char *action, const char *target,
 }
 
 /* The failed record in the account's history that shows the suspension
- * (unless a record of that key exists). */
+ * (unless one of that key was recorded before). */
 static int history_record(struct store_tx *tx, const struct login_finish *f,
 			  int64_t now)
 {
-	struct store_fulfilment_ref ref;
+	struct store_fulfilment_ref existing;
 	unsigned char digest[32];
 	char ext[sizeof(HISTORY_PREFIX) + 24];
 	int64_t row;
 	int rc;
 
 	snprintf(ext, sizeof(ext), HISTORY_PREFIX "%lld", (long long)f->c->id);
-	if ((rc = store_tx_fulfilment_find(tx, source_gamepot.id, ext, &ref)))
-		return rc;
-	if (ref.found)
-		return STORE_OK;
 	util_sha256(ext, strlen(ext), digest);
-	return store_tx_fulfilment_insert(tx, &(struct store_fulfilment){
+	rc = store_tx_fulfilment_claim(tx, &(struct store_fulfilment){
 		.source = source_gamepot.id, .external_id = ext,
 		.account_id = f->c->account_id,
 		.provider_item_id = HISTORY_ITEM, .fingerprint = digest,
 		.status = STORE_FULFILMENT_FAILED,
 		.error_code = history_code(f->state),
 		.created_at_ms = now, .updated_at_ms = now,
-	}, &row);
+	}, &row, &existing);
+	return rc == STORE_CONFLICT ? STORE_OK : rc;  /* recorded before */
 }
 
 /* Suspends the validation's account if it is active. */

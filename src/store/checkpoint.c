@@ -316,7 +316,8 @@ int store_checkpointer_start(struct store *st, char **err)
 
 	if (store_conn_open(st, &cp->conn, err) || page_size(cp->conn, &size, err))
 		return -1;
-	reset = st->opts.wal_restart_bytes > 0 ? st->opts.wal_restart_bytes : RESET_BYTES;
+	reset = st->opts.sqlite.wal_restart_bytes > 0 ?
+		st->opts.sqlite.wal_restart_bytes : RESET_BYTES;
 	cp->reset_pages = (int)(reset / size);
 	cp->checkpoint_pages = cp->reset_pages / CHECKPOINT_SHARE;
 	cp->writer_turn_pages = cp->reset_pages / WRITER_TURN_SHARE;

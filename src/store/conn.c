@@ -29,7 +29,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" account_id, provider_item_id, entitlement_id,"
 		" request_fingerprint, status, error_code, skipped,"
 		" created_at_ms, updated_at_ms, fulfilled_at_ms)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+		" ON CONFLICT (source, external_id) DO NOTHING",
 	[STMT_FULFILMENT_UPDATE] =
 		"UPDATE fulfillments SET account_id = ?2, provider_item_id = ?3,"
 		" entitlement_id = ?4, request_fingerprint = ?5, status = ?6,"

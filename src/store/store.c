@@ -137,15 +137,20 @@ int store_open(const struct store_options *opts, struct store **out, char **err)
 {
 	struct store *st;
 
-	if (check_path(opts->sqlite_path, opts->must_exist, err)) {
-		*out = NULL;
+	*out = NULL;
+	if (opts->driver && strcmp(opts->driver, "sqlite") != 0) {
+		*err = util_xasprintf("unknown storage driver \"%s\"",
+				      opts->driver);
 		return -1;
 	}
+	if (check_path(opts->sqlite.path, opts->must_exist, err))
+		return -1;
 	st = util_xcalloc(1, sizeof(*st));
 
 	st->opts = *opts;
-	st->path = util_xstrdup(opts->sqlite_path);
-	st->opts.sqlite_path = st->path;
+	st->opts.driver = "sqlite";
+	st->path = util_xstrdup(opts->sqlite.path);
+	st->opts.sqlite.path = st->path;
 	st->checkpointer.db_fd = -1;
 	st->syncer.wal_fd = -1;
 	pthread_mutex_init(&st->readers_lock, NULL);

@@ -18,6 +18,14 @@ enum store_rc {
 	STORE_NOT_FOUND = -3, /* backup: there is no database to copy */
 	STORE_EXISTS = -4,  /* backup, restore: the file to write already exists */
 	STORE_BUSY = -5,    /* restore: a process has the database open */
+	/* A unique key was taken by another writer meanwhile (another node):
+	 * nothing was written by the call; read the row that holds it. */
+	STORE_CONFLICT = -6,
+	/* A transient failure (a lost connection, a serialization failure):
+	 * nothing of the intent was kept, and applying it again may succeed.
+	 * SQLite, with its one writer, returns neither this nor
+	 * STORE_CONFLICT; a driver shared by several writers does. */
+	STORE_RETRY = -7,
 };
 
 #define STORE_ACCOUNT_ID_MAX 128
@@ -50,20 +58,28 @@ const char *store_account_state_name(enum store_account_state s);
 int store_account_state_parse(const char *s, enum store_account_state *out);
 const char *store_fulfilment_status_name(enum store_fulfilment_status s);
 
-struct store_options {
-	const char *sqlite_path;
-	/* true: refuse to create the database if there is none at the path
-	 * (for commands that only make sense against an existing one). */
-	bool must_exist;
+/* SQLite's options (storage.sqlite.*). */
+struct store_sqlite_options {
+	const char *path;
 	/* true: an intent is answered only once its commit is on disk (power-
 	 * loss safe); false: once committed (safe against a crash of grantd,
 	 * not of the machine). */
 	bool synchronous_full;
-	int batch_max;          /* most intents committed together, >= 1 */
 	/* WAL size at which checkpoints let the WAL start over; 0 means the
 	 * default, 96 MiB (store/checkpoint.c). The other checkpoint
 	 * thresholds scale with it. Not a config key: for tuning and tests. */
 	long long wal_restart_bytes;
+};
+
+/* What store_open opens: a driver, what every driver takes, and one
+ * sub-struct of options per driver (only the chosen one is read). */
+struct store_options {
+	const char *driver;     /* "sqlite"; NULL means "sqlite" */
+	/* true: refuse to create the database if there is none (for commands
+	 * that only make sense against an existing one). */
+	bool must_exist;
+	int batch_max;          /* most intents committed together, >= 1 */
+	struct store_sqlite_options sqlite;
 };
 
 struct store;     /* opaque: one database and its writer thread */
@@ -92,11 +108,12 @@ int store_ping(struct store *st);
  * keeps it alive until `done` runs.
  * apply: runs on the writer thread inside the batch's transaction. Returns 0
  *        to keep its writes, or a negative value to have just this intent
- *        rolled back. apply may run more than once for one submission: a
- *        batch runs without savepoints, and if any intent fails the batch is
- *        rolled back and run again with a savepoint per intent. Only the
- *        last run's writes and results count, so apply must set every
- *        result it reports afresh each time.
+ *        rolled back. apply may run more than once for one submission: the
+ *        writer may roll a batch back and apply its intents again (after
+ *        another intent failed, so that only the failing one is undone, or
+ *        after a transient failure of the database). Only the last run's
+ *        writes and results count, so apply must set every result it
+ *        reports afresh each time, and must not act outside the store.
  * done:  runs once the batch's commit is durable (on the writer thread, or
  *        the syncer thread that waits for the WAL to reach the disk), with
  *        apply's result, or STORE_ERR if the commit failed (then nothing of
@@ -121,24 +138,34 @@ int store_run(struct store *st, int (*apply)(struct store_tx *tx, void *arg),
  * of at most 2^i intents (the last bucket holds the rest). */
 #define STORE_BATCH_BUCKETS 13
 
-/* Statistics since open (syncs: since the process started). */
+/* The writer's statistics since open: what every driver reports. */
 struct store_stats {
 	uint64_t batch_sizes[STORE_BATCH_BUCKETS];
 	uint64_t batches;       /* commits of the writer */
 	uint64_t intents;       /* intents those commits carried */
 	uint64_t max_batch;
 	uint64_t careful_batches; /* batches re-run with savepoints after a failure */
-	uint64_t durable_syncs;   /* WAL syncs that made commits durable */
-	uint64_t durable_sync_us; /* time spent in them */
-	uint64_t syncs;         /* fsync/fdatasync calls on database files */
-	uint64_t checkpoints;   /* background passes */
-	uint64_t writer_checkpoints;   /* finished by the writer (WAL restarts) */
-	uint64_t writer_checkpoint_us; /* time the writer spent on them */
-	int64_t wal_pages;      /* WAL size after the last commit */
 	uint64_t queued;        /* intents waiting for the writer now */
 };
 /* Valid until store_close. */
 void store_stats_get(struct store *st, struct store_stats *out);
+
+/* One counter or gauge of the store, for metrics: `name` is a metric
+ * suffix ("batches_total"; shown as grantd_store_<name>), type "counter"
+ * or "gauge". Strings are static. */
+struct store_stat {
+	const char *name;
+	const char *type;
+	const char *help;
+	uint64_t value;
+};
+typedef void (*store_stat_fn)(void *arg, const struct store_stat *s);
+/* Calls fn for every counter and gauge the store keeps: the writer's,
+ * then its driver's (for SQLite: syncs, checkpoints, the WAL's size). */
+void store_stats_each(struct store *st, store_stat_fn fn, void *arg);
+/* The value of the stat named `name` into *value. Returns 0, or -1 if the
+ * store keeps no such stat. */
+int store_stat_get(struct store *st, const char *name, uint64_t *value);
 
 /* ---- transaction primitives (only inside apply) ---------------------- */
 
@@ -178,9 +205,14 @@ struct store_fulfilment_ref {
 int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 			     const char *external_id,
 			     struct store_fulfilment_ref *out);
-/* Inserts a new fulfilment; its row id goes to *row. */
-int store_tx_fulfilment_insert(struct store_tx *tx,
-			       const struct store_fulfilment *f, int64_t *row);
+/* Claims (source, external_id) for a new fulfilment, atomically: inserts
+ * f and puts its row id in *row, or, if a fulfilment with that key exists
+ * (another writer recorded it since it was looked up), writes nothing,
+ * fills *existing and returns STORE_CONFLICT. Two writers racing on one
+ * key can therefore never both record it. */
+int store_tx_fulfilment_claim(struct store_tx *tx,
+			      const struct store_fulfilment *f, int64_t *row,
+			      struct store_fulfilment_ref *existing);
 /* Rewrites an existing fulfilment (a failed one evaluated again). Its row
  * (so its id), source, external_id and created time are kept. */
 int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,

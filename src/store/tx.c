@@ -140,11 +140,13 @@ int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 	return rc;
 }
 
-int store_tx_fulfilment_insert(struct store_tx *tx,
-			       const struct store_fulfilment *f, int64_t *row)
+int store_tx_fulfilment_claim(struct store_tx *tx,
+			      const struct store_fulfilment *f, int64_t *row,
+			      struct store_fulfilment_ref *existing)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_INSERT);
 
+	existing->found = false;
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, f->source);
@@ -159,8 +161,14 @@ int store_tx_fulfilment_insert(struct store_tx *tx,
 	sqlite3_bind_int64(s, 10, f->created_at_ms);
 	sqlite3_bind_int64(s, 11, f->updated_at_ms);
 	bind_time(s, 12, f->fulfilled_at_ms);
-	if (step_done(tx->conn, s, "fulfilment_insert"))
+	if (step_done(tx->conn, s, "fulfilment_claim"))
 		return STORE_ERR;
+	if (sqlite3_changes(tx->conn->db) == 0) {
+		if (store_tx_fulfilment_find(tx, f->source, f->external_id,
+					     existing) || !existing->found)
+			return STORE_ERR;
+		return STORE_CONFLICT;
+	}
 	*row = sqlite3_last_insert_rowid(tx->conn->db);
 	return STORE_OK;
 }

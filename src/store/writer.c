@@ -166,7 +166,7 @@ static void count_batch(struct store_stats *stats, size_t n)
 static bool commit_due(struct store *st, const struct batch *b)
 {
 	return b->broken || b->n >= (size_t)st->writer.batch_max ||
-	       !st->opts.synchronous_full || util_thread_stopping(&st->writer.t) ||
+	       !st->opts.sqlite.synchronous_full || util_thread_stopping(&st->writer.t) ||
 	       store_syncer_idle(st);
 }
 
@@ -212,7 +212,7 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 	if (!b->broken && store_conn_exec(tx->conn, STMT_COMMIT))
 		break_batch(tx, b);
 	store_log_slow("commit", util_mono_us() - t0);
-	if (!b->broken && st->opts.synchronous_full)
+	if (!b->broken && st->opts.sqlite.synchronous_full)
 		store_syncer_submit(st, b->head);
 	else
 		store_answer_batch(b->head);
@@ -308,14 +308,7 @@ void store_stats_get(struct store *st, struct store_stats *out)
 	*out = st->writer.stats;
 	out->queued = st->writer.queued;
 	pthread_mutex_unlock(&st->writer.t.lock);
-	out->syncs = store_vfs_syncs();
 	out->careful_batches = atomic_load(&st->writer.careful_batches);
-	out->durable_syncs = atomic_load(&st->syncer.syncs);
-	out->durable_sync_us = atomic_load(&st->syncer.sync_us);
-	out->checkpoints = atomic_load(&st->checkpointer.count);
-	out->writer_checkpoints = atomic_load(&st->checkpointer.writer_turns);
-	out->writer_checkpoint_us = atomic_load(&st->checkpointer.writer_turn_us);
-	out->wal_pages = atomic_load(&st->checkpointer.wal_pages);
 }
 
 /* store_run: one intent, waited for. */

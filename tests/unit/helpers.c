@@ -27,8 +27,10 @@ void test_rmdir(char *dir)
 struct store *test_store_open(const char *dir, int batch_max)
 {
 	char *path = util_xasprintf("%s/test.db", dir);
-	struct store_options opts = { .sqlite_path = path, .synchronous_full = true,
-				      .batch_max = batch_max };
+	struct store_options opts = {
+		.batch_max = batch_max,
+		.sqlite = { .path = path, .synchronous_full = true },
+	};
 	struct store *st = NULL;
 	char *err = NULL;
 

@@ -5,6 +5,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 #include "helpers.h"
@@ -190,10 +191,10 @@ static int sync_probe_apply(struct store_tx *tx, struct store_intent *in)
 static void sync_probe_done(struct store_intent *in, int rc)
 {
 	struct sync_probe *p = UTIL_CONTAINER_OF(in, struct sync_probe, in);
-	struct store_stats s;
+	uint64_t syncs = 0;
 
-	store_stats_get(p->st, &s);
-	p->syncs_at_done = s.durable_syncs;
+	cr_assert_eq(store_stat_get(p->st, "durable_syncs_total", &syncs), 0);
+	p->syncs_at_done = syncs;
 	p->rc = rc;
 	atomic_store(&p->finished, 1);
 }
@@ -226,8 +227,10 @@ Test(writer, normal_durability_answers_after_the_commit)
 {
 	char *dir = test_tmpdir();
 	char *path = util_xasprintf("%s/test.db", dir);
-	struct store_options opts = { .sqlite_path = path, .synchronous_full = false,
-				      .batch_max = 8 };
+	struct store_options opts = {
+		.batch_max = 8,
+		.sqlite = { .path = path, .synchronous_full = false },
+	};
 	struct store *st = NULL;
 	char *err = NULL;
 	struct sync_probe p = { 0 };
@@ -261,5 +264,48 @@ Test(writer, a_failed_sync_acknowledges_nothing_more)
 	cr_assert_eq(q.rc, STORE_ERR);
 	cr_assert_neq(store_ping(st), 0);
 	store_close(st);
+	test_rmdir(dir);
+}
+
+/* Claims one key twice in one transaction, as two writers would one after
+ * the other: the second claim writes nothing and names the first row. */
+static int claim_twice(struct store_tx *tx, void *arg)
+{
+	static const unsigned char print[STORE_FINGERPRINT_LEN] = { 1 };
+	struct store_fulfilment f = {
+		.source = "test", .external_id = "k1", .account_id = "a",
+		.provider_item_id = "sku", .fingerprint = print,
+		.status = STORE_FULFILMENT_COMPLETED, .created_at_ms = 1,
+		.updated_at_ms = 1, .fulfilled_at_ms = 1,
+	};
+	struct store_fulfilment_ref existing;
+	int64_t first = 0, second = 0;
+
+	(void)arg;
+	cr_assert_eq(store_tx_fulfilment_claim(tx, &f, &first, &existing),
+		     STORE_OK);
+	cr_assert_not(existing.found);
+	f.account_id = "other";
+	f.status = STORE_FULFILMENT_FAILED;
+	cr_assert_eq(store_tx_fulfilment_claim(tx, &f, &second, &existing),
+		     STORE_CONFLICT);
+	cr_assert(existing.found);
+	cr_assert_eq(existing.row, first);
+	cr_assert_eq(existing.status, STORE_FULFILMENT_COMPLETED);
+	cr_assert_eq(memcmp(existing.fingerprint, print, sizeof(print)), 0);
+	cr_assert_eq(second, 0);
+	return STORE_OK;
+}
+
+Test(writer, a_claimed_key_is_claimed_once)
+{
+	char *dir = test_tmpdir();
+	struct store *st = test_store_open(dir, 8);
+
+	cr_assert_eq(store_run(st, claim_twice, NULL), STORE_OK);
+	store_close(st);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM fulfillments"), 1);
+	cr_assert_eq(test_sql_int(dir, "SELECT count(*) FROM fulfillments "
+				  "WHERE account_id = 'a'"), 1);
 	test_rmdir(dir);
 }
