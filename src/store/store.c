@@ -149,6 +149,7 @@ int store_open(const struct store_options *opts, struct store **out, char **err)
 
 	st->opts = *opts;
 	st->opts.driver = "sqlite";
+	st->writer_ops = &store_sqlite_writer_ops;
 	st->path = util_xstrdup(opts->sqlite.path);
 	st->opts.sqlite.path = st->path;
 	st->checkpointer.db_fd = -1;

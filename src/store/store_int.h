@@ -151,6 +151,7 @@ struct store_checkpointer {
 
 struct store {
 	struct store_options opts;
+	const struct store_writer_ops *writer_ops;  /* the driver's */
 	char *path;
 	struct store_conn *writer_conn;
 	struct store_writer writer;
@@ -209,6 +210,31 @@ bool store_syncer_broken(struct store *st);
 bool store_syncer_idle(struct store *st);
 /* Calls done on every intent of a batch with its rc_. */
 void store_answer_batch(struct store_intent *batch);
+
+/* What the writer (writer.c, group commit) asks of a driver: one
+ * transaction at a time on the writer's connection, savepoints inside it,
+ * and what makes a commit durable. The writer knows nothing else of the
+ * database. */
+struct store_writer_ops {
+	int (*begin)(struct store *st, struct store_tx *tx);
+	int (*commit)(struct store *st, struct store_tx *tx);
+	/* rolls back whatever transaction is open */
+	void (*abandon)(struct store *st, struct store_tx *tx);
+	/* one intent's savepoint: open, undo (and end), keep */
+	int (*savepoint)(struct store_tx *tx);
+	int (*rollback_to)(struct store_tx *tx);
+	int (*release)(struct store_tx *tx);
+	/* after a commit: answers the batch's intents once it is durable */
+	void (*committed)(struct store *st, struct store_intent *batch);
+	/* true: commit the open batch now rather than gather more (nothing
+	 * is making an earlier commit durable) */
+	bool (*commit_now)(struct store *st);
+	/* true: nothing may be committed any more */
+	bool (*broken)(struct store *st);
+	/* on the writer thread between batches; may be NULL */
+	void (*between_batches)(struct store *st);
+};
+extern const struct store_writer_ops store_sqlite_writer_ops;
 
 /* Writer lifecycle. */
 int store_writer_start(struct store *st);

@@ -1,15 +1,17 @@
-/* store/writer.c: the writer thread and group commit.
+/* store/writer.c: the writer thread and group commit, for any driver.
  *
  * The writer keeps one write transaction open and applies intents as they
- * arrive. It commits when the syncer (syncer.c) is free to make the commit
- * durable, or when the batch reaches batch_max; then it hands the batch to
- * the syncer, which answers it once it is on disk, and opens the next one.
- * So every request joins the very next commit, a commit gathers everything
- * that arrived while the previous one was being synced, and when the syncer
- * is idle (low load) the writer commits at once: no artificial delay.
+ * arrive. It commits when the driver says a commit is due (for SQLite:
+ * the syncer, syncer.c, is free to make it durable) or when the batch
+ * reaches batch_max; then it hands the batch to the driver, which answers
+ * it once it is durable, and opens the next one. So every request joins
+ * the very next commit, a commit gathers everything that arrived while the
+ * previous one was being made durable, and at low load the writer commits
+ * at once: no artificial delay. Everything it does to the database goes
+ * through the driver's store_writer_ops (begin, commit, savepoints).
  *
  * Intents run straight in the transaction, without savepoints (a savepoint
- * makes SQLite copy each page an intent touches to a sub-journal first).
+ * costs: SQLite copies each page an intent touches to a sub-journal first).
  * If one fails, the batch is rolled back, its intents are applied again each
  * in its own savepoint, and the batch stays careful until its commit: only
  * the failing intents are undone. */
@@ -49,27 +51,19 @@ static struct store_intent *take_queued(struct store_writer *w, size_t limit)
 	return head;
 }
 
-/* Rolls back whatever transaction is open on c. */
-static void abandon(struct store_conn *c)
-{
-	if (!sqlite3_get_autocommit(c->db))
-		store_conn_exec(c, STMT_ROLLBACK);
-}
-
 /* Runs one intent in its own savepoint; its result goes to in->rc_.
  * Returns -1 if the transaction itself is broken. */
-static int run_intent(struct store_tx *tx, struct store_intent *in)
+static int run_intent(struct store *st, struct store_tx *tx,
+		      struct store_intent *in)
 {
-	struct store_conn *c = tx->conn;
+	const struct store_writer_ops *ops = st->writer_ops;
 
-	if (store_conn_exec(c, STMT_SAVEPOINT))
+	if (ops->savepoint(tx))
 		return -1;
 	in->rc_ = in->apply(tx, in);
 	if (in->rc_ == STORE_OK)
-		return store_conn_exec(c, STMT_RELEASE) ? -1 : 0;
-	if (store_conn_exec(c, STMT_ROLLBACK_TO) || store_conn_exec(c, STMT_RELEASE))
-		return -1;
-	return 0;
+		return ops->release(tx) ? -1 : 0;
+	return ops->rollback_to(tx) ? -1 : 0;
 }
 
 static void set_results(struct store_intent *list, int rc)
@@ -78,9 +72,9 @@ static void set_results(struct store_intent *list, int rc)
 		in->rc_ = rc;
 }
 
-static void break_batch(struct store_tx *tx, struct batch *b)
+static void break_batch(struct store *st, struct store_tx *tx, struct batch *b)
 {
-	abandon(tx->conn);
+	st->writer_ops->abandon(st, tx);
 	b->broken = true;
 	set_results(b->head, STORE_ERR);
 }
@@ -89,17 +83,17 @@ static void break_batch(struct store_tx *tx, struct batch *b)
  * again, each intent in its own savepoint. */
 static void turn_careful(struct store *st, struct store_tx *tx, struct batch *b)
 {
-	abandon(tx->conn);
+	st->writer_ops->abandon(st, tx);
 	b->careful = true;
 	atomic_fetch_add_explicit(&st->writer.careful_batches, 1,
 				  memory_order_relaxed);
-	if (store_conn_exec(tx->conn, STMT_BEGIN)) {
-		break_batch(tx, b);
+	if (st->writer_ops->begin(st, tx)) {
+		break_batch(st, tx, b);
 		return;
 	}
 	for (struct store_intent *in = b->head; in; in = in->next_) {
-		if (run_intent(tx, in)) {
-			break_batch(tx, b);
+		if (run_intent(st, tx, in)) {
+			break_batch(st, tx, b);
 			return;
 		}
 	}
@@ -128,8 +122,8 @@ static void add_intents(struct store *st, struct store_tx *tx, struct batch *b,
 		if (b->broken) {
 			in->rc_ = STORE_ERR;
 		} else if (b->careful) {
-			if (run_intent(tx, in))
-				break_batch(tx, b);
+			if (run_intent(st, tx, in))
+				break_batch(st, tx, b);
 		} else {
 			in->rc_ = in->apply(tx, in);
 			if (in->rc_ != STORE_OK)
@@ -166,8 +160,8 @@ static void count_batch(struct store_stats *stats, size_t n)
 static bool commit_due(struct store *st, const struct batch *b)
 {
 	return b->broken || b->n >= (size_t)st->writer.batch_max ||
-	       !st->opts.sqlite.synchronous_full || util_thread_stopping(&st->writer.t) ||
-	       store_syncer_idle(st);
+	       util_thread_stopping(&st->writer.t) ||
+	       st->writer_ops->commit_now(st);
 }
 
 /* Waits for work; returns the first intents of a new batch, or NULL once
@@ -199,8 +193,8 @@ static struct store_intent *wait_more(struct store *st, const struct batch *b)
 	return list;
 }
 
-/* Commits the batch and hands it on: to the syncer when the store answers
- * only durable commits, otherwise (or when it failed) straight back. */
+/* Commits the batch and hands it on: to the driver, which answers it once
+ * the commit is durable, or (when it failed) straight back. */
 static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 {
 	int64_t t0;
@@ -209,11 +203,11 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 	count_batch(&st->writer.stats, b->n);
 	pthread_mutex_unlock(&st->writer.t.lock);
 	t0 = util_mono_us();
-	if (!b->broken && store_conn_exec(tx->conn, STMT_COMMIT))
-		break_batch(tx, b);
+	if (!b->broken && st->writer_ops->commit(st, tx))
+		break_batch(st, tx, b);
 	store_log_slow("commit", util_mono_us() - t0);
-	if (!b->broken && st->opts.sqlite.synchronous_full)
-		store_syncer_submit(st, b->head);
+	if (!b->broken)
+		st->writer_ops->committed(st, b->head);
 	else
 		store_answer_batch(b->head);
 }
@@ -230,7 +224,7 @@ static void run_batch(struct store *st, struct store_intent *first)
 	struct store_tx tx = { .conn = st->writer_conn };
 	struct batch b = { 0 };
 
-	if (store_syncer_broken(st) || store_conn_exec(tx.conn, STMT_BEGIN))
+	if (st->writer_ops->broken(st) || st->writer_ops->begin(st, &tx))
 		b.broken = true;
 	add_intents(st, &tx, &b, first);
 	while (!full(st, &b)) {
@@ -256,7 +250,8 @@ static void *writer_main(void *arg)
 
 	while ((first = wait_first(&st->writer))) {
 		run_batch(st, first);
-		store_checkpoint_writer_turn(st);
+		if (st->writer_ops->between_batches)
+			st->writer_ops->between_batches(st);
 	}
 	return NULL;
 }
