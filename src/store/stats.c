@@ -1,5 +1,6 @@
 /* store/stats.c: the store's counters and gauges as a walk of named
- * values — the writer's, then SQLite's — so metrics name none by hand. */
+ * values — the writer's, then its driver's — so metrics name none by
+ * hand. */
 #include "store/store_int.h"
 
 #include <string.h>
@@ -22,37 +23,10 @@ static void writer_stats(struct store *st, store_stat_fn fn, void *arg)
 		"Intents waiting for the writer.", s.queued });
 }
 
-static void sqlite_stats(struct store *st, store_stat_fn fn, void *arg)
-{
-	struct store_checkpointer *cp = &st->checkpointer;
-	int wal_pages = atomic_load(&cp->wal_pages);
-
-	fn(arg, &(struct store_stat){ "fsyncs_total", "counter",
-		"fsync/fdatasync calls on the database files.",
-		store_vfs_syncs() });
-	fn(arg, &(struct store_stat){ "durable_syncs_total", "counter",
-		"WAL syncs that made commits durable before answering.",
-		atomic_load(&st->syncer.syncs) });
-	fn(arg, &(struct store_stat){ "durable_sync_microseconds_total",
-		"counter", "Time those syncs took.",
-		atomic_load(&st->syncer.sync_us) });
-	fn(arg, &(struct store_stat){ "checkpoints_total", "counter",
-		"Background WAL checkpoints.", atomic_load(&cp->count) });
-	fn(arg, &(struct store_stat){ "writer_checkpoints_total", "counter",
-		"Checkpoints the writer finished so the WAL could restart.",
-		atomic_load(&cp->writer_turns) });
-	fn(arg, &(struct store_stat){ "writer_checkpoint_microseconds_total",
-		"counter", "Time the writer spent finishing checkpoints.",
-		atomic_load(&cp->writer_turn_us) });
-	fn(arg, &(struct store_stat){ "wal_pages", "gauge",
-		"WAL size in pages after the last commit.",
-		wal_pages > 0 ? (uint64_t)wal_pages : 0 });
-}
-
 void store_stats_each(struct store *st, store_stat_fn fn, void *arg)
 {
 	writer_stats(st, fn, arg);
-	sqlite_stats(st, fn, arg);
+	st->driver->stats(st, fn, arg);
 }
 
 struct stat_find {

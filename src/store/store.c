@@ -1,11 +1,9 @@
-/* store/store.c: opening and closing the store, names of enumerations. */
+/* store/store.c: opening a store through its driver and closing it, and
+ * the names of enumerations. */
 #include "store/store_int.h"
 
-#include <errno.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char *const account_states[] = {
 	[STORE_ACCOUNT_ACTIVE] = "active",
@@ -102,63 +100,37 @@ int store_fulfilment_id_parse(const char *id, int64_t *row)
 	return 0;
 }
 
-/* Checks that the database exists (must_exist) or can be created: a
- * missing directory is named, as SQLite's "unable to open" would not. */
-static int check_path(const char *path, bool must_exist, char **err)
-{
-	struct stat sb;
-	char *dir;
-	int rc = 0;
+/* Every driver the store can open, by storage.driver. */
+static const struct store_driver *const drivers[] = {
+	&store_sqlite_driver,
+};
 
-	if (stat(path, &sb) == 0)
-		return 0;
-	if (errno != ENOENT)
-		return 0;  /* SQLite reports it */
-	if (must_exist) {
-		*err = util_xasprintf("no database at %s: start grantd serve or "
-				      "run grantd migrate first", path);
-		return -1;
-	}
-	dir = util_xstrdup(path);
-	if (stat(dirname(dir), &sb) != 0) {
-		*err = util_xasprintf("cannot create the database %s: the "
-				      "directory %s does not exist", path, dir);
-		rc = -1;
-	} else if (!S_ISDIR(sb.st_mode)) {
-		*err = util_xasprintf("cannot create the database %s: %s is not "
-				      "a directory", path, dir);
-		rc = -1;
-	}
-	free(dir);
-	return rc;
+static const struct store_driver *driver_find(const char *name)
+{
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(drivers); i++)
+		if (strcmp(drivers[i]->name, name) == 0)
+			return drivers[i];
+	return NULL;
 }
 
 int store_open(const struct store_options *opts, struct store **out, char **err)
 {
+	const struct store_driver *d = driver_find(opts->driver ? opts->driver :
+						   "sqlite");
 	struct store *st;
 
 	*out = NULL;
-	if (opts->driver && strcmp(opts->driver, "sqlite") != 0) {
+	if (!d) {
 		*err = util_xasprintf("unknown storage driver \"%s\"",
 				      opts->driver);
 		return -1;
 	}
-	if (check_path(opts->sqlite.path, opts->must_exist, err))
-		return -1;
 	st = util_xcalloc(1, sizeof(*st));
-
 	st->opts = *opts;
-	st->opts.driver = "sqlite";
-	st->writer_ops = &store_sqlite_writer_ops;
-	st->path = util_xstrdup(opts->sqlite.path);
-	st->opts.sqlite.path = st->path;
-	st->checkpointer.db_fd = -1;
-	st->syncer.wal_fd = -1;
-	pthread_mutex_init(&st->readers_lock, NULL);
-	if (store_conn_open(st, &st->writer_conn, err))
-		goto fail;
-	if (store_migrate(st->writer_conn, &st->schema_version, err) ||
-	    store_checkpointer_start(st, err) || store_syncer_start(st, err))
+	st->opts.driver = d->name;
+	st->driver = d;
+	st->writer_ops = d->writer;
+	if (d->open(st, err))
 		goto fail;
 	if (store_writer_start(st)) {
 		*err = util_xstrdup("cannot start the writer thread");
@@ -168,26 +140,16 @@ int store_open(const struct store_options *opts, struct store **out, char **err)
 	return 0;
 fail:
 	store_close(st);
-	*out = NULL;
 	return -1;
 }
 
+/* The writer first (it drains its queue), then the driver. */
 void store_close(struct store *st)
 {
-	struct store_conn *c, *next;
-
 	if (!st)
 		return;
 	store_writer_stop(st);
-	store_syncer_stop(st);
-	store_checkpointer_stop(st);
-	store_conn_close(st->writer_conn);
-	for (c = st->free_readers; c; c = next) {
-		next = c->next_free;
-		store_conn_close(c);
-	}
-	pthread_mutex_destroy(&st->readers_lock);
-	free(st->path);
+	st->driver->close(st);
 	free(st);
 }
 
@@ -198,21 +160,5 @@ int store_schema_version(struct store *st)
 
 int store_ping(struct store *st)
 {
-	struct store_conn *c = store_reader_acquire(st);
-	sqlite3_stmt *s;
-	int rc = STORE_ERR;
-
-	if (!c)
-		return STORE_ERR;
-	if (store_syncer_broken(st)) {
-		store_reader_release(st, c);
-		return STORE_ERR;
-	}
-	s = store_conn_stmt(c, STMT_PING);
-	if (s && sqlite3_step(s) == SQLITE_ROW)
-		rc = STORE_OK;
-	if (s)
-		sqlite3_reset(s);
-	store_reader_release(st, c);
-	return rc;
+	return st->driver->ping(st);
 }

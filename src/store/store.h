@@ -66,7 +66,7 @@ struct store_sqlite_options {
 	 * not of the machine). */
 	bool synchronous_full;
 	/* WAL size at which checkpoints let the WAL start over; 0 means the
-	 * default, 96 MiB (store/checkpoint.c). The other checkpoint
+	 * default, 96 MiB (store/sqlite/checkpoint.c). The other checkpoint
 	 * thresholds scale with it. Not a config key: for tuning and tests. */
 	long long wal_restart_bytes;
 };

@@ -149,17 +149,24 @@ struct store_checkpointer {
 	atomic_ullong writeback_us;  /* time spent writing the database back */
 };
 
+struct store_driver;
+
+/* A store. The driver's state follows the writer's: for now SQLite is the
+ * one driver, and its fields are here. */
 struct store {
 	struct store_options opts;
+	const struct store_driver *driver;
 	const struct store_writer_ops *writer_ops;  /* the driver's */
+	struct store_writer writer;
+	int schema_version;
+	/* SQLite's */
 	char *path;
 	struct store_conn *writer_conn;
-	struct store_writer writer;
 	struct store_checkpointer checkpointer;
 	struct store_syncer syncer;
 	pthread_mutex_t readers_lock;
+	bool readers_ready;
 	struct store_conn *free_readers;
-	int schema_version;
 };
 
 /* Opens one connection with the store's pragmas. Returns 0 or -1 + *err. */
@@ -235,6 +242,23 @@ struct store_writer_ops {
 	void (*between_batches)(struct store *st);
 };
 extern const struct store_writer_ops store_sqlite_writer_ops;
+
+/* A storage driver (storage.driver): the store's operations table. */
+struct store_driver {
+	const char *name;             /* "sqlite" */
+	/* Opens the database st->opts names, with migrations applied and
+	 * whatever threads it needs started, ready for the writer. Returns 0,
+	 * or -1 with *err; close is called after a failed open too. */
+	int (*open)(struct store *st, char **err);
+	/* Releases what open made; the writer has stopped. */
+	void (*close)(struct store *st);
+	int (*ping)(struct store *st);
+	/* The driver's counters and gauges (see store_stats_each). */
+	void (*stats)(struct store *st, store_stat_fn fn, void *arg);
+	const struct store_writer_ops *writer;
+};
+extern const struct store_driver store_sqlite_driver;
+void store_sqlite_stats(struct store *st, store_stat_fn fn, void *arg);
 
 /* Writer lifecycle. */
 int store_writer_start(struct store *st);

@@ -2,7 +2,7 @@
  *
  * The writer keeps one write transaction open and applies intents as they
  * arrive. It commits when the driver says a commit is due (for SQLite:
- * the syncer, syncer.c, is free to make it durable) or when the batch
+ * the syncer, sqlite/syncer.c, is free to make it durable) or when the batch
  * reaches batch_max; then it hands the batch to the driver, which answers
  * it once it is durable, and opens the next one. So every request joins
  * the very next commit, a commit gathers everything that arrived while the

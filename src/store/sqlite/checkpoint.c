@@ -1,4 +1,4 @@
-/* store/checkpoint.c: WAL checkpoints kept off the hot path.
+/* store/sqlite/checkpoint.c: WAL checkpoints kept off the hot path.
  *
  * The writer's connection never checkpoints on its own. After each commit
  * its WAL hook wakes a background thread once 32 MiB of the log (a third

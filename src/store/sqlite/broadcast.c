@@ -1,4 +1,4 @@
-/* store/broadcast.c: broadcasts (grants to every account until they
+/* store/sqlite/broadcast.c: broadcasts (grants to every account until they
  * expire), which accounts have had them, and the nested savepoint that
  * lets one account's share be undone alone. */
 #include "store/store_int.h"

@@ -1,4 +1,4 @@
-/* store/vfs.c: SQLite's one-time set-up, and "grantd", a pass-through VFS
+/* store/sqlite/vfs.c: SQLite's one-time set-up, and "grantd", a pass-through VFS
  * over the system default that counts syncs (fsync/fdatasync), so the
  * fsyncs metric is exact, and sends a transaction's WAL frames to the file
  * in one write.

@@ -1,4 +1,4 @@
-/* store/read.c: reads on pooled reader connections (WAL snapshots that never
+/* store/sqlite/read.c: reads on pooled reader connections (WAL snapshots that never
  * wait for the writer). */
 #include "store/store_int.h"
 

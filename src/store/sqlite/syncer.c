@@ -1,4 +1,4 @@
-/* store/syncer.c: durability off the writer's critical path. The writer
+/* store/sqlite/syncer.c: durability off the writer's critical path. The writer
  * commits with SQLite's synchronous=NORMAL (consistent across power loss;
  * SQLite syncs around checkpoints itself) and hands each committed batch
  * here. This thread fdatasyncs the WAL, which makes every commit written so

@@ -1,4 +1,4 @@
-/* store/gamepot_login.c: GAMEPOT login validations — added pending with
+/* store/sqlite/gamepot_login.c: GAMEPOT login validations — added pending with
  * the SDK token, answered once (the token dropped then), read by id for
  * the deliverer and newest-first for the game backend. */
 #include "store/store_int.h"

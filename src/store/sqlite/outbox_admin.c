@@ -1,4 +1,4 @@
-/* store/outbox_admin.c: the outbox as operators see it — rows by status,
+/* store/sqlite/outbox_admin.c: the outbox as operators see it — rows by status,
  * depth by kind, dead rows given another chance — and the leases a
  * crashed run left, ended at start. */
 #include "store/store_int.h"

@@ -1,4 +1,4 @@
-/* store/conn.c: SQLite connections, their pragmas, the statement cache and
+/* store/sqlite/conn.c: SQLite connections, their pragmas, the statement cache and
  * the pool of reader connections. */
 #include "store/store_int.h"
 

@@ -1,4 +1,4 @@
-/* store/tx.c: the primitives the engine composes inside a writer intent. */
+/* store/sqlite/tx.c: the primitives the engine composes inside a writer intent. */
 #include "store/store_int.h"
 
 #include <stdio.h>

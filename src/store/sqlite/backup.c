@@ -1,4 +1,4 @@
-/* store/backup.c: consistent copies of a database that grantd may be
+/* store/sqlite/backup.c: consistent copies of a database that grantd may be
  * writing to, the checks a file must pass to count as a grantd backup, and
  * putting a backup in place as the database.
  *
