@@ -103,6 +103,7 @@ struct store_conn {
 };
 
 struct store_tx {
+	struct store *st;            /* whose driver the primitives go to */
 	struct store_conn *conn;
 };
 
@@ -243,6 +244,154 @@ struct store_writer_ops {
 };
 extern const struct store_writer_ops store_sqlite_writer_ops;
 
+/* A driver's primitives and reads: one for every store_tx_* and store_*
+ * read function of store.h (dispatch.c hands each call on), with the
+ * same arguments and contract. */
+struct store_ops {
+	int (*tx_account_get)(struct store_tx *tx, const char *account_id,
+			      enum store_account_state *state, bool *found);
+	int (*tx_account_put)(struct store_tx *tx, const char *account_id,
+			      enum store_account_state state, int64_t now_ms,
+			      bool *created);
+	int (*tx_fulfilment_find)(struct store_tx *tx, const char *source,
+				  const char *external_id,
+				  struct store_fulfilment_ref *out);
+	int (*tx_fulfilment_claim)(struct store_tx *tx,
+				   const struct store_fulfilment *f,
+				   int64_t *row,
+				   struct store_fulfilment_ref *existing);
+	int (*tx_fulfilment_update)(struct store_tx *tx, int64_t row,
+				    const struct store_fulfilment *f);
+	int (*tx_claim_count)(struct store_tx *tx, const char *account_id,
+			      const char *entitlement_id, int64_t *count);
+	int (*tx_claim_add)(struct store_tx *tx, const char *account_id,
+			    const char *entitlement_id, int64_t now_ms);
+	int (*tx_instance_owned)(struct store_tx *tx, const char *account_id,
+				 const char *catalog_id, bool *owned);
+	int (*tx_grant_stackable)(struct store_tx *tx, int64_t row, int line,
+				  const char *account_id,
+				  const char *catalog_id, int64_t amount);
+	int (*tx_grant_instance)(struct store_tx *tx, int64_t row, int line,
+				 const char *account_id, const char *catalog_id,
+				 const char *instance_id, int64_t now_ms);
+	int (*tx_credential_insert)(struct store_tx *tx,
+				    const struct store_credential *c);
+	int (*tx_credential_revoke)(struct store_tx *tx, const char *id,
+				    const char *kind, int64_t now_ms,
+				    bool *found);
+	int (*tx_credential_rotate)(struct store_tx *tx, const char *id,
+				    const char *kind, const char *secret_hash,
+				    int64_t previous_expires_at_ms,
+				    int64_t now_ms, bool *found);
+	int (*tx_credential_live_name)(struct store_tx *tx, const char *name,
+				       char *id, size_t id_size, bool *found);
+	int (*tx_signing_key_insert)(struct store_tx *tx,
+				     const struct store_signing_key *k);
+	int (*tx_signing_key_retire)(struct store_tx *tx, const char *kid,
+				     int64_t now_ms, bool *found);
+	int (*tx_signing_keys_active)(struct store_tx *tx, int64_t *count);
+	int (*tx_link_get)(struct store_tx *tx, const char *account_id,
+			   const char *provider, struct store_link_row *out,
+			   bool *found);
+	int (*tx_link_put)(struct store_tx *tx, const char *account_id,
+			   const char *provider, const char *external_id,
+			   int64_t now_ms, enum store_link_result *result,
+			   struct store_link_row *out);
+	int (*tx_link_tokens_set)(struct store_tx *tx, const char *account_id,
+				  const char *provider, const void *tokens,
+				  size_t len, int64_t now_ms, bool *found);
+	int (*tx_link_state_set)(struct store_tx *tx, const char *account_id,
+				 const char *provider,
+				 enum store_link_state state, int64_t now_ms,
+				 bool *found);
+	int (*tx_link_delete)(struct store_tx *tx, const char *account_id,
+			      const char *provider, bool *found);
+	int (*tx_link_token_add)(struct store_tx *tx, const char *token_hash,
+				 const char *account_id, int64_t now_ms,
+				 int64_t expires_at_ms);
+	int (*tx_link_token_spend)(struct store_tx *tx, const char *token_hash,
+				   int64_t now_ms, char *account_id,
+				   size_t size,
+				   enum store_secret_result *result);
+	int (*tx_oauth_state_add)(struct store_tx *tx, const char *state_hash,
+				  const struct store_oauth_state *s,
+				  int64_t now_ms);
+	int (*tx_oauth_state_spend)(struct store_tx *tx, const char *state_hash,
+				    const char *provider, int64_t now_ms,
+				    struct store_oauth_state_row *out,
+				    enum store_secret_result *result);
+	int (*tx_outbox_add)(struct store_tx *tx,
+			     const struct store_outbox_item *it, int64_t now_ms,
+			     bool *added);
+	int (*tx_outbox_record)(struct store_tx *tx,
+				const struct store_outbox_outcome *o,
+				int64_t now_ms);
+	int (*outbox_claim)(struct store *st, int64_t now_ms, int64_t lease_ms,
+			    int limit, store_outbox_fn fn, void *arg);
+	int (*outbox_due)(struct store *st, int64_t now_ms, bool *due);
+	int (*outbox_counts)(struct store *st,
+			     int64_t counts[STORE_OUTBOX_DEAD + 1]);
+	int (*outbox_read)(struct store *st, const char *status,
+			   int64_t before_id, int64_t limit,
+			   store_outbox_row_fn fn, void *arg);
+	int (*outbox_kinds_read)(struct store *st, store_outbox_kind_fn fn,
+				 void *arg);
+	int (*tx_outbox_retry)(struct store_tx *tx, int64_t id, int64_t now_ms,
+			       int64_t *count);
+	int (*tx_outbox_unlease)(struct store_tx *tx, int64_t *count);
+	int (*tx_audit_add)(struct store_tx *tx, const struct store_audit *a);
+	int (*tx_savepoint)(struct store_tx *tx);
+	int (*tx_savepoint_release)(struct store_tx *tx);
+	int (*tx_savepoint_rollback)(struct store_tx *tx);
+	int (*tx_broadcast_add)(struct store_tx *tx,
+				const struct store_broadcast *b, bool *created);
+	int (*tx_broadcasts_pending)(struct store_tx *tx,
+				     const char *account_id, int64_t now_ms,
+				     store_broadcast_fn fn, void *arg);
+	int (*tx_broadcast_delivered)(struct store_tx *tx, int64_t id,
+				      const char *account_id, int64_t now_ms);
+	int (*tx_gamepot_login_add)(struct store_tx *tx,
+				    const struct store_gamepot_login *l,
+				    int64_t now_ms, int64_t *id);
+	int (*tx_gamepot_login_state)(struct store_tx *tx, int64_t id,
+				      char *state, size_t size, bool *found);
+	int (*tx_gamepot_login_finish)(struct store_tx *tx,
+				       const struct store_gamepot_login *l,
+				       int64_t now_ms, bool *updated);
+	int (*tx_gamepot_login_attempt)(struct store_tx *tx, int64_t id,
+					const char *error, int64_t now_ms);
+	int (*gamepot_login_read)(struct store *st, int64_t id,
+				  store_gamepot_login_fn fn, void *arg,
+				  bool *found);
+	int (*gamepot_login_latest)(struct store *st, const char *account_id,
+				    store_gamepot_login_fn fn, void *arg,
+				    bool *found);
+	int (*account_read)(struct store *st, const char *account_id,
+			    struct store_account *out, bool *found);
+	int (*inventory_read)(struct store *st, const char *account_id,
+			      store_stackable_fn on_stackable,
+			      store_instance_fn on_instance, void *arg);
+	int (*history_read)(struct store *st, const char *account_id,
+			    int64_t offset, int64_t limit, store_history_fn fn,
+			    void *arg);
+	int (*credentials_read)(struct store *st, store_credential_fn fn,
+				void *arg);
+	int (*credential_live)(struct store *st, const char *secret_hash,
+			       const char *id, int64_t now_ms, bool *found);
+	int (*signing_keys_read)(struct store *st, store_signing_key_fn fn,
+				 void *arg);
+	int (*links_read)(struct store *st, const char *account_id,
+			  store_link_fn fn, void *arg);
+	int (*link_holder_read)(struct store *st, const char *provider,
+				const char *external_id, char *account,
+				size_t size, bool *found);
+	int (*audit_read)(struct store *st, int64_t limit, store_audit_fn fn,
+			  void *arg);
+	int (*broadcasts_until)(struct store *st, int64_t *until_ms);
+	int (*broadcasts_pending_any)(struct store *st, const char *account_id,
+				      int64_t now_ms, bool *any);
+};
+
 /* A storage driver (storage.driver): the store's operations table. */
 struct store_driver {
 	const char *name;             /* "sqlite" */
@@ -256,8 +405,159 @@ struct store_driver {
 	/* The driver's counters and gauges (see store_stats_each). */
 	void (*stats)(struct store *st, store_stat_fn fn, void *arg);
 	const struct store_writer_ops *writer;
+	const struct store_ops *ops;
 };
 extern const struct store_driver store_sqlite_driver;
+
+/* SQLite's implementations of struct store_ops (src/store/sqlite/). */
+int store_sqlite_tx_account_get(struct store_tx *tx, const char *account_id,
+				enum store_account_state *state, bool *found);
+int store_sqlite_tx_account_put(struct store_tx *tx, const char *account_id,
+				enum store_account_state state, int64_t now_ms,
+				bool *created);
+int store_sqlite_tx_fulfilment_find(struct store_tx *tx, const char *source,
+				    const char *external_id,
+				    struct store_fulfilment_ref *out);
+int store_sqlite_tx_fulfilment_claim(struct store_tx *tx,
+				     const struct store_fulfilment *f,
+				     int64_t *row,
+				     struct store_fulfilment_ref *existing);
+int store_sqlite_tx_fulfilment_update(struct store_tx *tx, int64_t row,
+				      const struct store_fulfilment *f);
+int store_sqlite_tx_claim_count(struct store_tx *tx, const char *account_id,
+				const char *entitlement_id, int64_t *count);
+int store_sqlite_tx_claim_add(struct store_tx *tx, const char *account_id,
+			      const char *entitlement_id, int64_t now_ms);
+int store_sqlite_tx_instance_owned(struct store_tx *tx, const char *account_id,
+				   const char *catalog_id, bool *owned);
+int store_sqlite_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
+				    const char *account_id,
+				    const char *catalog_id, int64_t amount);
+int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
+				   const char *account_id,
+				   const char *catalog_id,
+				   const char *instance_id, int64_t now_ms);
+int store_sqlite_tx_credential_insert(struct store_tx *tx,
+				      const struct store_credential *c);
+int store_sqlite_tx_credential_revoke(struct store_tx *tx, const char *id,
+				      const char *kind, int64_t now_ms,
+				      bool *found);
+int store_sqlite_tx_credential_rotate(struct store_tx *tx, const char *id,
+				      const char *kind, const char *secret_hash,
+				      int64_t previous_expires_at_ms,
+				      int64_t now_ms, bool *found);
+int store_sqlite_tx_credential_live_name(struct store_tx *tx, const char *name,
+					 char *id, size_t id_size, bool *found);
+int store_sqlite_tx_signing_key_insert(struct store_tx *tx,
+				       const struct store_signing_key *k);
+int store_sqlite_tx_signing_key_retire(struct store_tx *tx, const char *kid,
+				       int64_t now_ms, bool *found);
+int store_sqlite_tx_signing_keys_active(struct store_tx *tx, int64_t *count);
+int store_sqlite_tx_link_get(struct store_tx *tx, const char *account_id,
+			     const char *provider, struct store_link_row *out,
+			     bool *found);
+int store_sqlite_tx_link_put(struct store_tx *tx, const char *account_id,
+			     const char *provider, const char *external_id,
+			     int64_t now_ms, enum store_link_result *result,
+			     struct store_link_row *out);
+int store_sqlite_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
+				    const char *provider, const void *tokens,
+				    size_t len, int64_t now_ms, bool *found);
+int store_sqlite_tx_link_state_set(struct store_tx *tx, const char *account_id,
+				   const char *provider,
+				   enum store_link_state state, int64_t now_ms,
+				   bool *found);
+int store_sqlite_tx_link_delete(struct store_tx *tx, const char *account_id,
+				const char *provider, bool *found);
+int store_sqlite_tx_link_token_add(struct store_tx *tx, const char *token_hash,
+				   const char *account_id, int64_t now_ms,
+				   int64_t expires_at_ms);
+int store_sqlite_tx_link_token_spend(struct store_tx *tx,
+				     const char *token_hash, int64_t now_ms,
+				     char *account_id, size_t size,
+				     enum store_secret_result *result);
+int store_sqlite_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
+				    const struct store_oauth_state *s,
+				    int64_t now_ms);
+int store_sqlite_tx_oauth_state_spend(struct store_tx *tx,
+				      const char *state_hash,
+				      const char *provider, int64_t now_ms,
+				      struct store_oauth_state_row *out,
+				      enum store_secret_result *result);
+int store_sqlite_tx_outbox_add(struct store_tx *tx,
+			       const struct store_outbox_item *it,
+			       int64_t now_ms, bool *added);
+int store_sqlite_tx_outbox_record(struct store_tx *tx,
+				  const struct store_outbox_outcome *o,
+				  int64_t now_ms);
+int store_sqlite_outbox_claim(struct store *st, int64_t now_ms,
+			      int64_t lease_ms, int limit, store_outbox_fn fn,
+			      void *arg);
+int store_sqlite_outbox_due(struct store *st, int64_t now_ms, bool *due);
+int store_sqlite_outbox_counts(struct store *st,
+			       int64_t counts[STORE_OUTBOX_DEAD + 1]);
+int store_sqlite_outbox_read(struct store *st, const char *status,
+			     int64_t before_id, int64_t limit,
+			     store_outbox_row_fn fn, void *arg);
+int store_sqlite_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
+				   void *arg);
+int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
+				 int64_t now_ms, int64_t *count);
+int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count);
+int store_sqlite_tx_audit_add(struct store_tx *tx, const struct store_audit *a);
+int store_sqlite_tx_savepoint(struct store_tx *tx);
+int store_sqlite_tx_savepoint_release(struct store_tx *tx);
+int store_sqlite_tx_savepoint_rollback(struct store_tx *tx);
+int store_sqlite_tx_broadcast_add(struct store_tx *tx,
+				  const struct store_broadcast *b,
+				  bool *created);
+int store_sqlite_tx_broadcasts_pending(struct store_tx *tx,
+				       const char *account_id, int64_t now_ms,
+				       store_broadcast_fn fn, void *arg);
+int store_sqlite_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
+					const char *account_id, int64_t now_ms);
+int store_sqlite_tx_gamepot_login_add(struct store_tx *tx,
+				      const struct store_gamepot_login *l,
+				      int64_t now_ms, int64_t *id);
+int store_sqlite_tx_gamepot_login_state(struct store_tx *tx, int64_t id,
+					char *state, size_t size, bool *found);
+int store_sqlite_tx_gamepot_login_finish(struct store_tx *tx,
+					 const struct store_gamepot_login *l,
+					 int64_t now_ms, bool *updated);
+int store_sqlite_tx_gamepot_login_attempt(struct store_tx *tx, int64_t id,
+					  const char *error, int64_t now_ms);
+int store_sqlite_gamepot_login_read(struct store *st, int64_t id,
+				    store_gamepot_login_fn fn, void *arg,
+				    bool *found);
+int store_sqlite_gamepot_login_latest(struct store *st, const char *account_id,
+				      store_gamepot_login_fn fn, void *arg,
+				      bool *found);
+int store_sqlite_account_read(struct store *st, const char *account_id,
+			      struct store_account *out, bool *found);
+int store_sqlite_inventory_read(struct store *st, const char *account_id,
+				store_stackable_fn on_stackable,
+				store_instance_fn on_instance, void *arg);
+int store_sqlite_history_read(struct store *st, const char *account_id,
+			      int64_t offset, int64_t limit,
+			      store_history_fn fn, void *arg);
+int store_sqlite_credentials_read(struct store *st, store_credential_fn fn,
+				  void *arg);
+int store_sqlite_credential_live(struct store *st, const char *secret_hash,
+				 const char *id, int64_t now_ms, bool *found);
+int store_sqlite_signing_keys_read(struct store *st, store_signing_key_fn fn,
+				   void *arg);
+int store_sqlite_links_read(struct store *st, const char *account_id,
+			    store_link_fn fn, void *arg);
+int store_sqlite_link_holder_read(struct store *st, const char *provider,
+				  const char *external_id, char *account,
+				  size_t size, bool *found);
+int store_sqlite_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
+			    void *arg);
+int store_sqlite_broadcasts_until(struct store *st, int64_t *until_ms);
+int store_sqlite_broadcasts_pending_any(struct store *st,
+					const char *account_id, int64_t now_ms,
+					bool *any);
+
 void store_sqlite_stats(struct store *st, store_stat_fn fn, void *arg);
 
 /* Writer lifecycle. */

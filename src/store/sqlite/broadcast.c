@@ -6,17 +6,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-int store_tx_savepoint(struct store_tx *tx)
+int store_sqlite_tx_savepoint(struct store_tx *tx)
 {
 	return store_conn_exec(tx->conn, STMT_NESTED_SAVEPOINT);
 }
 
-int store_tx_savepoint_release(struct store_tx *tx)
+int store_sqlite_tx_savepoint_release(struct store_tx *tx)
 {
 	return store_conn_exec(tx->conn, STMT_NESTED_RELEASE);
 }
 
-int store_tx_savepoint_rollback(struct store_tx *tx)
+int store_sqlite_tx_savepoint_rollback(struct store_tx *tx)
 {
 	if (store_conn_exec(tx->conn, STMT_NESTED_ROLLBACK_TO))
 		return STORE_ERR;
@@ -31,8 +31,9 @@ static void bind_text(sqlite3_stmt *s, int i, const char *v)
 		sqlite3_bind_null(s, i);
 }
 
-int store_tx_broadcast_add(struct store_tx *tx, const struct store_broadcast *b,
-			   bool *created)
+int store_sqlite_tx_broadcast_add(struct store_tx *tx,
+				  const struct store_broadcast *b,
+				  bool *created)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_BROADCAST_ADD);
 	int rc;
@@ -116,8 +117,9 @@ static int pending_collect(struct store_tx *tx, const char *account_id,
 	return STORE_ERR;
 }
 
-int store_tx_broadcasts_pending(struct store_tx *tx, const char *account_id,
-				int64_t now_ms, store_broadcast_fn fn, void *arg)
+int store_sqlite_tx_broadcasts_pending(struct store_tx *tx,
+				       const char *account_id, int64_t now_ms,
+				       store_broadcast_fn fn, void *arg)
 {
 	struct pending_row *rows;
 	size_t n;
@@ -139,8 +141,8 @@ int store_tx_broadcasts_pending(struct store_tx *tx, const char *account_id,
 	return rc;
 }
 
-int store_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
-				 const char *account_id, int64_t now_ms)
+int store_sqlite_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
+					const char *account_id, int64_t now_ms)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_BROADCAST_DELIVERED);
 	int rc;
@@ -195,7 +197,7 @@ out:
 	return rc;
 }
 
-int store_broadcasts_until(struct store *st, int64_t *until_ms)
+int store_sqlite_broadcasts_until(struct store *st, int64_t *until_ms)
 {
 	bool row;
 
@@ -203,8 +205,9 @@ int store_broadcasts_until(struct store *st, int64_t *until_ms)
 	return read_one(st, STMT_READ_BROADCAST_UNTIL, NULL, 0, &row, until_ms);
 }
 
-int store_broadcasts_pending_any(struct store *st, const char *account_id,
-				 int64_t now_ms, bool *any)
+int store_sqlite_broadcasts_pending_any(struct store *st,
+					const char *account_id, int64_t now_ms,
+					bool *any)
 {
 	int64_t one;
 

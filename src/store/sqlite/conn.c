@@ -1,5 +1,5 @@
-/* store/sqlite/conn.c: SQLite connections, their pragmas, the statement cache and
- * the pool of reader connections. */
+/* store/sqlite/conn.c: SQLite connections, their pragmas, the statement
+ * cache and the pool of reader connections. */
 #include "store/store_int.h"
 
 #include <stdlib.h>

@@ -27,9 +27,9 @@ static int step_done(struct store_conn *c, sqlite3_stmt *s, const char *what)
 	return STORE_ERR;
 }
 
-int store_tx_gamepot_login_add(struct store_tx *tx,
-			       const struct store_gamepot_login *l,
-			       int64_t now_ms, int64_t *id)
+int store_sqlite_tx_gamepot_login_add(struct store_tx *tx,
+				      const struct store_gamepot_login *l,
+				      int64_t now_ms, int64_t *id)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_ADD);
 
@@ -47,8 +47,8 @@ int store_tx_gamepot_login_add(struct store_tx *tx,
 	return STORE_OK;
 }
 
-int store_tx_gamepot_login_state(struct store_tx *tx, int64_t id, char *state,
-				 size_t size, bool *found)
+int store_sqlite_tx_gamepot_login_state(struct store_tx *tx, int64_t id,
+					char *state, size_t size, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_STATE);
 	int rc;
@@ -71,9 +71,9 @@ int store_tx_gamepot_login_state(struct store_tx *tx, int64_t id, char *state,
 	return STORE_ERR;
 }
 
-int store_tx_gamepot_login_finish(struct store_tx *tx,
-				  const struct store_gamepot_login *l,
-				  int64_t now_ms, bool *updated)
+int store_sqlite_tx_gamepot_login_finish(struct store_tx *tx,
+					 const struct store_gamepot_login *l,
+					 int64_t now_ms, bool *updated)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_FINISH);
 
@@ -95,8 +95,8 @@ int store_tx_gamepot_login_finish(struct store_tx *tx,
 	return STORE_OK;
 }
 
-int store_tx_gamepot_login_attempt(struct store_tx *tx, int64_t id,
-				   const char *error, int64_t now_ms)
+int store_sqlite_tx_gamepot_login_attempt(struct store_tx *tx, int64_t id,
+					  const char *error, int64_t now_ms)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_ATTEMPT);
 
@@ -178,15 +178,16 @@ out:
 	return rc;
 }
 
-int store_gamepot_login_read(struct store *st, int64_t id,
-			     store_gamepot_login_fn fn, void *arg, bool *found)
+int store_sqlite_gamepot_login_read(struct store *st, int64_t id,
+				    store_gamepot_login_fn fn, void *arg,
+				    bool *found)
 {
 	return read_one(st, STMT_READ_GP_LOGIN, id, NULL, fn, arg, found);
 }
 
-int store_gamepot_login_latest(struct store *st, const char *account_id,
-			       store_gamepot_login_fn fn, void *arg,
-			       bool *found)
+int store_sqlite_gamepot_login_latest(struct store *st, const char *account_id,
+				      store_gamepot_login_fn fn, void *arg,
+				      bool *found)
 {
 	return read_one(st, STMT_READ_GP_LOGIN_LATEST, 0, account_id, fn, arg,
 			found);

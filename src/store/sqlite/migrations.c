@@ -1,4 +1,5 @@
-/* store/sqlite/migrations.c: the versioned schema, embedded and applied in order. */
+/* store/sqlite/migrations.c: the versioned schema, embedded and applied in
+ * order. */
 #include "store/store_int.h"
 
 #include <stdio.h>

@@ -62,8 +62,9 @@ static int read_rows(struct store_conn *c, sqlite3_stmt *s,
 	return STORE_ERR;
 }
 
-int store_outbox_read(struct store *st, const char *status, int64_t before_id,
-		      int64_t limit, store_outbox_row_fn fn, void *arg)
+int store_sqlite_outbox_read(struct store *st, const char *status,
+			     int64_t before_id, int64_t limit,
+			     store_outbox_row_fn fn, void *arg)
 {
 	struct row_ctx ctx = { .row_fn = fn, .arg = arg };
 	struct store_conn *c = store_reader_acquire(st);
@@ -90,8 +91,8 @@ static void kind_row(sqlite3_stmt *s, struct row_ctx *ctx)
 		     status_of(text_or_null(s, 1)), sqlite3_column_int64(s, 2));
 }
 
-int store_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
-			    void *arg)
+int store_sqlite_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
+				   void *arg)
 {
 	struct row_ctx ctx = { .kind_fn = fn, .arg = arg };
 	struct store_conn *c = store_reader_acquire(st);
@@ -107,8 +108,8 @@ int store_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 	return rc;
 }
 
-int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
-			  int64_t *count)
+int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
+				 int64_t now_ms, int64_t *count)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_RETRY);
 	int rc;
@@ -127,7 +128,7 @@ int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 	return STORE_OK;
 }
 
-int store_tx_outbox_unlease(struct store_tx *tx, int64_t *count)
+int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_UNLEASE);
 	int rc;

@@ -1,5 +1,5 @@
-/* store/sqlite/read.c: reads on pooled reader connections (WAL snapshots that never
- * wait for the writer). */
+/* store/sqlite/read.c: reads on pooled reader connections (WAL snapshots
+ * that never wait for the writer). */
 #include "store/store_int.h"
 
 #include <stdio.h>
@@ -32,8 +32,8 @@ static int each_row(struct store_conn *c, sqlite3_stmt *s,
 	return STORE_ERR;
 }
 
-int store_account_read(struct store *st, const char *account_id,
-		       struct store_account *out, bool *found)
+int store_sqlite_account_read(struct store *st, const char *account_id,
+			      struct store_account *out, bool *found)
 {
 	struct store_conn *c = store_reader_acquire(st);
 	sqlite3_stmt *s;
@@ -109,9 +109,9 @@ static int query_account(struct store_conn *c, enum store_stmt id,
 	return each_row(c, s, row_fn, ctx, "inventory_read");
 }
 
-int store_inventory_read(struct store *st, const char *account_id,
-			 store_stackable_fn on_stackable,
-			 store_instance_fn on_instance, void *arg)
+int store_sqlite_inventory_read(struct store *st, const char *account_id,
+				store_stackable_fn on_stackable,
+				store_instance_fn on_instance, void *arg)
 {
 	struct inventory_ctx ic = { on_stackable, on_instance, arg };
 	struct store_conn *c = store_reader_acquire(st);
@@ -159,9 +159,9 @@ static void history_row(sqlite3_stmt *s, void *ctx)
 	hc->fn(hc->arg, &r);
 }
 
-int store_history_read(struct store *st, const char *account_id,
-		       int64_t offset, int64_t limit, store_history_fn fn,
-		       void *arg)
+int store_sqlite_history_read(struct store *st, const char *account_id,
+			      int64_t offset, int64_t limit,
+			      store_history_fn fn, void *arg)
 {
 	struct history_ctx hc = { fn, arg };
 	struct store_conn *c = store_reader_acquire(st);
@@ -206,7 +206,8 @@ static void credential_row(sqlite3_stmt *s, void *ctx)
 	cc->fn(cc->arg, &c);
 }
 
-int store_credentials_read(struct store *st, store_credential_fn fn, void *arg)
+int store_sqlite_credentials_read(struct store *st, store_credential_fn fn,
+				  void *arg)
 {
 	struct credential_ctx cc = { fn, arg };
 	struct store_conn *c = store_reader_acquire(st);
@@ -222,8 +223,8 @@ int store_credentials_read(struct store *st, store_credential_fn fn, void *arg)
 	return rc;
 }
 
-int store_credential_live(struct store *st, const char *secret_hash,
-			  const char *id, int64_t now_ms, bool *found)
+int store_sqlite_credential_live(struct store *st, const char *secret_hash,
+				 const char *id, int64_t now_ms, bool *found)
 {
 	struct store_conn *c = store_reader_acquire(st);
 	sqlite3_stmt *s;
@@ -268,8 +269,8 @@ static void signing_key_row(sqlite3_stmt *s, void *ctx)
 	kc->fn(kc->arg, &k);
 }
 
-int store_signing_keys_read(struct store *st, store_signing_key_fn fn,
-			    void *arg)
+int store_sqlite_signing_keys_read(struct store *st, store_signing_key_fn fn,
+				   void *arg)
 {
 	struct signing_key_ctx kc = { fn, arg };
 	struct store_conn *c = store_reader_acquire(st);
@@ -309,8 +310,8 @@ static void link_row(sqlite3_stmt *s, void *ctx)
 	lc->fn(lc->arg, &l);
 }
 
-int store_links_read(struct store *st, const char *account_id,
-		     store_link_fn fn, void *arg)
+int store_sqlite_links_read(struct store *st, const char *account_id,
+			    store_link_fn fn, void *arg)
 {
 	struct link_ctx lc = { fn, arg, account_id };
 	struct store_conn *c = store_reader_acquire(st);
@@ -328,9 +329,9 @@ int store_links_read(struct store *st, const char *account_id,
 	return rc;
 }
 
-int store_link_holder_read(struct store *st, const char *provider,
-			   const char *external_id, char *account, size_t size,
-			   bool *found)
+int store_sqlite_link_holder_read(struct store *st, const char *provider,
+				  const char *external_id, char *account,
+				  size_t size, bool *found)
 {
 	struct store_conn *c = store_reader_acquire(st);
 	sqlite3_stmt *s;
@@ -362,7 +363,7 @@ out:
 	return rc;
 }
 
-int store_outbox_due(struct store *st, int64_t now_ms, bool *due)
+int store_sqlite_outbox_due(struct store *st, int64_t now_ms, bool *due)
 {
 	struct store_conn *c = store_reader_acquire(st);
 	sqlite3_stmt *s;
@@ -401,8 +402,8 @@ static void count_row(sqlite3_stmt *s, void *ctx)
 			cc->counts[i] = sqlite3_column_int64(s, 1);
 }
 
-int store_outbox_counts(struct store *st,
-			int64_t counts[STORE_OUTBOX_DEAD + 1])
+int store_sqlite_outbox_counts(struct store *st,
+			       int64_t counts[STORE_OUTBOX_DEAD + 1])
 {
 	struct count_ctx cc = { counts };
 	struct store_conn *c = store_reader_acquire(st);
@@ -439,8 +440,8 @@ static void audit_row(sqlite3_stmt *s, void *ctx)
 	ac->fn(ac->arg, &a);
 }
 
-int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
-		     void *arg)
+int store_sqlite_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
+			    void *arg)
 {
 	struct audit_ctx ac = { fn, arg };
 	struct store_conn *c = store_reader_acquire(st);

@@ -1,4 +1,5 @@
-/* store/sqlite/tx.c: the primitives the engine composes inside a writer intent. */
+/* store/sqlite/tx.c: the primitives the engine composes inside a writer
+ * intent. */
 #include "store/store_int.h"
 
 #include <stdio.h>
@@ -54,8 +55,8 @@ static int step_row(struct store_conn *c, sqlite3_stmt *s, bool *row,
 	return STORE_ERR;
 }
 
-int store_tx_account_get(struct store_tx *tx, const char *account_id,
-			 enum store_account_state *state, bool *found)
+int store_sqlite_tx_account_get(struct store_tx *tx, const char *account_id,
+				enum store_account_state *state, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_ACCOUNT_GET);
 	int rc;
@@ -74,9 +75,9 @@ int store_tx_account_get(struct store_tx *tx, const char *account_id,
 	return rc;
 }
 
-int store_tx_account_put(struct store_tx *tx, const char *account_id,
-			 enum store_account_state state, int64_t now_ms,
-			 bool *created)
+int store_sqlite_tx_account_put(struct store_tx *tx, const char *account_id,
+				enum store_account_state state, int64_t now_ms,
+				bool *created)
 {
 	const char *name = store_account_state_name(state);
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_ACCOUNT_UPDATE);
@@ -111,9 +112,9 @@ static int status_parse(const char *s, enum store_fulfilment_status *out)
 	return -1;
 }
 
-int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
-			     const char *external_id,
-			     struct store_fulfilment_ref *out)
+int store_sqlite_tx_fulfilment_find(struct store_tx *tx, const char *source,
+				    const char *external_id,
+				    struct store_fulfilment_ref *out)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_FIND);
 	const char *status;
@@ -140,9 +141,10 @@ int store_tx_fulfilment_find(struct store_tx *tx, const char *source,
 	return rc;
 }
 
-int store_tx_fulfilment_claim(struct store_tx *tx,
-			      const struct store_fulfilment *f, int64_t *row,
-			      struct store_fulfilment_ref *existing)
+int store_sqlite_tx_fulfilment_claim(struct store_tx *tx,
+				     const struct store_fulfilment *f,
+				     int64_t *row,
+				     struct store_fulfilment_ref *existing)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_INSERT);
 
@@ -173,8 +175,8 @@ int store_tx_fulfilment_claim(struct store_tx *tx,
 	return STORE_OK;
 }
 
-int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,
-			       const struct store_fulfilment *f)
+int store_sqlite_tx_fulfilment_update(struct store_tx *tx, int64_t row,
+				      const struct store_fulfilment *f)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_UPDATE);
 
@@ -193,8 +195,8 @@ int store_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 	return step_done(tx->conn, s, "fulfilment_update");
 }
 
-int store_tx_claim_count(struct store_tx *tx, const char *account_id,
-			 const char *entitlement_id, int64_t *count)
+int store_sqlite_tx_claim_count(struct store_tx *tx, const char *account_id,
+				const char *entitlement_id, int64_t *count)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CLAIM_COUNT);
 	bool row;
@@ -213,8 +215,8 @@ int store_tx_claim_count(struct store_tx *tx, const char *account_id,
 	return rc;
 }
 
-int store_tx_claim_add(struct store_tx *tx, const char *account_id,
-		       const char *entitlement_id, int64_t now_ms)
+int store_sqlite_tx_claim_add(struct store_tx *tx, const char *account_id,
+			      const char *entitlement_id, int64_t now_ms)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CLAIM_ADD);
 
@@ -226,8 +228,8 @@ int store_tx_claim_add(struct store_tx *tx, const char *account_id,
 	return step_done(tx->conn, s, "claim_add");
 }
 
-int store_tx_instance_owned(struct store_tx *tx, const char *account_id,
-			    const char *catalog_id, bool *owned)
+int store_sqlite_tx_instance_owned(struct store_tx *tx, const char *account_id,
+				   const char *catalog_id, bool *owned)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_INSTANCE_OWNED);
 	int rc;
@@ -258,9 +260,9 @@ static int grant_insert(struct store_tx *tx, int64_t row, int line,
 	return step_done(tx->conn, s, "grant_insert");
 }
 
-int store_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
-			     const char *account_id, const char *catalog_id,
-			     int64_t amount)
+int store_sqlite_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
+				    const char *account_id,
+				    const char *catalog_id, int64_t amount)
 {
 	sqlite3_stmt *s;
 
@@ -275,9 +277,10 @@ int store_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
 	return step_done(tx->conn, s, "stackable_add");
 }
 
-int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
-			    const char *account_id, const char *catalog_id,
-			    const char *instance_id, int64_t now_ms)
+int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
+				   const char *account_id,
+				   const char *catalog_id,
+				   const char *instance_id, int64_t now_ms)
 {
 	sqlite3_stmt *s;
 
@@ -294,8 +297,8 @@ int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 	return step_done(tx->conn, s, "instance_insert");
 }
 
-int store_tx_credential_insert(struct store_tx *tx,
-			       const struct store_credential *c)
+int store_sqlite_tx_credential_insert(struct store_tx *tx,
+				      const struct store_credential *c)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_INSERT);
 
@@ -311,8 +314,9 @@ int store_tx_credential_insert(struct store_tx *tx,
 	return step_done(tx->conn, s, "credential_insert");
 }
 
-int store_tx_credential_revoke(struct store_tx *tx, const char *id,
-			       const char *kind, int64_t now_ms, bool *found)
+int store_sqlite_tx_credential_revoke(struct store_tx *tx, const char *id,
+				      const char *kind, int64_t now_ms,
+				      bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_REVOKE);
 
@@ -327,10 +331,10 @@ int store_tx_credential_revoke(struct store_tx *tx, const char *id,
 	return STORE_OK;
 }
 
-int store_tx_credential_rotate(struct store_tx *tx, const char *id,
-			       const char *kind, const char *secret_hash,
-			       int64_t previous_expires_at_ms, int64_t now_ms,
-			       bool *found)
+int store_sqlite_tx_credential_rotate(struct store_tx *tx, const char *id,
+				      const char *kind, const char *secret_hash,
+				      int64_t previous_expires_at_ms,
+				      int64_t now_ms, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_ROTATE);
 
@@ -347,8 +351,8 @@ int store_tx_credential_rotate(struct store_tx *tx, const char *id,
 	return STORE_OK;
 }
 
-int store_tx_credential_live_name(struct store_tx *tx, const char *name,
-				  char *id, size_t id_size, bool *found)
+int store_sqlite_tx_credential_live_name(struct store_tx *tx, const char *name,
+					 char *id, size_t id_size, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_LIVE_NAME);
 
@@ -364,8 +368,8 @@ int store_tx_credential_live_name(struct store_tx *tx, const char *name,
 	return STORE_OK;
 }
 
-int store_tx_signing_key_insert(struct store_tx *tx,
-				const struct store_signing_key *k)
+int store_sqlite_tx_signing_key_insert(struct store_tx *tx,
+				       const struct store_signing_key *k)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEY_INSERT);
 
@@ -377,8 +381,8 @@ int store_tx_signing_key_insert(struct store_tx *tx,
 	return step_done(tx->conn, s, "signing_key_insert");
 }
 
-int store_tx_signing_key_retire(struct store_tx *tx, const char *kid,
-				int64_t now_ms, bool *found)
+int store_sqlite_tx_signing_key_retire(struct store_tx *tx, const char *kid,
+				       int64_t now_ms, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEY_RETIRE);
 
@@ -392,7 +396,7 @@ int store_tx_signing_key_retire(struct store_tx *tx, const char *kid,
 	return STORE_OK;
 }
 
-int store_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
+int store_sqlite_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEYS_ACTIVE);
 	bool row;
@@ -426,9 +430,9 @@ static int link_holder(struct store_tx *tx, const char *provider,
 	return STORE_OK;
 }
 
-int store_tx_link_get(struct store_tx *tx, const char *account_id,
-		      const char *provider, struct store_link_row *out,
-		      bool *found)
+int store_sqlite_tx_link_get(struct store_tx *tx, const char *account_id,
+			     const char *provider, struct store_link_row *out,
+			     bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_BY_ACCOUNT);
 	const char *state;
@@ -450,10 +454,10 @@ int store_tx_link_get(struct store_tx *tx, const char *account_id,
 	return STORE_OK;
 }
 
-int store_tx_link_put(struct store_tx *tx, const char *account_id,
-		      const char *provider, const char *external_id,
-		      int64_t now_ms, enum store_link_result *result,
-		      struct store_link_row *out)
+int store_sqlite_tx_link_put(struct store_tx *tx, const char *account_id,
+			     const char *provider, const char *external_id,
+			     int64_t now_ms, enum store_link_result *result,
+			     struct store_link_row *out)
 {
 	char holder[STORE_ACCOUNT_ID_MAX + 1];
 	enum store_account_state state;
@@ -500,9 +504,9 @@ static int link_update(struct store_tx *tx, sqlite3_stmt *s, bool *found,
 	return STORE_OK;
 }
 
-int store_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
-			     const char *provider, const void *tokens,
-			     size_t len, int64_t now_ms, bool *found)
+int store_sqlite_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
+				    const char *provider, const void *tokens,
+				    size_t len, int64_t now_ms, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_TOKENS_SET);
 
@@ -518,9 +522,10 @@ int store_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
 	return link_update(tx, s, found, "link_tokens_set");
 }
 
-int store_tx_link_state_set(struct store_tx *tx, const char *account_id,
-			    const char *provider, enum store_link_state state,
-			    int64_t now_ms, bool *found)
+int store_sqlite_tx_link_state_set(struct store_tx *tx, const char *account_id,
+				   const char *provider,
+				   enum store_link_state state, int64_t now_ms,
+				   bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_STATE_SET);
 
@@ -533,8 +538,8 @@ int store_tx_link_state_set(struct store_tx *tx, const char *account_id,
 	return link_update(tx, s, found, "link_state_set");
 }
 
-int store_tx_link_delete(struct store_tx *tx, const char *account_id,
-			 const char *provider, bool *found)
+int store_sqlite_tx_link_delete(struct store_tx *tx, const char *account_id,
+				const char *provider, bool *found)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_DELETE);
 
@@ -588,9 +593,9 @@ static int secret_use(struct store_tx *tx, enum store_stmt id,
 	return step_done(tx->conn, s, "secret_use");
 }
 
-int store_tx_link_token_add(struct store_tx *tx, const char *token_hash,
-			    const char *account_id, int64_t now_ms,
-			    int64_t expires_at_ms)
+int store_sqlite_tx_link_token_add(struct store_tx *tx, const char *token_hash,
+				   const char *account_id, int64_t now_ms,
+				   int64_t expires_at_ms)
 {
 	sqlite3_stmt *s;
 
@@ -604,9 +609,10 @@ int store_tx_link_token_add(struct store_tx *tx, const char *token_hash,
 	return step_done(tx->conn, s, "link_token_add");
 }
 
-int store_tx_link_token_spend(struct store_tx *tx, const char *token_hash,
-			      int64_t now_ms, char *account_id, size_t size,
-			      enum store_secret_result *result)
+int store_sqlite_tx_link_token_spend(struct store_tx *tx,
+				     const char *token_hash, int64_t now_ms,
+				     char *account_id, size_t size,
+				     enum store_secret_result *result)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_TOKEN_GET);
 	bool row;
@@ -628,8 +634,9 @@ int store_tx_link_token_spend(struct store_tx *tx, const char *token_hash,
 	return secret_use(tx, STMT_LINK_TOKEN_USE, token_hash, now_ms);
 }
 
-int store_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
-			     const struct store_oauth_state *st, int64_t now_ms)
+int store_sqlite_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
+				    const struct store_oauth_state *st,
+				    int64_t now_ms)
 {
 	sqlite3_stmt *s;
 
@@ -646,10 +653,11 @@ int store_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
 	return step_done(tx->conn, s, "oauth_state_add");
 }
 
-int store_tx_oauth_state_spend(struct store_tx *tx, const char *state_hash,
-			       const char *provider, int64_t now_ms,
-			       struct store_oauth_state_row *out,
-			       enum store_secret_result *result)
+int store_sqlite_tx_oauth_state_spend(struct store_tx *tx,
+				      const char *state_hash,
+				      const char *provider, int64_t now_ms,
+				      struct store_oauth_state_row *out,
+				      enum store_secret_result *result)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OAUTH_STATE_GET);
 	const char *p;
@@ -680,8 +688,9 @@ int store_tx_oauth_state_spend(struct store_tx *tx, const char *state_hash,
 	return secret_use(tx, STMT_OAUTH_STATE_USE, state_hash, now_ms);
 }
 
-int store_tx_outbox_add(struct store_tx *tx, const struct store_outbox_item *it,
-			int64_t now_ms, bool *added)
+int store_sqlite_tx_outbox_add(struct store_tx *tx,
+			       const struct store_outbox_item *it,
+			       int64_t now_ms, bool *added)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_ADD);
 
@@ -698,8 +707,9 @@ int store_tx_outbox_add(struct store_tx *tx, const struct store_outbox_item *it,
 	return STORE_OK;
 }
 
-int store_tx_outbox_record(struct store_tx *tx,
-			   const struct store_outbox_outcome *o, int64_t now_ms)
+int store_sqlite_tx_outbox_record(struct store_tx *tx,
+				  const struct store_outbox_outcome *o,
+				  int64_t now_ms)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_RECORD);
 
@@ -777,8 +787,9 @@ static int claim_apply(struct store_tx *tx, void *arg)
 	return STORE_OK;
 }
 
-int store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
-		       int limit, store_outbox_fn fn, void *arg)
+int store_sqlite_outbox_claim(struct store *st, int64_t now_ms,
+			      int64_t lease_ms, int limit, store_outbox_fn fn,
+			      void *arg)
 {
 	struct claim_run c = { .now_ms = now_ms, .lease_ms = lease_ms,
 			       .limit = limit > 0 ? limit : 1 };
@@ -793,7 +804,7 @@ int store_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
 	return rc;
 }
 
-int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
+int store_sqlite_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 {
 	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_AUDIT_INSERT);
 

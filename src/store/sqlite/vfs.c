@@ -1,7 +1,7 @@
-/* store/sqlite/vfs.c: SQLite's one-time set-up, and "grantd", a pass-through VFS
- * over the system default that counts syncs (fsync/fdatasync), so the
- * fsyncs metric is exact, and sends a transaction's WAL frames to the file
- * in one write.
+/* store/sqlite/vfs.c: SQLite's one-time set-up, and "grantd", a
+ * pass-through VFS over the system default that counts syncs
+ * (fsync/fdatasync), so the fsyncs metric is exact, and sends a
+ * transaction's WAL frames to the file in one write.
  *
  * SQLite writes each WAL frame as two pwrite calls, its 24-byte header and
  * then the page, so committing a batch that dirtied a hundred pages costs
