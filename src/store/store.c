@@ -5,6 +5,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ops/ops.h"
+
 static const char *const account_states[] = {
 	[STORE_ACCOUNT_ACTIVE] = "active",
 	[STORE_ACCOUNT_SUSPENDED] = "suspended",
@@ -161,4 +163,15 @@ int store_schema_version(struct store *st)
 int store_ping(struct store *st)
 {
 	return st->driver->ping(st);
+}
+
+void store_log_slow(const char *what, int64_t us)
+{
+	struct ops_log_line l;
+
+	if (us < STORE_SLOW_IO_US || !ops_log_begin(&l, OPS_LOG_WARN, "slow_io"))
+		return;
+	ops_log_str(&l, "op", what);
+	ops_log_int(&l, "duration_us", us);
+	ops_log_end(&l);
 }

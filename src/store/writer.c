@@ -221,7 +221,7 @@ static bool full(const struct store *st, const struct batch *b)
  * once the syncer is free, what queued up to then joins, and no more. */
 static void run_batch(struct store *st, struct store_intent *first)
 {
-	struct store_tx tx = { .st = st, .conn = st->writer_conn };
+	struct store_tx tx = { .st = st };  /* begin binds its connection */
 	struct batch b = { 0 };
 
 	if (st->writer_ops->broken(st) || st->writer_ops->begin(st, &tx))

@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "helpers.h"
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 /* Opens dir/name through the grantd VFS with the store's journal settings
  * and a small page cache, so that big transactions spill frames to the WAL

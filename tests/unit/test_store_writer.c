@@ -169,7 +169,7 @@ Test(writer, reopen_keeps_schema_and_data)
 
 #include <fcntl.h>
 
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 /* Records how many durable WAL syncs had happened when done ran. */
 struct sync_probe {
@@ -256,8 +256,8 @@ Test(writer, a_failed_sync_acknowledges_nothing_more)
 	 * had been replaced. The commit happens; its answer must be a failure,
 	 * and so must every later one, and the store reports itself unwell. */
 	cr_assert_geq(devnull, 0);
-	close(st->syncer.wal_fd);
-	st->syncer.wal_fd = devnull;
+	close(store_sqlite(st)->syncer.wal_fd);
+	store_sqlite(st)->syncer.wal_fd = devnull;
 	run_sync_probe(st, &p);
 	cr_assert_eq(p.rc, STORE_ERR);
 	run_sync_probe(st, &q);

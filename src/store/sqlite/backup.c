@@ -9,7 +9,7 @@
  * waits for it. Every file is written beside its final name, synced, then
  * renamed and its directory synced, so a crash leaves either no file or the
  * whole one under that name (and at worst a stray "<name>.tmp-XXXXXX"). */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>

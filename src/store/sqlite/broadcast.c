@@ -1,26 +1,26 @@
 /* store/sqlite/broadcast.c: broadcasts (grants to every account until they
  * expire), which accounts have had them, and the nested savepoint that
  * lets one account's share be undone alone. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 int store_sqlite_tx_savepoint(struct store_tx *tx)
 {
-	return store_conn_exec(tx->conn, STMT_NESTED_SAVEPOINT);
+	return store_conn_exec(store_tx_conn(tx), STMT_NESTED_SAVEPOINT);
 }
 
 int store_sqlite_tx_savepoint_release(struct store_tx *tx)
 {
-	return store_conn_exec(tx->conn, STMT_NESTED_RELEASE);
+	return store_conn_exec(store_tx_conn(tx), STMT_NESTED_RELEASE);
 }
 
 int store_sqlite_tx_savepoint_rollback(struct store_tx *tx)
 {
-	if (store_conn_exec(tx->conn, STMT_NESTED_ROLLBACK_TO))
+	if (store_conn_exec(store_tx_conn(tx), STMT_NESTED_ROLLBACK_TO))
 		return STORE_ERR;
-	return store_conn_exec(tx->conn, STMT_NESTED_RELEASE);
+	return store_conn_exec(store_tx_conn(tx), STMT_NESTED_RELEASE);
 }
 
 static void bind_text(sqlite3_stmt *s, int i, const char *v)
@@ -35,7 +35,7 @@ int store_sqlite_tx_broadcast_add(struct store_tx *tx,
 				  const struct store_broadcast *b,
 				  bool *created)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_BROADCAST_ADD);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_BROADCAST_ADD);
 	int rc;
 
 	if (!s)
@@ -51,10 +51,10 @@ int store_sqlite_tx_broadcast_add(struct store_tx *tx,
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 	if (rc != SQLITE_DONE) {
-		store_log_error(tx->conn, "broadcast_add", rc);
+		store_log_error(store_tx_conn(tx), "broadcast_add", rc);
 		return STORE_ERR;
 	}
-	*created = sqlite3_changes(tx->conn->db) > 0;
+	*created = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
@@ -83,7 +83,7 @@ static char *column_copy(sqlite3_stmt *s, int col)
 static int pending_collect(struct store_tx *tx, const char *account_id,
 			   int64_t now_ms, struct pending_row **out, size_t *n)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_BROADCAST_PENDING);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_BROADCAST_PENDING);
 	struct pending_row *rows = NULL;
 	size_t cap = 0;
 	int rc;
@@ -113,7 +113,7 @@ static int pending_collect(struct store_tx *tx, const char *account_id,
 	*out = rows;
 	if (rc == SQLITE_DONE)
 		return STORE_OK;
-	store_log_error(tx->conn, "broadcasts_pending", rc);
+	store_log_error(store_tx_conn(tx), "broadcasts_pending", rc);
 	return STORE_ERR;
 }
 
@@ -144,7 +144,7 @@ int store_sqlite_tx_broadcasts_pending(struct store_tx *tx,
 int store_sqlite_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
 					const char *account_id, int64_t now_ms)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_BROADCAST_DELIVERED);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_BROADCAST_DELIVERED);
 	int rc;
 
 	if (!s)
@@ -157,7 +157,7 @@ int store_sqlite_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
 	sqlite3_clear_bindings(s);
 	if (rc == SQLITE_DONE)
 		return STORE_OK;
-	store_log_error(tx->conn, "broadcast_delivered", rc);
+	store_log_error(store_tx_conn(tx), "broadcast_delivered", rc);
 	return STORE_ERR;
 }
 

@@ -19,7 +19,7 @@
  * the file already has, and syncing such writes needs no file-system
  * journal commit, which on the test machine made WAL syncs 2-4 times
  * faster. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -220,7 +220,7 @@ static void background_pass(struct store_checkpointer *cp)
 
 void store_checkpoint_writer_turn(struct store *st)
 {
-	struct store_checkpointer *cp = &st->checkpointer;
+	struct store_checkpointer *cp = &store_sqlite(st)->checkpointer;
 	int64_t t0;
 	int frames, backfilled = 0;
 
@@ -228,7 +228,7 @@ void store_checkpoint_writer_turn(struct store *st)
 		return;
 	atomic_store(&cp->reset_wanted, false);
 	t0 = util_mono_us();
-	if (passive(st->writer_conn, &frames, &backfilled) == 0)
+	if (passive(store_sqlite(st)->writer_conn, &frames, &backfilled) == 0)
 		atomic_store(&cp->backfilled, backfilled);
 	t0 = util_mono_us() - t0;
 	atomic_fetch_add_explicit(&cp->writer_turns, 1, memory_order_relaxed);
@@ -310,7 +310,7 @@ static int page_size(struct store_conn *c, int *size, char **err)
 
 int store_checkpointer_start(struct store *st, char **err)
 {
-	struct store_checkpointer *cp = &st->checkpointer;
+	struct store_checkpointer *cp = &store_sqlite(st)->checkpointer;
 	long long reset;
 	int size = 0;
 
@@ -321,14 +321,14 @@ int store_checkpointer_start(struct store *st, char **err)
 	cp->reset_pages = (int)(reset / size);
 	cp->checkpoint_pages = cp->reset_pages / CHECKPOINT_SHARE;
 	cp->writer_turn_pages = cp->reset_pages / WRITER_TURN_SHARE;
-	cp->db_fd = open(st->path, O_RDONLY | O_CLOEXEC);
+	cp->db_fd = open(store_sqlite(st)->path, O_RDONLY | O_CLOEXEC);
 	if (cp->db_fd < 0) {
-		*err = util_xasprintf("cannot open %s: %s", st->path, strerror(errno));
+		*err = util_xasprintf("cannot open %s: %s", store_sqlite(st)->path, strerror(errno));
 		return -1;
 	}
 	util_thread_init(&cp->t);
-	sqlite3_wal_autocheckpoint(st->writer_conn->db, 0);
-	sqlite3_wal_hook(st->writer_conn->db, wal_hook, cp);
+	sqlite3_wal_autocheckpoint(store_sqlite(st)->writer_conn->db, 0);
+	sqlite3_wal_hook(store_sqlite(st)->writer_conn->db, wal_hook, cp);
 	if (util_thread_start(&cp->t, "grantd-ckpt", checkpointer_main, cp)) {
 		*err = util_xstrdup("cannot start the checkpoint thread");
 		return -1;
@@ -338,7 +338,7 @@ int store_checkpointer_start(struct store *st, char **err)
 
 void store_checkpointer_stop(struct store *st)
 {
-	struct store_checkpointer *cp = &st->checkpointer;
+	struct store_checkpointer *cp = &store_sqlite(st)->checkpointer;
 
 	util_thread_stop(&cp->t);
 	store_conn_close(cp->conn);

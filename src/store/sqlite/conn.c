@@ -1,6 +1,6 @@
 /* store/sqlite/conn.c: SQLite connections, their pragmas, the statement
  * cache and the pool of reader connections. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdlib.h>
 
@@ -292,17 +292,6 @@ void store_log_error(struct store_conn *c, const char *what, int rc)
  * syncs around checkpoints and stays consistent across power loss. When
  * storage.sqlite.synchronous is "full", the syncer (syncer.c) fsyncs the
  * WAL before any commit is acknowledged. */
-void store_log_slow(const char *what, int64_t us)
-{
-	struct ops_log_line l;
-
-	if (us < STORE_SLOW_IO_US || !ops_log_begin(&l, OPS_LOG_WARN, "slow_io"))
-		return;
-	ops_log_str(&l, "op", what);
-	ops_log_int(&l, "duration_us", us);
-	ops_log_end(&l);
-}
-
 static int apply_pragmas(struct store *st, sqlite3 *db, char **err)
 {
 	char *msg = NULL;
@@ -310,7 +299,7 @@ static int apply_pragmas(struct store *st, sqlite3 *db, char **err)
 
 	if (sqlite3_exec(db, sql, NULL, NULL, &msg) == SQLITE_OK)
 		return 0;
-	*err = util_xasprintf("%s: %s", st->path, msg ? msg : sqlite3_errmsg(db));
+	*err = util_xasprintf("%s: %s", store_sqlite(st)->path, msg ? msg : sqlite3_errmsg(db));
 	sqlite3_free(msg);
 	return -1;
 }
@@ -326,9 +315,9 @@ int store_conn_open(struct store *st, struct store_conn **out, char **err)
 		*err = util_xstrdup("cannot register the SQLite VFS");
 		goto fail;
 	}
-	rc = sqlite3_open_v2(st->path, &c->db, flags, STORE_VFS_NAME);
+	rc = sqlite3_open_v2(store_sqlite(st)->path, &c->db, flags, STORE_VFS_NAME);
 	if (rc != SQLITE_OK) {
-		*err = util_xasprintf("cannot open %s: %s", st->path,
+		*err = util_xasprintf("cannot open %s: %s", store_sqlite(st)->path,
 				      c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
 		goto fail;
 	}
@@ -393,11 +382,11 @@ struct store_conn *store_reader_acquire(struct store *st)
 	struct store_conn *c;
 	char *err = NULL;
 
-	pthread_mutex_lock(&st->readers_lock);
-	c = st->free_readers;
+	pthread_mutex_lock(&store_sqlite(st)->readers_lock);
+	c = store_sqlite(st)->free_readers;
 	if (c)
-		st->free_readers = c->next_free;
-	pthread_mutex_unlock(&st->readers_lock);
+		store_sqlite(st)->free_readers = c->next_free;
+	pthread_mutex_unlock(&store_sqlite(st)->readers_lock);
 	if (c)
 		return c;
 	if (store_conn_open(st, &c, &err)) {
@@ -412,8 +401,8 @@ void store_reader_release(struct store *st, struct store_conn *c)
 {
 	if (!c)
 		return;
-	pthread_mutex_lock(&st->readers_lock);
-	c->next_free = st->free_readers;
-	st->free_readers = c;
-	pthread_mutex_unlock(&st->readers_lock);
+	pthread_mutex_lock(&store_sqlite(st)->readers_lock);
+	c->next_free = store_sqlite(st)->free_readers;
+	store_sqlite(st)->free_readers = c;
+	pthread_mutex_unlock(&store_sqlite(st)->readers_lock);
 }

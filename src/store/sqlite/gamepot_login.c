@@ -1,7 +1,7 @@
 /* store/sqlite/gamepot_login.c: GAMEPOT login validations — added pending with
  * the SDK token, answered once (the token dropped then), read by id for
  * the deliverer and newest-first for the game backend. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -31,7 +31,7 @@ int store_sqlite_tx_gamepot_login_add(struct store_tx *tx,
 				      const struct store_gamepot_login *l,
 				      int64_t now_ms, int64_t *id)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_ADD);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_GP_LOGIN_ADD);
 
 	if (!s)
 		return STORE_ERR;
@@ -41,16 +41,16 @@ int store_sqlite_tx_gamepot_login_add(struct store_tx *tx,
 	bind_opt_text(s, 4, l->remote_ip);
 	bind_opt_text(s, 5, l->platform);
 	sqlite3_bind_int64(s, 6, now_ms);
-	if (step_done(tx->conn, s, "gamepot_login_add"))
+	if (step_done(store_tx_conn(tx), s, "gamepot_login_add"))
 		return STORE_ERR;
-	*id = sqlite3_last_insert_rowid(tx->conn->db);
+	*id = sqlite3_last_insert_rowid(store_tx_conn(tx)->db);
 	return STORE_OK;
 }
 
 int store_sqlite_tx_gamepot_login_state(struct store_tx *tx, int64_t id,
 					char *state, size_t size, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_STATE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_GP_LOGIN_STATE);
 	int rc;
 
 	*found = false;
@@ -67,7 +67,7 @@ int store_sqlite_tx_gamepot_login_state(struct store_tx *tx, int64_t id,
 	sqlite3_reset(s);
 	if (rc == SQLITE_ROW || rc == SQLITE_DONE)
 		return STORE_OK;
-	store_log_error(tx->conn, "gamepot_login_state", rc);
+	store_log_error(store_tx_conn(tx), "gamepot_login_state", rc);
 	return STORE_ERR;
 }
 
@@ -75,7 +75,7 @@ int store_sqlite_tx_gamepot_login_finish(struct store_tx *tx,
 					 const struct store_gamepot_login *l,
 					 int64_t now_ms, bool *updated)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_FINISH);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_GP_LOGIN_FINISH);
 
 	*updated = false;
 	if (!s)
@@ -89,23 +89,23 @@ int store_sqlite_tx_gamepot_login_finish(struct store_tx *tx,
 	bind_opt_text(s, 4, l->message);
 	sqlite3_bind_int(s, 5, l->account_suspended ? 1 : 0);
 	sqlite3_bind_int64(s, 6, now_ms);
-	if (step_done(tx->conn, s, "gamepot_login_finish"))
+	if (step_done(store_tx_conn(tx), s, "gamepot_login_finish"))
 		return STORE_ERR;
-	*updated = sqlite3_changes(tx->conn->db) > 0;
+	*updated = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
 int store_sqlite_tx_gamepot_login_attempt(struct store_tx *tx, int64_t id,
 					  const char *error, int64_t now_ms)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GP_LOGIN_ATTEMPT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_GP_LOGIN_ATTEMPT);
 
 	if (!s)
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, id);
 	bind_opt_text(s, 2, error);
 	sqlite3_bind_int64(s, 3, now_ms);
-	return step_done(tx->conn, s, "gamepot_login_attempt");
+	return step_done(store_tx_conn(tx), s, "gamepot_login_attempt");
 }
 
 /* ---- reads ---------------------------------------------------------------- */

@@ -1,6 +1,6 @@
 /* store/sqlite/migrations.c: the versioned schema, embedded and applied in
  * order. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdio.h>
 

@@ -1,7 +1,7 @@
 /* store/sqlite/open.c: the SQLite driver — opening a database file (its
  * directory checked, migrations applied, the checkpointer and syncer
  * started), closing it, and its health check. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -42,16 +42,19 @@ static int check_path(const char *path, bool must_exist, char **err)
 
 static int sqlite_open(struct store *st, char **err)
 {
-	st->checkpointer.db_fd = -1;   /* what close looks at, first */
-	st->syncer.wal_fd = -1;
+	struct store_sqlite *sq = util_xcalloc(1, sizeof(*sq));
+
+	sq->checkpointer.db_fd = -1;   /* what close looks at, first */
+	sq->syncer.wal_fd = -1;
+	st->driver_state = sq;
 	if (check_path(st->opts.sqlite.path, st->opts.must_exist, err))
 		return -1;
-	st->path = util_xstrdup(st->opts.sqlite.path);
-	st->opts.sqlite.path = st->path;
-	pthread_mutex_init(&st->readers_lock, NULL);
-	st->readers_ready = true;
-	if (store_conn_open(st, &st->writer_conn, err) ||
-	    store_migrate(st->writer_conn, &st->schema_version, err) ||
+	sq->path = util_xstrdup(st->opts.sqlite.path);
+	st->opts.sqlite.path = sq->path;
+	pthread_mutex_init(&sq->readers_lock, NULL);
+	sq->readers_ready = true;
+	if (store_conn_open(st, &sq->writer_conn, err) ||
+	    store_migrate(sq->writer_conn, &st->schema_version, err) ||
 	    store_checkpointer_start(st, err) || store_syncer_start(st, err))
 		return -1;
 	return 0;
@@ -60,22 +63,23 @@ static int sqlite_open(struct store *st, char **err)
 /* After the writer has stopped: the syncer answers what it holds. */
 static void sqlite_close(struct store *st)
 {
+	struct store_sqlite *sq = store_sqlite(st);
 	struct store_conn *c, *next;
 
+	if (!sq)
+		return;
 	store_syncer_stop(st);
 	store_checkpointer_stop(st);
-	store_conn_close(st->writer_conn);
-	st->writer_conn = NULL;
-	for (c = st->free_readers; c; c = next) {
+	store_conn_close(sq->writer_conn);
+	for (c = sq->free_readers; c; c = next) {
 		next = c->next_free;
 		store_conn_close(c);
 	}
-	st->free_readers = NULL;
-	if (st->readers_ready)
-		pthread_mutex_destroy(&st->readers_lock);
-	st->readers_ready = false;
-	free(st->path);
-	st->path = NULL;
+	if (sq->readers_ready)
+		pthread_mutex_destroy(&sq->readers_lock);
+	free(sq->path);
+	free(sq);
+	st->driver_state = NULL;
 }
 
 static int sqlite_ping(struct store *st)

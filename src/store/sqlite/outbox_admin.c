@@ -1,7 +1,7 @@
 /* store/sqlite/outbox_admin.c: the outbox as operators see it — rows by status,
  * depth by kind, dead rows given another chance — and the leases a
  * crashed run left, ended at start. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <string.h>
 
@@ -111,7 +111,7 @@ int store_sqlite_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
 				 int64_t now_ms, int64_t *count)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_RETRY);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_RETRY);
 	int rc;
 
 	if (!s)
@@ -121,16 +121,16 @@ int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		store_log_error(tx->conn, "outbox_retry", rc);
+		store_log_error(store_tx_conn(tx), "outbox_retry", rc);
 		return STORE_ERR;
 	}
-	*count = sqlite3_changes(tx->conn->db);
+	*count = sqlite3_changes(store_tx_conn(tx)->db);
 	return STORE_OK;
 }
 
 int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_UNLEASE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_UNLEASE);
 	int rc;
 
 	if (!s)
@@ -138,9 +138,9 @@ int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count)
 	rc = sqlite3_step(s);
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE) {
-		store_log_error(tx->conn, "outbox_unlease", rc);
+		store_log_error(store_tx_conn(tx), "outbox_unlease", rc);
 		return STORE_ERR;
 	}
-	*count = sqlite3_changes(tx->conn->db);
+	*count = sqlite3_changes(store_tx_conn(tx)->db);
 	return STORE_OK;
 }

@@ -1,6 +1,6 @@
 /* store/sqlite/read.c: reads on pooled reader connections (WAL snapshots
  * that never wait for the writer). */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdio.h>
 #include <string.h>

@@ -1,10 +1,10 @@
 /* store/sqlite/stats.c: SQLite's counters and gauges — syncs, the
  * checkpointer's passes, the WAL's size. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 void store_sqlite_stats(struct store *st, store_stat_fn fn, void *arg)
 {
-	struct store_checkpointer *cp = &st->checkpointer;
+	struct store_checkpointer *cp = &store_sqlite(st)->checkpointer;
 	int wal_pages = atomic_load(&cp->wal_pages);
 
 	fn(arg, &(struct store_stat){ "fsyncs_total", "counter",
@@ -12,10 +12,10 @@ void store_sqlite_stats(struct store *st, store_stat_fn fn, void *arg)
 		store_vfs_syncs() });
 	fn(arg, &(struct store_stat){ "durable_syncs_total", "counter",
 		"WAL syncs that made commits durable before answering.",
-		atomic_load(&st->syncer.syncs) });
+		atomic_load(&store_sqlite(st)->syncer.syncs) });
 	fn(arg, &(struct store_stat){ "durable_sync_microseconds_total",
 		"counter", "Time those syncs took.",
-		atomic_load(&st->syncer.sync_us) });
+		atomic_load(&store_sqlite(st)->syncer.sync_us) });
 	fn(arg, &(struct store_stat){ "checkpoints_total", "counter",
 		"Background WAL checkpoints.", atomic_load(&cp->count) });
 	fn(arg, &(struct store_stat){ "writer_checkpoints_total", "counter",

@@ -12,7 +12,7 @@
  * failed fsync the kernel may have dropped the pages, so nothing that
  * follows is acknowledged; grantd must be restarted (SQLite then recovers
  * from what reached the disk). */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -91,7 +91,7 @@ static int sync_wal(struct store_syncer *sy)
  * lock. */
 static void announce_idle(struct store *st)
 {
-	struct store_syncer *sy = &st->syncer;
+	struct store_syncer *sy = &store_sqlite(st)->syncer;
 	bool idle;
 
 	pthread_mutex_lock(&sy->t.lock);
@@ -105,13 +105,13 @@ static void announce_idle(struct store *st)
 
 bool store_syncer_idle(struct store *st)
 {
-	return atomic_load(&st->syncer.idle);
+	return atomic_load(&store_sqlite(st)->syncer.idle);
 }
 
 static void *syncer_main(void *arg)
 {
 	struct store *st = arg;
-	struct store_syncer *sy = &st->syncer;
+	struct store_syncer *sy = &store_sqlite(st)->syncer;
 
 	pthread_mutex_lock(&sy->t.lock);
 	for (;;) {
@@ -139,7 +139,7 @@ static void *syncer_main(void *arg)
 
 void store_syncer_submit(struct store *st, struct store_intent *batch)
 {
-	struct store_syncer *sy = &st->syncer;
+	struct store_syncer *sy = &store_sqlite(st)->syncer;
 	struct store_intent *last = batch;
 
 	while (last->next_)
@@ -158,14 +158,14 @@ void store_syncer_submit(struct store *st, struct store_intent *batch)
 
 bool store_syncer_broken(struct store *st)
 {
-	return atomic_load(&st->syncer.broken);
+	return atomic_load(&store_sqlite(st)->syncer.broken);
 }
 
 int store_syncer_start(struct store *st, char **err)
 {
-	struct store_syncer *sy = &st->syncer;
+	struct store_syncer *sy = &store_sqlite(st)->syncer;
 
-	sy->wal_path = util_xasprintf("%s-wal", st->path);
+	sy->wal_path = util_xasprintf("%s-wal", store_sqlite(st)->path);
 	if (open_wal(sy, err))
 		return -1;
 	util_thread_init(&sy->t);
@@ -180,7 +180,7 @@ int store_syncer_start(struct store *st, char **err)
 
 void store_syncer_stop(struct store *st)
 {
-	struct store_syncer *sy = &st->syncer;
+	struct store_syncer *sy = &store_sqlite(st)->syncer;
 
 	if (sy->t.ready) {
 		util_thread_stop(&sy->t);  /* answers what was queued */

@@ -1,6 +1,6 @@
 /* store/sqlite/tx.c: the primitives the engine composes inside a writer
  * intent. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -58,13 +58,13 @@ static int step_row(struct store_conn *c, sqlite3_stmt *s, bool *row,
 int store_sqlite_tx_account_get(struct store_tx *tx, const char *account_id,
 				enum store_account_state *state, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_ACCOUNT_GET);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_ACCOUNT_GET);
 	int rc;
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
-	rc = step_row(tx->conn, s, found, "account_get");
+	rc = step_row(store_tx_conn(tx), s, found, "account_get");
 	if (rc == STORE_OK && *found) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
 
@@ -80,25 +80,25 @@ int store_sqlite_tx_account_put(struct store_tx *tx, const char *account_id,
 				bool *created)
 {
 	const char *name = store_account_state_name(state);
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_ACCOUNT_UPDATE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_ACCOUNT_UPDATE);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, name);
 	sqlite3_bind_int64(s, 3, now_ms);
-	if (step_done(tx->conn, s, "account_update"))
+	if (step_done(store_tx_conn(tx), s, "account_update"))
 		return STORE_ERR;
-	*created = sqlite3_changes(tx->conn->db) == 0;
+	*created = sqlite3_changes(store_tx_conn(tx)->db) == 0;
 	if (!*created)
 		return STORE_OK;
-	s = store_conn_stmt(tx->conn, STMT_ACCOUNT_INSERT);
+	s = store_conn_stmt(store_tx_conn(tx), STMT_ACCOUNT_INSERT);
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, name);
 	sqlite3_bind_int64(s, 3, now_ms);
-	return step_done(tx->conn, s, "account_insert");
+	return step_done(store_tx_conn(tx), s, "account_insert");
 }
 
 static int status_parse(const char *s, enum store_fulfilment_status *out)
@@ -116,7 +116,7 @@ int store_sqlite_tx_fulfilment_find(struct store_tx *tx, const char *source,
 				    const char *external_id,
 				    struct store_fulfilment_ref *out)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_FIND);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_FULFILMENT_FIND);
 	const char *status;
 	int rc;
 
@@ -124,7 +124,7 @@ int store_sqlite_tx_fulfilment_find(struct store_tx *tx, const char *source,
 		return STORE_ERR;
 	bind_text(s, 1, source);
 	bind_text(s, 2, external_id);
-	rc = step_row(tx->conn, s, &out->found, "fulfilment_find");
+	rc = step_row(store_tx_conn(tx), s, &out->found, "fulfilment_find");
 	if (rc != STORE_OK || !out->found)
 		return rc;
 	out->row = sqlite3_column_int64(s, 0);
@@ -146,7 +146,7 @@ int store_sqlite_tx_fulfilment_claim(struct store_tx *tx,
 				     int64_t *row,
 				     struct store_fulfilment_ref *existing)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_INSERT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_FULFILMENT_INSERT);
 
 	existing->found = false;
 	if (!s)
@@ -163,22 +163,22 @@ int store_sqlite_tx_fulfilment_claim(struct store_tx *tx,
 	sqlite3_bind_int64(s, 10, f->created_at_ms);
 	sqlite3_bind_int64(s, 11, f->updated_at_ms);
 	bind_time(s, 12, f->fulfilled_at_ms);
-	if (step_done(tx->conn, s, "fulfilment_claim"))
+	if (step_done(store_tx_conn(tx), s, "fulfilment_claim"))
 		return STORE_ERR;
-	if (sqlite3_changes(tx->conn->db) == 0) {
+	if (sqlite3_changes(store_tx_conn(tx)->db) == 0) {
 		if (store_tx_fulfilment_find(tx, f->source, f->external_id,
 					     existing) || !existing->found)
 			return STORE_ERR;
 		return STORE_CONFLICT;
 	}
-	*row = sqlite3_last_insert_rowid(tx->conn->db);
+	*row = sqlite3_last_insert_rowid(store_tx_conn(tx)->db);
 	return STORE_OK;
 }
 
 int store_sqlite_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 				      const struct store_fulfilment *f)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_FULFILMENT_UPDATE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_FULFILMENT_UPDATE);
 
 	if (!s)
 		return STORE_ERR;
@@ -192,13 +192,13 @@ int store_sqlite_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 	bind_text(s, 8, f->skipped);
 	sqlite3_bind_int64(s, 9, f->updated_at_ms);
 	bind_time(s, 10, f->fulfilled_at_ms);
-	return step_done(tx->conn, s, "fulfilment_update");
+	return step_done(store_tx_conn(tx), s, "fulfilment_update");
 }
 
 int store_sqlite_tx_claim_count(struct store_tx *tx, const char *account_id,
 				const char *entitlement_id, int64_t *count)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CLAIM_COUNT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_CLAIM_COUNT);
 	bool row;
 	int rc;
 
@@ -206,7 +206,7 @@ int store_sqlite_tx_claim_count(struct store_tx *tx, const char *account_id,
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, entitlement_id);
-	rc = step_row(tx->conn, s, &row, "claim_count");
+	rc = step_row(store_tx_conn(tx), s, &row, "claim_count");
 	*count = 0;
 	if (rc == STORE_OK && row) {
 		*count = sqlite3_column_int64(s, 0);
@@ -218,27 +218,27 @@ int store_sqlite_tx_claim_count(struct store_tx *tx, const char *account_id,
 int store_sqlite_tx_claim_add(struct store_tx *tx, const char *account_id,
 			      const char *entitlement_id, int64_t now_ms)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CLAIM_ADD);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_CLAIM_ADD);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, entitlement_id);
 	sqlite3_bind_int64(s, 3, now_ms);
-	return step_done(tx->conn, s, "claim_add");
+	return step_done(store_tx_conn(tx), s, "claim_add");
 }
 
 int store_sqlite_tx_instance_owned(struct store_tx *tx, const char *account_id,
 				   const char *catalog_id, bool *owned)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_INSTANCE_OWNED);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_INSTANCE_OWNED);
 	int rc;
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, catalog_id);
-	rc = step_row(tx->conn, s, owned, "instance_owned");
+	rc = step_row(store_tx_conn(tx), s, owned, "instance_owned");
 	if (rc == STORE_OK && *owned)
 		sqlite3_reset(s);
 	return rc;
@@ -248,7 +248,7 @@ static int grant_insert(struct store_tx *tx, int64_t row, int line,
 			const char *catalog_id, int64_t amount,
 			const char *instance_id)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_GRANT_INSERT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_GRANT_INSERT);
 
 	if (!s)
 		return STORE_ERR;
@@ -257,7 +257,7 @@ static int grant_insert(struct store_tx *tx, int64_t row, int line,
 	bind_text(s, 3, catalog_id);
 	sqlite3_bind_int64(s, 4, amount);
 	bind_text(s, 5, instance_id);
-	return step_done(tx->conn, s, "grant_insert");
+	return step_done(store_tx_conn(tx), s, "grant_insert");
 }
 
 int store_sqlite_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
@@ -268,13 +268,13 @@ int store_sqlite_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
 
 	if (grant_insert(tx, row, line, catalog_id, amount, NULL))
 		return STORE_ERR;
-	s = store_conn_stmt(tx->conn, STMT_STACKABLE_ADD);
+	s = store_conn_stmt(store_tx_conn(tx), STMT_STACKABLE_ADD);
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, catalog_id);
 	sqlite3_bind_int64(s, 3, amount);
-	return step_done(tx->conn, s, "stackable_add");
+	return step_done(store_tx_conn(tx), s, "stackable_add");
 }
 
 int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
@@ -286,7 +286,7 @@ int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 
 	if (grant_insert(tx, row, line, catalog_id, 1, instance_id))
 		return STORE_ERR;
-	s = store_conn_stmt(tx->conn, STMT_INSTANCE_INSERT);
+	s = store_conn_stmt(store_tx_conn(tx), STMT_INSTANCE_INSERT);
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, instance_id);
@@ -294,13 +294,13 @@ int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 	bind_text(s, 3, catalog_id);
 	sqlite3_bind_int64(s, 4, row);
 	sqlite3_bind_int64(s, 5, now_ms);
-	return step_done(tx->conn, s, "instance_insert");
+	return step_done(store_tx_conn(tx), s, "instance_insert");
 }
 
 int store_sqlite_tx_credential_insert(struct store_tx *tx,
 				      const struct store_credential *c)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_INSERT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_CREDENTIAL_INSERT);
 
 	if (!s)
 		return STORE_ERR;
@@ -311,23 +311,23 @@ int store_sqlite_tx_credential_insert(struct store_tx *tx,
 	bind_text(s, 5, c->scopes);
 	sqlite3_bind_int64(s, 6, c->created_at_ms);
 	bind_time(s, 7, c->expires_at_ms);
-	return step_done(tx->conn, s, "credential_insert");
+	return step_done(store_tx_conn(tx), s, "credential_insert");
 }
 
 int store_sqlite_tx_credential_revoke(struct store_tx *tx, const char *id,
 				      const char *kind, int64_t now_ms,
 				      bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_REVOKE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_CREDENTIAL_REVOKE);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, id);
 	sqlite3_bind_int64(s, 2, now_ms);
 	bind_text(s, 3, kind);
-	if (step_done(tx->conn, s, "credential_revoke"))
+	if (step_done(store_tx_conn(tx), s, "credential_revoke"))
 		return STORE_ERR;
-	*found = sqlite3_changes(tx->conn->db) > 0;
+	*found = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
@@ -336,7 +336,7 @@ int store_sqlite_tx_credential_rotate(struct store_tx *tx, const char *id,
 				      int64_t previous_expires_at_ms,
 				      int64_t now_ms, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_ROTATE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_CREDENTIAL_ROTATE);
 
 	if (!s)
 		return STORE_ERR;
@@ -345,21 +345,21 @@ int store_sqlite_tx_credential_rotate(struct store_tx *tx, const char *id,
 	sqlite3_bind_int64(s, 3, previous_expires_at_ms);
 	sqlite3_bind_int64(s, 4, now_ms);
 	bind_text(s, 5, kind);
-	if (step_done(tx->conn, s, "credential_rotate"))
+	if (step_done(store_tx_conn(tx), s, "credential_rotate"))
 		return STORE_ERR;
-	*found = sqlite3_changes(tx->conn->db) > 0;
+	*found = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
 int store_sqlite_tx_credential_live_name(struct store_tx *tx, const char *name,
 					 char *id, size_t id_size, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_CREDENTIAL_LIVE_NAME);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_CREDENTIAL_LIVE_NAME);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, name);
-	if (step_row(tx->conn, s, found, "credential_live_name"))
+	if (step_row(store_tx_conn(tx), s, found, "credential_live_name"))
 		return STORE_ERR;
 	if (*found) {
 		snprintf(id, id_size, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -371,37 +371,37 @@ int store_sqlite_tx_credential_live_name(struct store_tx *tx, const char *name,
 int store_sqlite_tx_signing_key_insert(struct store_tx *tx,
 				       const struct store_signing_key *k)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEY_INSERT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_SIGNING_KEY_INSERT);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, k->kid);
 	bind_text(s, 2, k->secret);
 	sqlite3_bind_int64(s, 3, k->created_at_ms);
-	return step_done(tx->conn, s, "signing_key_insert");
+	return step_done(store_tx_conn(tx), s, "signing_key_insert");
 }
 
 int store_sqlite_tx_signing_key_retire(struct store_tx *tx, const char *kid,
 				       int64_t now_ms, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEY_RETIRE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_SIGNING_KEY_RETIRE);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, kid);
 	sqlite3_bind_int64(s, 2, now_ms);
-	if (step_done(tx->conn, s, "signing_key_retire"))
+	if (step_done(store_tx_conn(tx), s, "signing_key_retire"))
 		return STORE_ERR;
-	*found = sqlite3_changes(tx->conn->db) > 0;
+	*found = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
 int store_sqlite_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_SIGNING_KEYS_ACTIVE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_SIGNING_KEYS_ACTIVE);
 	bool row;
 
-	if (!s || step_row(tx->conn, s, &row, "signing_keys_active") || !row)
+	if (!s || step_row(store_tx_conn(tx), s, &row, "signing_keys_active") || !row)
 		return STORE_ERR;
 	*count = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -413,7 +413,7 @@ int store_sqlite_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
 static int link_holder(struct store_tx *tx, const char *provider,
 		       const char *external_id, char *account, size_t size)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_BY_IDENTITY);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_BY_IDENTITY);
 	bool row;
 
 	account[0] = '\0';
@@ -421,7 +421,7 @@ static int link_holder(struct store_tx *tx, const char *provider,
 		return STORE_ERR;
 	bind_text(s, 1, provider);
 	bind_text(s, 2, external_id);
-	if (step_row(tx->conn, s, &row, "link_by_identity"))
+	if (step_row(store_tx_conn(tx), s, &row, "link_by_identity"))
 		return STORE_ERR;
 	if (row) {
 		snprintf(account, size, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -434,14 +434,14 @@ int store_sqlite_tx_link_get(struct store_tx *tx, const char *account_id,
 			     const char *provider, struct store_link_row *out,
 			     bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_BY_ACCOUNT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_BY_ACCOUNT);
 	const char *state;
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, provider);
-	if (step_row(tx->conn, s, found, "link_by_account"))
+	if (step_row(store_tx_conn(tx), s, found, "link_by_account"))
 		return STORE_ERR;
 	if (!*found)
 		return STORE_OK;
@@ -481,7 +481,7 @@ int store_sqlite_tx_link_put(struct store_tx *tx, const char *account_id,
 		return store_tx_link_get(tx, account_id, provider, out, &found);
 	}
 	if (store_tx_link_get(tx, account_id, provider, out, &exists) ||
-	    !(s = store_conn_stmt(tx->conn, STMT_LINK_UPSERT)))
+	    !(s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_UPSERT)))
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, provider);
@@ -491,16 +491,16 @@ int store_sqlite_tx_link_put(struct store_tx *tx, const char *account_id,
 	snprintf(out->external_id, sizeof(out->external_id), "%s", external_id);
 	out->state = STORE_LINK_LINKED;
 	out->linked_at_ms = now_ms;
-	return step_done(tx->conn, s, "link_upsert");
+	return step_done(store_tx_conn(tx), s, "link_upsert");
 }
 
 /* Runs an UPDATE of one link; *found tells whether it matched. */
 static int link_update(struct store_tx *tx, sqlite3_stmt *s, bool *found,
 		       const char *what)
 {
-	if (step_done(tx->conn, s, what))
+	if (step_done(store_tx_conn(tx), s, what))
 		return STORE_ERR;
-	*found = sqlite3_changes(tx->conn->db) > 0;
+	*found = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
@@ -508,7 +508,7 @@ int store_sqlite_tx_link_tokens_set(struct store_tx *tx, const char *account_id,
 				    const char *provider, const void *tokens,
 				    size_t len, int64_t now_ms, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_TOKENS_SET);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_TOKENS_SET);
 
 	if (!s)
 		return STORE_ERR;
@@ -527,7 +527,7 @@ int store_sqlite_tx_link_state_set(struct store_tx *tx, const char *account_id,
 				   enum store_link_state state, int64_t now_ms,
 				   bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_STATE_SET);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_STATE_SET);
 
 	if (!s)
 		return STORE_ERR;
@@ -541,15 +541,15 @@ int store_sqlite_tx_link_state_set(struct store_tx *tx, const char *account_id,
 int store_sqlite_tx_link_delete(struct store_tx *tx, const char *account_id,
 				const char *provider, bool *found)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_DELETE);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_DELETE);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, provider);
-	if (step_done(tx->conn, s, "link_delete"))
+	if (step_done(store_tx_conn(tx), s, "link_delete"))
 		return STORE_ERR;
-	*found = sqlite3_changes(tx->conn->db) > 0;
+	*found = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
@@ -561,12 +561,12 @@ int store_sqlite_tx_link_delete(struct store_tx *tx, const char *account_id,
 /* Removes the secrets of one table that expired long ago. */
 static int secrets_prune(struct store_tx *tx, enum store_stmt id, int64_t now_ms)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, id);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), id);
 
 	if (!s)
 		return STORE_ERR;
 	sqlite3_bind_int64(s, 1, now_ms - SECRET_KEEP_MS);
-	return step_done(tx->conn, s, "secrets_prune");
+	return step_done(store_tx_conn(tx), s, "secrets_prune");
 }
 
 /* What a secret's expiry and use times say at now_ms. */
@@ -584,13 +584,13 @@ static enum store_secret_result secret_classify(sqlite3_stmt *s, int expires_col
 static int secret_use(struct store_tx *tx, enum store_stmt id,
 		      const char *hash, int64_t now_ms)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, id);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), id);
 
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, hash);
 	sqlite3_bind_int64(s, 2, now_ms);
-	return step_done(tx->conn, s, "secret_use");
+	return step_done(store_tx_conn(tx), s, "secret_use");
 }
 
 int store_sqlite_tx_link_token_add(struct store_tx *tx, const char *token_hash,
@@ -600,13 +600,13 @@ int store_sqlite_tx_link_token_add(struct store_tx *tx, const char *token_hash,
 	sqlite3_stmt *s;
 
 	if (secrets_prune(tx, STMT_LINK_TOKEN_PRUNE, now_ms) ||
-	    !(s = store_conn_stmt(tx->conn, STMT_LINK_TOKEN_ADD)))
+	    !(s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_TOKEN_ADD)))
 		return STORE_ERR;
 	bind_text(s, 1, token_hash);
 	bind_text(s, 2, account_id);
 	sqlite3_bind_int64(s, 3, now_ms);
 	sqlite3_bind_int64(s, 4, expires_at_ms);
-	return step_done(tx->conn, s, "link_token_add");
+	return step_done(store_tx_conn(tx), s, "link_token_add");
 }
 
 int store_sqlite_tx_link_token_spend(struct store_tx *tx,
@@ -614,7 +614,7 @@ int store_sqlite_tx_link_token_spend(struct store_tx *tx,
 				     char *account_id, size_t size,
 				     enum store_secret_result *result)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_LINK_TOKEN_GET);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_LINK_TOKEN_GET);
 	bool row;
 
 	*result = STORE_SECRET_UNKNOWN;
@@ -622,7 +622,7 @@ int store_sqlite_tx_link_token_spend(struct store_tx *tx,
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, token_hash);
-	if (step_row(tx->conn, s, &row, "link_token_get"))
+	if (step_row(store_tx_conn(tx), s, &row, "link_token_get"))
 		return STORE_ERR;
 	if (!row)
 		return STORE_OK;
@@ -641,7 +641,7 @@ int store_sqlite_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
 	sqlite3_stmt *s;
 
 	if (secrets_prune(tx, STMT_OAUTH_STATE_PRUNE, now_ms) ||
-	    !(s = store_conn_stmt(tx->conn, STMT_OAUTH_STATE_ADD)))
+	    !(s = store_conn_stmt(store_tx_conn(tx), STMT_OAUTH_STATE_ADD)))
 		return STORE_ERR;
 	bind_text(s, 1, state_hash);
 	bind_text(s, 2, st->account_id);
@@ -650,7 +650,7 @@ int store_sqlite_tx_oauth_state_add(struct store_tx *tx, const char *state_hash,
 	bind_text(s, 5, st->return_to);
 	sqlite3_bind_int64(s, 6, now_ms);
 	sqlite3_bind_int64(s, 7, st->expires_at_ms);
-	return step_done(tx->conn, s, "oauth_state_add");
+	return step_done(store_tx_conn(tx), s, "oauth_state_add");
 }
 
 int store_sqlite_tx_oauth_state_spend(struct store_tx *tx,
@@ -659,7 +659,7 @@ int store_sqlite_tx_oauth_state_spend(struct store_tx *tx,
 				      struct store_oauth_state_row *out,
 				      enum store_secret_result *result)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OAUTH_STATE_GET);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OAUTH_STATE_GET);
 	const char *p;
 	bool row;
 
@@ -668,7 +668,7 @@ int store_sqlite_tx_oauth_state_spend(struct store_tx *tx,
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, state_hash);
-	if (step_row(tx->conn, s, &row, "oauth_state_get"))
+	if (step_row(store_tx_conn(tx), s, &row, "oauth_state_get"))
 		return STORE_ERR;
 	if (!row)
 		return STORE_OK;
@@ -692,7 +692,7 @@ int store_sqlite_tx_outbox_add(struct store_tx *tx,
 			       const struct store_outbox_item *it,
 			       int64_t now_ms, bool *added)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_ADD);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_ADD);
 
 	if (!s)
 		return STORE_ERR;
@@ -701,9 +701,9 @@ int store_sqlite_tx_outbox_add(struct store_tx *tx,
 	bind_text(s, 3, it->account_id);
 	bind_text(s, 4, it->payload);
 	sqlite3_bind_int64(s, 5, now_ms);
-	if (step_done(tx->conn, s, "outbox_add"))
+	if (step_done(store_tx_conn(tx), s, "outbox_add"))
 		return STORE_ERR;
-	*added = sqlite3_changes(tx->conn->db) > 0;
+	*added = sqlite3_changes(store_tx_conn(tx)->db) > 0;
 	return STORE_OK;
 }
 
@@ -711,7 +711,7 @@ int store_sqlite_tx_outbox_record(struct store_tx *tx,
 				  const struct store_outbox_outcome *o,
 				  int64_t now_ms)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_RECORD);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_RECORD);
 
 	if (!s)
 		return STORE_ERR;
@@ -720,7 +720,7 @@ int store_sqlite_tx_outbox_record(struct store_tx *tx,
 	sqlite3_bind_int64(s, 3, o->next_attempt_at_ms);
 	bind_text(s, 4, o->error);
 	sqlite3_bind_int64(s, 5, now_ms);
-	return step_done(tx->conn, s, "outbox_record");
+	return step_done(store_tx_conn(tx), s, "outbox_record");
 }
 
 /* ---- claiming outbox rows ---------------------------------------------- */
@@ -760,7 +760,7 @@ static char *col_dup(sqlite3_stmt *s, int col)
 static int claim_apply(struct store_tx *tx, void *arg)
 {
 	struct claim_run *c = arg;
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_OUTBOX_CLAIM);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_CLAIM);
 	int rc;
 
 	claimed_release(c);
@@ -781,7 +781,7 @@ static int claim_apply(struct store_tx *tx, void *arg)
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
-		store_log_error(tx->conn, "outbox_claim", rc);
+		store_log_error(store_tx_conn(tx), "outbox_claim", rc);
 		return STORE_ERR;
 	}
 	return STORE_OK;
@@ -806,7 +806,7 @@ int store_sqlite_outbox_claim(struct store *st, int64_t now_ms,
 
 int store_sqlite_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 {
-	sqlite3_stmt *s = store_conn_stmt(tx->conn, STMT_AUDIT_INSERT);
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_AUDIT_INSERT);
 
 	if (!s)
 		return STORE_ERR;
@@ -815,5 +815,5 @@ int store_sqlite_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 	bind_text(s, 3, a->action);
 	bind_text(s, 4, a->target);
 	bind_text(s, 5, a->detail ? a->detail : "{}");
-	return step_done(tx->conn, s, "audit_add");
+	return step_done(store_tx_conn(tx), s, "audit_add");
 }

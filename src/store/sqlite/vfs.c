@@ -17,7 +17,7 @@
  * after the commit frame's write has returned, by which time everything
  * gathered is in the file. A crash loses only frames of a transaction that
  * had not committed. */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
 #include <stdatomic.h>
 #include <string.h>

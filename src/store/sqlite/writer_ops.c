@@ -1,42 +1,43 @@
 /* store/sqlite/writer_ops.c: what the generic writer asks of SQLite — the
  * transaction on the writer's connection, savepoints, and durability by
  * the syncer's WAL sync (or at commit with synchronous=normal). */
-#include "store/store_int.h"
+#include "store/sqlite/sqlite_int.h"
 
+/* The writer's transaction runs on the writer's connection. */
 static int sqlite_begin(struct store *st, struct store_tx *tx)
 {
-	(void)st;
-	return store_conn_exec(tx->conn, STMT_BEGIN);
+	tx->conn = store_sqlite(st)->writer_conn;
+	return store_conn_exec(store_tx_conn(tx), STMT_BEGIN);
 }
 
 static int sqlite_commit(struct store *st, struct store_tx *tx)
 {
 	(void)st;
-	return store_conn_exec(tx->conn, STMT_COMMIT);
+	return store_conn_exec(store_tx_conn(tx), STMT_COMMIT);
 }
 
 static void sqlite_abandon(struct store *st, struct store_tx *tx)
 {
 	(void)st;
-	if (!sqlite3_get_autocommit(tx->conn->db))
-		store_conn_exec(tx->conn, STMT_ROLLBACK);
+	if (!sqlite3_get_autocommit(store_tx_conn(tx)->db))
+		store_conn_exec(store_tx_conn(tx), STMT_ROLLBACK);
 }
 
 static int sqlite_savepoint(struct store_tx *tx)
 {
-	return store_conn_exec(tx->conn, STMT_SAVEPOINT);
+	return store_conn_exec(store_tx_conn(tx), STMT_SAVEPOINT);
 }
 
 static int sqlite_release(struct store_tx *tx)
 {
-	return store_conn_exec(tx->conn, STMT_RELEASE);
+	return store_conn_exec(store_tx_conn(tx), STMT_RELEASE);
 }
 
 static int sqlite_rollback_to(struct store_tx *tx)
 {
-	if (store_conn_exec(tx->conn, STMT_ROLLBACK_TO))
+	if (store_conn_exec(store_tx_conn(tx), STMT_ROLLBACK_TO))
 		return STORE_ERR;
-	return store_conn_exec(tx->conn, STMT_RELEASE);
+	return store_conn_exec(store_tx_conn(tx), STMT_RELEASE);
 }
 
 /* With synchronous=full the syncer answers once the WAL is on disk. */
