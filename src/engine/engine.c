@@ -67,7 +67,7 @@ static struct source_counts *find_source(struct engine *e, const char *source,
 
 /* Counts an outcome; the first use of a source registers it. */
 void engine_count_outcome_(struct engine *e, const char *source,
-			  enum engine_outcome o)
+			   enum engine_outcome o)
 {
 	struct source_counts *sc = find_source(e, source, atomic_load(&e->n_sources));
 
@@ -355,7 +355,6 @@ static int grant_all(struct store_tx *tx, struct engine_job *job,
 	int64_t row;
 	int line = 0;
 	bool created;
-
 	int rc;
 
 	/* the record first: if another writer holds its key, nothing else
