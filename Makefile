@@ -36,7 +36,7 @@ unit: build-asan
 # The end-to-end suite, and the self-tests of the loopback provider fakes
 # (tests/fakes) it drives.
 e2e: build
-	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e tests/fakes
+	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e tests/fakes tests/pg
 
 # The tests of what grantd calls out to (providers, linking, the outbox,
 # the offer relay) and of the GAMEPOT webhook's parsing, against the
