@@ -2,7 +2,11 @@
 directory, a server on a loopback port and a Unix socket in that
 directory, fsync left on, and a stop that always runs (also when the test
 failed). PostgreSQL refuses to run as root, so under root the cluster
-belongs to `nobody`; otherwise to the user running the tests."""
+belongs to `nobody`; otherwise to the user running the tests.
+
+`pg_cluster` is a session fixture (one cluster for the whole run): import
+it into a test module (`from cluster import pg_cluster`); a conftest.py
+here would shadow tests/e2e's, which its modules import by name."""
 import glob
 import os
 import pwd
@@ -13,6 +17,8 @@ import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+import pytest
 
 SUPERUSER = "grantd"
 
@@ -140,3 +146,14 @@ class PgCluster:
              "-d", self.url(db), "-c", sql],
             check=True, capture_output=True, text=True, timeout=60)
         return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    """One started cluster for the session, stopped and removed at its end
+    even when tests failed."""
+    c = PgCluster()
+    try:
+        yield c.start()
+    finally:
+        c.remove()

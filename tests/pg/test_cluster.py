@@ -4,7 +4,7 @@ superuser, survives a kill -9 with what it committed, and stops."""
 import psycopg2
 import pytest
 
-from cluster import PgCluster
+from cluster import PgCluster, pg_cluster  # noqa: F401 (a fixture)
 
 
 def test_cluster_serves_the_grantd_database(pg_cluster):
