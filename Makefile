@@ -50,7 +50,7 @@ E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_gamepot_coupon.py \
 	tests/e2e/test_gamepot_login.py \
 	tests/e2e/test_gamepot_payments.py \
-	tests/e2e/test_offers_redeem.py
+	tests/e2e/test_offers_redeem.py tests/e2e/test_readiness.py
 e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		$(PYTHON) -m pytest -q $(E2E_ASAN)

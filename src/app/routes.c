@@ -18,14 +18,17 @@ static void readyz(struct http_request *req)
 	struct app_ctx *h = http_request_ctx(req);
 	struct catalog *c = catalog_holder_get(h->catalog);
 	bool catalog_ok = c != NULL;
+	enum store_health health;
 
 	catalog_unref(c);
 	if (!catalog_ok) {
 		http_reply_error(req, 503, "NotReady", "no catalog is loaded");
 		return;
 	}
-	if (store_ping(h->store)) {
-		http_reply_error(req, 503, "NotReady", "the store is unreachable");
+	health = store_health(h->store);
+	if (health != STORE_HEALTHY) {
+		http_reply_error(req, 503, "NotReady", "%s",
+				 store_health_reason(health));
 		return;
 	}
 	http_reply_static(req, 200, "{\"status\":\"ready\"}");

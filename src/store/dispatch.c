@@ -261,6 +261,11 @@ int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 	return tx->st->driver->ops->tx_audit_add(tx, a);
 }
 
+int store_tx_health_touch(struct store_tx *tx, int64_t now_ms)
+{
+	return tx->st->driver->ops->tx_health_touch(tx, now_ms);
+}
+
 int store_tx_savepoint(struct store_tx *tx)
 {
 	return tx->st->driver->ops->tx_savepoint(tx);

@@ -102,6 +102,22 @@ int store_schema_latest(void);
 /* Runs a trivial read on a reader connection. Returns 0 if it works. */
 int store_ping(struct store *st);
 
+/* Whether the store takes writes now. */
+enum store_health {
+	STORE_HEALTHY,
+	STORE_UNREACHABLE,       /* a read fails, or a sync failed (restart) */
+	STORE_WRITES_FAILING,    /* the last commit failed */
+	STORE_WRITES_STALLED,    /* a batch has been in the writer > 1 s */
+};
+#define STORE_STALL_MS 1000
+/* Checks the store without waiting for the writer. While writes are
+ * failing it also asks for a probe write (one at a time, at most once a
+ * second), so the store turns healthy by itself once the database takes
+ * writes again. */
+enum store_health store_health(struct store *st);
+/* Why the store is not healthy, for people (static); "" if it is. */
+const char *store_health_reason(enum store_health h);
+
 /* ---- writes: intents committed by the writer thread ------------------ */
 
 /* A unit of work for the writer. The owner embeds it in its own state and
@@ -513,6 +529,9 @@ struct store_audit {
 };
 
 int store_tx_audit_add(struct store_tx *tx, const struct store_audit *a);
+
+/* Records that a write went through at now_ms (the health probe). */
+int store_tx_health_touch(struct store_tx *tx, int64_t now_ms);
 
 /* ---- nested savepoints: part of an intent undone alone --------------- */
 

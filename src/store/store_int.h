@@ -22,6 +22,8 @@ struct store_writer {
 	int batch_max;
 	struct store_stats stats;
 	atomic_ullong careful_batches;
+	atomic_llong batch_since_ms;  /* when the open batch began; 0: none */
+	atomic_bool failing;          /* the last batch could not commit */
 };
 
 /* Calls done on every intent of a batch with its rc_. */
@@ -35,6 +37,10 @@ struct store {
 	struct store_writer writer;
 	int schema_version;
 	void *driver_state;          /* owned by the driver */
+	/* the write store_health asks for while writes are failing */
+	struct store_intent probe;
+	atomic_bool probe_busy;
+	atomic_llong probe_at_ms;
 };
 
 /* The writer's transaction, as the driver's primitives see it. */
@@ -170,6 +176,7 @@ struct store_ops {
 			       int64_t *count);
 	int (*tx_outbox_unlease)(struct store_tx *tx, int64_t *count);
 	int (*tx_audit_add)(struct store_tx *tx, const struct store_audit *a);
+	int (*tx_health_touch)(struct store_tx *tx, int64_t now_ms);
 	int (*tx_savepoint)(struct store_tx *tx);
 	int (*tx_savepoint_release)(struct store_tx *tx);
 	int (*tx_savepoint_rollback)(struct store_tx *tx);

@@ -193,6 +193,20 @@ static struct store_intent *wait_more(struct store *st, const struct batch *b)
 	return list;
 }
 
+/* Remembers whether the last batch committed (store_health reads it), and
+ * logs each change. */
+static void note_outcome(struct store *st, bool broken)
+{
+	if (atomic_exchange(&st->writer.failing, broken) == broken)
+		return;
+	if (broken)
+		ops_log(OPS_LOG_WARN, "store_writes_failing", "a batch could "
+			"not be committed; /readyz answers 503 until one is");
+	else
+		ops_log(OPS_LOG_INFO, "store_writes_recovered", "writes are "
+			"committed again");
+}
+
 /* Commits the batch and hands it on: to the driver, which answers it once
  * the commit is durable, or (when it failed) straight back. */
 static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
@@ -206,6 +220,7 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 	if (!b->broken && st->writer_ops->commit(st, tx))
 		break_batch(st, tx, b);
 	store_log_slow("commit", util_mono_us() - t0);
+	note_outcome(st, b->broken);
 	if (!b->broken)
 		st->writer_ops->committed(st, b->head);
 	else
@@ -224,6 +239,8 @@ static void run_batch(struct store *st, struct store_intent *first)
 	struct store_tx tx = { .st = st };  /* begin binds its connection */
 	struct batch b = { 0 };
 
+	atomic_store(&st->writer.batch_since_ms, util_now_ms());
+
 	if (st->writer_ops->broken(st) || st->writer_ops->begin(st, &tx))
 		b.broken = true;
 	add_intents(st, &tx, &b, first);
@@ -241,6 +258,7 @@ static void run_batch(struct store *st, struct store_intent *first)
 			break;
 	}
 	finish_batch(st, &tx, &b);
+	atomic_store(&st->writer.batch_since_ms, 0);
 }
 
 static void *writer_main(void *arg)

@@ -159,6 +159,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_AUDIT_INSERT] =
 		"INSERT INTO audit (at_ms, actor, action, target, detail)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_HEALTH_TOUCH] =
+		"INSERT INTO health (id, at_ms) VALUES (1, ?1)"
+		" ON CONFLICT (id) DO UPDATE SET at_ms = excluded.at_ms",
 	[STMT_NESTED_SAVEPOINT] = "SAVEPOINT nested",
 	[STMT_NESTED_RELEASE] = "RELEASE nested",
 	[STMT_NESTED_ROLLBACK_TO] = "ROLLBACK TO nested",

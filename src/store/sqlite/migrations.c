@@ -226,6 +226,12 @@ static const char *const migrations[] = {
 	"  validated_at_ms INTEGER"
 	");"
 	"CREATE INDEX gamepot_logins_by_account ON gamepot_logins (account_id, id);",
+	/* 11: one row the readiness probe writes while writes are failing, to
+	 * see when the database takes them again. */
+	"CREATE TABLE health ("
+	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
+	"  at_ms INTEGER NOT NULL"
+	");",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -140,6 +140,7 @@ static const struct store_ops sqlite_ops = {
 	.tx_outbox_retry = store_sqlite_tx_outbox_retry,
 	.tx_outbox_unlease = store_sqlite_tx_outbox_unlease,
 	.tx_audit_add = store_sqlite_tx_audit_add,
+	.tx_health_touch = store_sqlite_tx_health_touch,
 	.tx_savepoint = store_sqlite_tx_savepoint,
 	.tx_savepoint_release = store_sqlite_tx_savepoint_release,
 	.tx_savepoint_rollback = store_sqlite_tx_savepoint_rollback,

@@ -55,6 +55,7 @@ enum store_stmt {
 	STMT_OUTBOX_RETRY,
 	STMT_OUTBOX_UNLEASE,
 	STMT_AUDIT_INSERT,
+	STMT_HEALTH_TOUCH,
 	STMT_NESTED_SAVEPOINT,
 	STMT_NESTED_RELEASE,
 	STMT_NESTED_ROLLBACK_TO,
@@ -292,6 +293,7 @@ int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
 				 int64_t now_ms, int64_t *count);
 int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count);
 int store_sqlite_tx_audit_add(struct store_tx *tx, const struct store_audit *a);
+int store_sqlite_tx_health_touch(struct store_tx *tx, int64_t now_ms);
 int store_sqlite_tx_savepoint(struct store_tx *tx);
 int store_sqlite_tx_savepoint_release(struct store_tx *tx);
 int store_sqlite_tx_savepoint_rollback(struct store_tx *tx);

@@ -817,3 +817,13 @@ int store_sqlite_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 	bind_text(s, 5, a->detail ? a->detail : "{}");
 	return step_done(store_tx_conn(tx), s, "audit_add");
 }
+
+int store_sqlite_tx_health_touch(struct store_tx *tx, int64_t now_ms)
+{
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_HEALTH_TOUCH);
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, now_ms);
+	return step_done(store_tx_conn(tx), s, "health_touch");
+}
