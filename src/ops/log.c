@@ -307,3 +307,16 @@ void ops_log(enum ops_log_level level, const char *event, const char *fmt, ...)
 		free(msg);
 	ops_log_end(&l);
 }
+
+bool ops_log_limit_take(struct ops_log_limit *lim, uint64_t *suppressed)
+{
+	long long now = util_now_ms(), last = atomic_load(&lim->last_ms);
+
+	if ((last && now - last < 1000) ||
+	    !atomic_compare_exchange_strong(&lim->last_ms, &last, now)) {
+		atomic_fetch_add(&lim->suppressed, 1);
+		return false;
+	}
+	*suppressed = atomic_exchange(&lim->suppressed, 0);
+	return true;
+}

@@ -51,6 +51,17 @@ void ops_log_end(struct ops_log_line *l);
 /* Writes every pending line now (at shutdown; also run at exit). */
 void ops_log_flush(void);
 
+/* A limit of one line a second for an event that can repeat in bursts
+ * (a failing disk): zero-initialise one per kind of line. */
+struct ops_log_limit {
+	atomic_llong last_ms;
+	atomic_ullong suppressed;
+};
+/* True if a line may be written now (and then *suppressed is how many
+ * were held back since the last one, and the count starts over); false
+ * if one was written less than a second ago (this one is counted). */
+bool ops_log_limit_take(struct ops_log_limit *lim, uint64_t *suppressed);
+
 /* Shorthand for a line with a formatted "msg". */
 void ops_log(enum ops_log_level level, const char *event, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));

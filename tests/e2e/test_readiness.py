@@ -40,6 +40,8 @@ def test_a_locked_database_is_not_ready_until_writes_go_through(grantd):
         t.start()
         body = wait_readyz(grantd, 503, "stalled", timeout=5)
         assert body["error"]["code"] == "NotReady"
+        [warn] = grantd.wait_log("store_lock_wait", timeout=5)
+        assert warn["level"] == "warn"
         t.join(25)
         assert answers and answers[0].status_code == 503   # never a false 2xx
         wait_readyz(grantd, 503, "failing", timeout=5)

@@ -267,15 +267,23 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_PING] = "SELECT 1",
 };
 
+/* A failing disk fails every statement: one line a second, with how many
+ * failures it stands for. */
+static struct ops_log_limit error_limit;
+
 void store_log_error(struct store_conn *c, const char *what, int rc)
 {
 	struct ops_log_line l;
+	uint64_t suppressed;
 
-	if (!ops_log_begin(&l, OPS_LOG_ERROR, "store_error"))
+	if (!ops_log_enabled(OPS_LOG_ERROR) ||
+	    !ops_log_limit_take(&error_limit, &suppressed) ||
+	    !ops_log_begin(&l, OPS_LOG_ERROR, "store_error"))
 		return;
 	ops_log_str(&l, "op", what);
 	ops_log_int(&l, "sqlite_code", rc);
 	ops_log_str(&l, "msg", c && c->db ? sqlite3_errmsg(c->db) : sqlite3_errstr(rc));
+	ops_log_int(&l, "repeated", (int64_t)suppressed);
 	ops_log_end(&l);
 }
 

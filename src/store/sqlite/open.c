@@ -8,6 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
+
+#include "ops/ops.h"
 
 /* Checks that the database exists (must_exist) or can be created: a
  * missing directory is named, as SQLite's "unable to open" would not. */
@@ -40,6 +43,27 @@ static int check_path(const char *path, bool must_exist, char **err)
 	return rc;
 }
 
+/* The writer's wait for a lock another process holds, in place of the
+ * other connections' busy_timeout: the same 10 s, in 10 ms naps, with a
+ * warning once it has waited a second (writes are stalled meanwhile). */
+#define BUSY_NAP_MS 10
+#define BUSY_WARN_NAPS (1000 / BUSY_NAP_MS)
+#define BUSY_MAX_NAPS (10000 / BUSY_NAP_MS)
+
+static int writer_busy(void *arg, int naps)
+{
+	struct store_sqlite *sq = arg;
+
+	if (naps >= BUSY_MAX_NAPS)
+		return 0;   /* SQLITE_BUSY: the batch fails */
+	if (naps == BUSY_WARN_NAPS)
+		ops_log(OPS_LOG_WARN, "store_lock_wait", "%s: another process "
+			"has held the database locked for a second; writes wait "
+			"(up to 10 s)", sq->path);
+	usleep(BUSY_NAP_MS * 1000);
+	return 1;
+}
+
 static int sqlite_open(struct store *st, char **err)
 {
 	struct store_sqlite *sq = util_xcalloc(1, sizeof(*sq));
@@ -53,8 +77,10 @@ static int sqlite_open(struct store *st, char **err)
 	st->opts.sqlite.path = sq->path;
 	pthread_mutex_init(&sq->readers_lock, NULL);
 	sq->readers_ready = true;
-	if (store_conn_open(st, &sq->writer_conn, err) ||
-	    store_migrate(sq->writer_conn, &st->schema_version, err) ||
+	if (store_conn_open(st, &sq->writer_conn, err))
+		return -1;
+	sqlite3_busy_handler(sq->writer_conn->db, writer_busy, sq);
+	if (store_migrate(sq->writer_conn, &st->schema_version, err) ||
 	    store_checkpointer_start(st, err) || store_syncer_start(st, err))
 		return -1;
 	return 0;
