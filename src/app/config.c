@@ -745,37 +745,17 @@ int config_load_mem(const char *name, const char *data, size_t len,
 
 /* Reads the file into `text`; on failure adds "<path>: cannot read: …". */
 static int read_file(const char *path, struct util_buf *text,
-		struct util_strlist *errors)
+		     struct util_strlist *errors)
 {
-	char chunk[8192];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	int rc = -1, err;
-
-	if (!f) {
-		err = errno;
+	if (util_read_file(path, text) == 0)
+		return 0;
+	if (errno == EFBIG)
+		util_strlist_add(errors, "%s: cannot read: larger than %d bytes",
+				 path, CONFIG_FILE_MAX);
+	else
 		util_strlist_add(errors, "%s: cannot read: %s", path,
-				strerror(err));
-		return -1;
-	}
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (util_buf_append(text, chunk, n)) {
-			util_strlist_add(errors,
-					"%s: cannot read: larger than %d bytes",
-					path, CONFIG_FILE_MAX);
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		err = errno;
-		util_strlist_add(errors, "%s: cannot read: %s", path,
-				strerror(err));
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(f);
-	return rc;
+				 util_strerror(errno));
+	return -1;
 }
 
 int config_load(const char *path, config_getenv_fn getenv_fn,

@@ -86,7 +86,7 @@ static int read_pem(const char *key, const char *path, struct util_buf *out)
 {
 	if (util_read_file(path, out)) {
 		fprintf(stderr, "grantd: %s %s: cannot read: %s\n", key, path,
-			strerror(errno));
+			util_strerror(errno));
 		return -1;
 	}
 	if (out->len == 0) {

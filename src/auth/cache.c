@@ -242,7 +242,7 @@ int auth_signing_keys_load(struct auth *a, const char *path, char **err)
 	if (path && *path) {
 		if (util_read_file(path, &text)) {
 			*err = util_xasprintf("%s: cannot read: %s", path,
-					      strerror(errno));
+					      util_strerror(errno));
 			rc = -1;
 		} else if (auth_signing_keys_parse(text.data, text.len, &next, err)) {
 			char *why = *err;

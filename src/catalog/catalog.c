@@ -151,33 +151,6 @@ out:
 	return rc;
 }
 
-/* Reads the whole file at `path` into `b`. Returns 0, or -1 with errno set
- * (EFBIG past CATALOG_FILE_MAX). */
-static int read_file(const char *path, struct util_buf *b)
-{
-	char chunk[65536];
-	FILE *f = fopen(path, "rb");
-	size_t n;
-	int rc = -1;
-
-	if (!f)
-		return -1;
-	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
-		if (util_buf_append(b, chunk, n)) {
-			errno = EFBIG;
-			goto out;
-		}
-	}
-	if (ferror(f)) {
-		errno = EIO;
-		goto out;
-	}
-	rc = 0;
-out:
-	fclose(f);
-	return rc;
-}
-
 int catalog_load_file(const char *path, struct catalog **out,
 		      struct util_strlist *problems)
 {
@@ -186,9 +159,9 @@ int catalog_load_file(const char *path, struct catalog **out,
 
 	*out = NULL;
 	util_buf_init(&b, CATALOG_FILE_MAX);
-	if (read_file(path, &b)) {
+	if (util_read_file(path, &b)) {
 		util_strlist_add(problems, "%s: cannot read: %s", path,
-				 strerror(errno));
+				 util_strerror(errno));
 		rc = -1;
 	} else {
 		rc = catalog_parse(b.data ? b.data : "", b.len, out, problems);

@@ -82,7 +82,7 @@ int linking_token_key_load(const char *path, bool create,
 		} else {
 			*err = util_xasprintf("%s: cannot read: %s", path,
 					      errno == EFBIG ? "too large" :
-					      strerror(errno));
+					      util_strerror(errno));
 		}
 		goto out;
 	}

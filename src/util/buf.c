@@ -2,9 +2,12 @@
 #include "util/util.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 void util_buf_init(struct util_buf *b, size_t max)
 {
@@ -61,12 +64,21 @@ int util_buf_append(struct util_buf *b, const void *p, size_t n)
 int util_read_file(const char *path, struct util_buf *b)
 {
 	char chunk[8192];
-	FILE *f = fopen(path, "rb");
+	int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC), rc = 0, err;
+	struct stat sb;
+	FILE *f;
 	size_t n;
-	int rc = 0, err;
 
-	if (!f)
+	if (fd < 0)
 		return -1;
+	if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) ||
+	    fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK) ||
+	    !(f = fdopen(fd, "rb"))) {
+		err = S_ISREG(sb.st_mode) ? errno : UTIL_ENOTREG;
+		close(fd);
+		errno = err;
+		return -1;
+	}
 	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0) {
 		if (util_buf_append(b, chunk, n)) {
 			errno = EFBIG;
@@ -82,6 +94,13 @@ int util_read_file(const char *path, struct util_buf *b)
 	fclose(f);
 	errno = err;
 	return rc;
+}
+
+const char *util_strerror(int err)
+{
+	if (err == UTIL_ENOTREG)
+		return "not a regular file";
+	return strerror(err);
 }
 
 int util_buf_puts(struct util_buf *b, const char *s)

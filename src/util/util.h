@@ -45,9 +45,14 @@ struct util_buf {
 void util_buf_init(struct util_buf *b, size_t max);
 /* Frees the content; the buffer may be reused after util_buf_init. */
 void util_buf_release(struct util_buf *b);
-/* Appends the whole file at `path`. Returns 0, or -1 with errno set (EFBIG
- * when the file is larger than the cap allows). */
+/* Appends the whole file at `path`. Returns 0, or -1 with errno set:
+ * EFBIG when the file is larger than the cap allows, UTIL_ENOTREG when
+ * it is not a regular file (a FIFO, a device, a directory: opened without
+ * blocking, never read). Describe it with util_strerror. */
 int util_read_file(const char *path, struct util_buf *b);
+#define UTIL_ENOTREG 0x10001     /* outside the system's errno values */
+/* strerror, knowing UTIL_ENOTREG (static string). */
+const char *util_strerror(int err);
 /* Empties the buffer but keeps its memory. */
 void util_buf_reset(struct util_buf *b);
 /* Append functions return 0, or -1 if the cap would be exceeded. */

@@ -549,7 +549,7 @@ Test(config, missing_file)
 
 Test(config, directory_is_not_a_file)
 {
-	static const char *const want[] = { "@: cannot read: Is a directory" };
+	static const char *const want[] = { "@: cannot read: not a regular file" };
 	struct util_strlist errs;
 	struct config c;
 

@@ -4,7 +4,11 @@
 #include <netinet/in.h>
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <errno.h>
+#include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/util.h"
 
@@ -188,4 +192,35 @@ Test(util, thread_life_cycle)
 	cr_assert_not(s.t.started);
 	cr_assert(util_thread_stopping(&s.t));
 	util_thread_stop(&s.t);             /* twice: harmless */
+}
+
+Test(util, read_file_refuses_what_is_not_a_regular_file)
+{
+	char dir[] = "/tmp/grantd-test-fifo-XXXXXX";
+	char fifo[64], file[64];
+	struct util_buf b;
+	FILE *f;
+
+	cr_assert_not_null(mkdtemp(dir));
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	snprintf(file, sizeof(file), "%s/file", dir);
+	cr_assert_eq(mkfifo(fifo, 0600), 0);
+	util_buf_init(&b, 1024);
+	/* a FIFO with no writer: refused at once, not waited on */
+	cr_assert_eq(util_read_file(fifo, &b), -1);
+	cr_assert_eq(errno, UTIL_ENOTREG);
+	cr_assert_str_eq(util_strerror(errno), "not a regular file");
+	cr_assert_eq(util_read_file(dir, &b), -1);
+	cr_assert_eq(errno, UTIL_ENOTREG);
+	cr_assert_eq(util_read_file("/dev/null", &b), -1);
+	cr_assert_eq(errno, UTIL_ENOTREG);
+	cr_assert_not_null(f = fopen(file, "w"));
+	fputs("hello", f);
+	fclose(f);
+	cr_assert_eq(util_read_file(file, &b), 0);
+	cr_assert_str_eq(b.data, "hello");
+	util_buf_release(&b);
+	unlink(fifo);
+	unlink(file);
+	rmdir(dir);
 }
