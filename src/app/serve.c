@@ -4,6 +4,9 @@
 #include "app/app.h"
 
 #include <errno.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -28,6 +31,8 @@
 
 struct server {
 	struct config cfg;
+	int listen_fd;             /* bound before anything is created */
+	int listen_family;
 	struct util_buf tls_cert;  /* PEM texts, while TLS is configured */
 	struct util_buf tls_key;
 	struct catalog_holder *catalog;
@@ -116,6 +121,81 @@ static int read_tls(struct server *s)
 	       read_pem("server.tls.key_file", key, &s->tls_key) ? -1 : 0;
 }
 
+/* The PEM texts are a certificate and its private key. */
+static int check_tls(struct server *s)
+{
+	BIO *cb, *kb;
+	X509 *cert = NULL;
+	EVP_PKEY *key = NULL;
+	int rc = -1;
+
+	if (!s->tls_cert.len)
+		return 0;
+	cb = BIO_new_mem_buf(s->tls_cert.data, (int)s->tls_cert.len);
+	kb = BIO_new_mem_buf(s->tls_key.data, (int)s->tls_key.len);
+	if (!cb || !kb || !(cert = PEM_read_bio_X509(cb, NULL, NULL, NULL)))
+		fprintf(stderr, "grantd: server.tls.cert_file %s: not a PEM "
+			"certificate\n", s->cfg.server.tls.cert_file);
+	else if (!(key = PEM_read_bio_PrivateKey(kb, NULL, NULL, NULL)))
+		fprintf(stderr, "grantd: server.tls.key_file %s: not a PEM "
+			"private key\n", s->cfg.server.tls.key_file);
+	else if (X509_check_private_key(cert, key) != 1)
+		fprintf(stderr, "grantd: server.tls.key_file %s: not the key of "
+			"the certificate in server.tls.cert_file\n",
+			s->cfg.server.tls.key_file);
+	else
+		rc = 0;
+	EVP_PKEY_free(key);
+	X509_free(cert);
+	BIO_free(cb);
+	BIO_free(kb);
+	ERR_clear_error();
+	return rc;
+}
+
+/* A configured signing keys file must be there and valid. */
+static int check_signing_keys_file(struct server *s)
+{
+	const char *path = s->cfg.auth.signing_keys_file;
+	struct auth_signing_keys keys = { .len = 0 };
+	struct util_buf text;
+	char *err = NULL;
+	int rc = 0;
+
+	if (!*path)
+		return 0;
+	util_buf_init(&text, 1 << 20);
+	if (util_read_file(path, &text)) {
+		fprintf(stderr, "grantd: auth.signing_keys_file: %s: cannot read: "
+			"%s\n", path, util_strerror(errno));
+		rc = -1;
+	} else if (auth_signing_keys_parse(text.data ? text.data : "",
+					   text.len, &keys, &err)) {
+		fprintf(stderr, "grantd: auth.signing_keys_file: %s: %s\n", path,
+			err);
+		free(err);
+		rc = -1;
+	}
+	auth_signing_keys_release(&keys);
+	util_buf_release(&text);
+	return rc;
+}
+
+/* Binds the listening socket first: a taken address must stop start-up
+ * before a database is created. */
+static int bind_listener(struct server *s)
+{
+	char *err = NULL;
+
+	if (http_listen(s->cfg.server.listen, &s->listen_fd, &s->listen_family,
+			&err) == 0)
+		return 0;
+	s->listen_fd = 0;
+	fprintf(stderr, "grantd: %s\n", err);
+	free(err);
+	return -1;
+}
+
 static bool tls_on(const struct server *s)
 {
 	return s->tls_cert.len > 0;
@@ -165,10 +245,13 @@ static int start_http(struct server *s)
 		.routes = s->routes,
 		.auth = auth_check,
 		.auth_arg = s->auth,
+		.listen_fd = s->listen_fd,
+		.listen_family = s->listen_family,
 	};
 	char *err = NULL;
 
 	opts.n_routes = app_routes_build(s->routes, &s->ctx);
+	s->listen_fd = 0;          /* the server owns it now */
 	if (http_server_start(&opts, &s->http, &err)) {
 		fprintf(stderr, "grantd: %s\n", err);
 		free(err);
@@ -476,9 +559,13 @@ static int start(struct server *s)
 
 	if (ops_log_level_parse(s->cfg.log.level, &level) == 0)
 		ops_log_set_level(level);
-	if (!(c = load_catalog(s->cfg.catalog.path)) || read_tls(s))
+	if (!(c = load_catalog(s->cfg.catalog.path)))
 		return -1;
 	s->catalog = catalog_holder_new(c);
+	if (read_tls(s) || check_tls(s) || check_signing_keys_file(s) ||
+	    bind_listener(s))
+		return -1;
+	/* everything that can refuse to start has; now the database */
 	s->store = app_store_open(&s->cfg, true);
 	if (!s->store || start_auth(s))
 		return -1;
@@ -607,6 +694,8 @@ static void stop(struct server *s)
 	auth_free(s->auth);
 	store_close(s->store);  /* after HTTP: finishes the current commit */
 	engine_free(s->engine);
+	if (s->listen_fd > 0)
+		close(s->listen_fd);   /* start-up stopped before the server */
 	free(s->gamepot_nets);
 	catalog_holder_free(s->catalog);
 	config_release(&s->cfg);

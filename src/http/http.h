@@ -85,9 +85,20 @@ struct http_options {
 	size_t n_routes;
 	http_auth_fn auth;
 	void *auth_arg;
+	/* A socket http_listen opened earlier (taken over, closed by the
+	 * server), or 0: the server opens `listen` itself. */
+	int listen_fd;
+	int listen_family;
 };
 
 struct http_server;
+
+/* Opens a listening TCP socket on "host:port" or "[v6]:port" (port 0: any
+ * free port), so a caller can find the address taken before it creates
+ * anything else. Returns 0 with the socket in *fd (owned by the caller,
+ * or handed to http_server_start) and its family in *family, or -1 with
+ * a message naming the address and the reason in *err (owned). */
+int http_listen(const char *address, int *fd, int *family, char **err);
 
 /* Starts listening and serving. Returns 0 and a new server, or -1 and a
  * message in *err (owned by the caller). */

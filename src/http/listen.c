@@ -83,3 +83,8 @@ fail:
 	freeaddrinfo(ai);
 	return -1;
 }
+
+int http_listen(const char *address, int *fd, int *family, char **err)
+{
+	return http_listen_open(address, fd, family, err);
+}

@@ -457,8 +457,12 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 		goto out;
 	}
 	util_hex_encode(prefix, sizeof(prefix), s->id_prefix);
+	if (opts->listen_fd > 0) {
+		fd = opts->listen_fd;    /* ours now, whatever happens */
+		family = opts->listen_family;
+	}
 	if (http_router_compile(s, err) ||
-	    http_listen_open(opts->listen, &fd, &family, err))
+	    (fd < 0 && http_listen_open(opts->listen, &fd, &family, err)))
 		goto out;
 	/* libmicrohttpd closes the socket it is given on some failures and
 	 * not on others: it gets a copy, and this one is always closed */
