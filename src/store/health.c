@@ -7,8 +7,8 @@ static const char *const reasons[] = {
 	[STORE_HEALTHY] = "",
 	[STORE_UNREACHABLE] = "the store is unreachable",
 	[STORE_WRITES_FAILING] = "writes are failing: the last commit failed",
-	[STORE_WRITES_STALLED] = "writes are stalled: a write has waited "
-				 "over a second",
+	[STORE_WRITES_STALLED] =
+		"writes are stalled: a write has waited over a second",
 };
 
 const char *store_health_reason(enum store_health h)
