@@ -76,10 +76,16 @@ fuzz: fuzz-smoke
 # end-to-end tests against the sanitized build, then the whole end-to-end
 # suite against the release binary; ends with pytest's summary line.
 test:
+	@$(MAKE) --no-print-directory check-banned
 	@$(MAKE) --no-print-directory unit
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e-asan
 	@$(MAKE) --no-print-directory e2e
+
+# The banned functions (src/util/util.h) must fail to build: a call to
+# each, compiled as grantd's sources are, has to be refused.
+check-banned:
+	@sh scripts/check-banned.sh
 
 # The benchmark: grantd against a bare libmicrohttpd baseline (wrk, and an
 # open-loop generator), then pull syncs against the provider fakes; writes

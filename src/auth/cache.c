@@ -300,7 +300,7 @@ static struct cached_credential *find_id(struct snapshot *snap, const char *id)
 
 	if (snap->len == 0 || strlen(id) >= sizeof(probe.id))
 		return NULL;
-	strcpy(probe.id, id);
+	snprintf(probe.id, sizeof(probe.id), "%s", id);
 	return bsearch(&probe, snap->items, snap->len, sizeof(probe), by_id);
 }
 

@@ -95,8 +95,8 @@ static bool read_request(struct http_request *req, struct auth_form *form,
 				    "authentication failed");
 			return false;
 		}
-		strcpy(ca->id, id);
-		strcpy(ca->secret, secret);
+		snprintf(ca->id, sizeof(ca->id), "%s", id);
+		snprintf(ca->secret, sizeof(ca->secret), "%s", secret);
 		ca->present = true;
 	}
 	if (!auth_form_get(form, "grant_type")) {

@@ -104,7 +104,7 @@ static int basic_part(const char *in, size_t n, char *out, size_t size)
 	int rc = -1;
 
 	if (v && *v && strlen(v) < size) {
-		strcpy(out, v);
+		memcpy(out, v, strlen(v) + 1);
 		rc = 0;
 	}
 	free(v);

@@ -4,6 +4,7 @@
 #include "auth/auth.h"
 
 #include <openssl/crypto.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -63,7 +64,7 @@ static void key_add(struct auth_signing_keys *set, const struct store_signing_ke
 	if (set->len == AUTH_SIGNING_KEYS_MAX || strlen(k->kid) > AUTH_KID_MAX)
 		return;
 	key = &set->keys[set->len++];
-	strcpy(key->kid, k->kid);
+	snprintf(key->kid, sizeof(key->kid), "%s", k->kid);
 	key->secret = util_xmalloc(n);
 	memcpy(key->secret, k->secret, n);
 	key->secret_len = n;

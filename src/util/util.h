@@ -31,6 +31,21 @@ char *util_xstrndup(const char *s, size_t n);
 /* Returns a new string formatted like printf (owned by the caller). */
 char *util_xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
+/* ---- banned functions -------------------------------------------------- */
+
+/* These write past their buffer as soon as an input grows (or keep hidden
+ * state): use snprintf, or memcpy after checking the length. Declared
+ * again here (names in parentheses, past any macro) as deprecated, so a
+ * call fails to build under -Werror. */
+#define UTIL_BANNED __attribute__((deprecated("banned in grantd: use "  \
+	"snprintf, or memcpy after checking the length")))
+char *(strcpy)(char *dst, const char *src) UTIL_BANNED;
+char *(strcat)(char *dst, const char *src) UTIL_BANNED;
+int (sprintf)(char *dst, const char *fmt, ...) UTIL_BANNED;
+int (vsprintf)(char *dst, const char *fmt, va_list ap) UTIL_BANNED;
+char *(strtok)(char *s, const char *delim) UTIL_BANNED;
+char *(gets)(char *s) UTIL_BANNED;
+
 /* ---- growable byte buffer -------------------------------------------- */
 
 /* A length-tracking buffer that stays NUL-terminated and refuses to grow past

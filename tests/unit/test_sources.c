@@ -326,8 +326,9 @@ Test(sources, gamepot_payment_answer_cuts_long_messages_on_a_character)
 	struct sources_gp_pay_answer a;
 
 	for (int i = 0; i < 150; i++)
-		strcat(body, "\xea\xb0\x80");  /* 3 bytes each */
-	strcat(body, "\"}");
+		snprintf(body + strlen(body), sizeof(body) - strlen(body),
+			 "\xea\xb0\x80");  /* 3 bytes each */
+	snprintf(body + strlen(body), sizeof(body) - strlen(body), "\"}");
 	a = pay_answer(200, body);
 	cr_assert_eq(a.result, SOURCES_GP_PAY_DB_ERROR);
 	cr_assert_eq(strlen(a.message), 199);  /* 'a' + 66 whole characters */
