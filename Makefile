@@ -21,6 +21,20 @@ build-asan: deps
 		-DGRANTD_UNIT_TESTS=ON >/dev/null
 	@cmake --build build-asan -j $(JOBS) >/dev/null
 
+# ThreadSanitizer: the writer, syncer and checkpointer under load from
+# bench/store_driver (Criterion's test runner cannot run under TSan).
+build-tsan: deps
+	@cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=Debug -DGRANTD_TSAN=ON >/dev/null
+	@cmake --build build-tsan -j $(JOBS) --target grantd_store_driver >/dev/null
+
+tsan: build-tsan
+	@dir=$$(mktemp -d) && trap 'rm -rf "$$dir"' EXIT && \
+	DRIVER_WAL_RESTART_BYTES=262144 TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+		build-tsan/grantd_store_driver "$$dir" 3000 64 16 && mkdir "$$dir/normal" && \
+	DRIVER_SYNC=normal DRIVER_WAL_RESTART_BYTES=262144 \
+	TSAN_OPTIONS="halt_on_error=1 exitcode=66" \
+		build-tsan/grantd_store_driver "$$dir/normal" 3000 64 16
+
 build-fuzz: deps
 	@CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug \
 		-DGRANTD_SANITIZE=ON -DGRANTD_FUZZ=ON >/dev/null
@@ -78,6 +92,7 @@ fuzz: fuzz-smoke
 test:
 	@$(MAKE) --no-print-directory check-banned
 	@$(MAKE) --no-print-directory unit
+	@$(MAKE) --no-print-directory tsan
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e-asan
 	@$(MAKE) --no-print-directory e2e
@@ -95,4 +110,4 @@ bench: build
 	$(PYTHON) bench/sync.py
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-fuzz build-tsan

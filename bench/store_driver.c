@@ -6,7 +6,9 @@
  *   grantd_store_driver DIR [fulfilments [wave [accounts]]]
  *
  * Prints one line: fulfilments, waves, seconds, fulfilments/s. Set
- * DRIVER_SYNC=normal to answer at commit (no WAL fdatasync). */
+ * DRIVER_SYNC=normal to answer at commit (no WAL fdatasync), and
+ * DRIVER_WAL_RESTART_BYTES to a small size to make the checkpointer work
+ * (make tsan does both). */
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -123,6 +125,7 @@ int main(int argc, char **argv)
 	int size = argc > 3 ? atoi(argv[3]) : 32;
 	int accounts = argc > 4 ? atoi(argv[4]) : 10000;
 	const char *sync = getenv("DRIVER_SYNC");
+	const char *restart = getenv("DRIVER_WAL_RESTART_BYTES");
 	struct util_strlist problems;
 	struct catalog_holder *holder = NULL;
 	struct engine_options eo = { 0 };
@@ -149,6 +152,7 @@ int main(int argc, char **argv)
 		.sqlite = {
 			.path = path,
 			.synchronous_full = !(sync && strcmp(sync, "normal") == 0),
+			.wal_restart_bytes = restart ? atoll(restart) : 0,
 		},
 	};
 	if (store_open(&so, &st, &err) || store_run(st, put_accounts, &accounts)) {
@@ -161,8 +165,12 @@ int main(int argc, char **argv)
 	t0 = util_mono_us();
 	failed = run_waves(e, total, size, accounts, &waves);
 	double secs = (double)(util_mono_us() - t0) / 1e6;
-	printf("store_driver: %ld fulfilments in %d waves, %.2f s, %.0f/s, %d failed\n",
-	       total, waves, secs, (double)total / secs, failed);
+	uint64_t checkpoints = 0;
+
+	store_stat_get(st, "checkpoints_total", &checkpoints);
+	printf("store_driver: %ld fulfilments in %d waves, %.2f s, %.0f/s, %d failed, "
+	       "%llu checkpoint(s)\n", total, waves, secs, (double)total / secs,
+	       failed, (unsigned long long)checkpoints);
 	rc = failed ? 1 : 0;
 out:
 	engine_free(e);
