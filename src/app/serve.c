@@ -328,6 +328,8 @@ static struct catalog *load_catalog(const char *path)
 	util_strlist_init(&problems);
 	c = app_catalog_load(path, "catalog_invalid", &problems);
 	if (!c) {
+		/* the log line first, so it never lands inside the lines below */
+		ops_log_flush();
 		fprintf(stderr, "grantd: catalog %s has %zu problem(s); nothing "
 			"was started:\n", path, problems.len);
 		for (size_t i = 0; i < problems.len && i < STDERR_PROBLEMS_MAX; i++)
