@@ -4,7 +4,7 @@ directory, fsync left on, and a stop that always runs (also when the test
 failed). PostgreSQL refuses to run as root, so under root the cluster
 belongs to `nobody`; otherwise to the user running the tests.
 
-`pg_cluster` is a session fixture (one cluster for the whole run): import
+`pg_cluster` is a fixture with one cluster for the whole test run: import
 it into a test module (`from cluster import pg_cluster`); a conftest.py
 here would shadow tests/e2e's, which its modules import by name."""
 import glob
@@ -150,8 +150,8 @@ class PgCluster:
 
 @pytest.fixture(scope="session")
 def pg_cluster():
-    """One started cluster for the session, stopped and removed at its end
-    even when tests failed."""
+    """One started cluster for the whole test run, stopped and removed at
+    its end even when tests failed."""
     c = PgCluster()
     try:
         yield c.start()

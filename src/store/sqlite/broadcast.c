@@ -179,17 +179,9 @@ static int read_one(struct store *st, enum store_stmt id, const char *account_id
 		sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
 		sqlite3_bind_int64(s, 2, now_ms);
 	}
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
-		*row = true;
+	rc = store_conn_step_row(c, s, row, "broadcast_read");
+	if (rc == STORE_OK && *row)
 		*value = sqlite3_column_int64(s, 0);
-		rc = STORE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = STORE_OK;
-	} else {
-		store_log_error(c, "broadcast_read", rc);
-		rc = STORE_ERR;
-	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);
 out:

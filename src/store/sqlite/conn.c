@@ -372,6 +372,25 @@ sqlite3_stmt *store_conn_stmt(struct store_conn *c, enum store_stmt id)
 	return s;
 }
 
+/* Steps a statement returning at most one row; *row tells whether it did.
+ * The row stays readable until the next use of the statement. */
+int store_conn_step_row(struct store_conn *c, sqlite3_stmt *s, bool *row,
+			const char *what)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc == SQLITE_ROW) {
+		*row = true;
+		return STORE_OK;
+	}
+	sqlite3_reset(s);
+	*row = false;
+	if (rc == SQLITE_DONE)
+		return STORE_OK;
+	store_log_error(c, what, rc);
+	return STORE_ERR;
+}
+
 int store_conn_exec(struct store_conn *c, enum store_stmt id)
 {
 	sqlite3_stmt *s = store_conn_stmt(c, id);

@@ -159,17 +159,10 @@ static int read_one(struct store *st, enum store_stmt id, int64_t key,
 		sqlite3_bind_text(s, 1, text_key, -1, SQLITE_STATIC);
 	else
 		sqlite3_bind_int64(s, 1, key);
-	rc = sqlite3_step(s);
-	if (rc == SQLITE_ROW) {
+	rc = store_conn_step_row(c, s, found, "gamepot_login_read");
+	if (rc == STORE_OK && *found) {
 		row_of(s, &l);
-		*found = true;
 		fn(arg, &l);
-		rc = STORE_OK;
-	} else if (rc == SQLITE_DONE) {
-		rc = STORE_OK;
-	} else {
-		store_log_error(c, "gamepot_login_read", rc);
-		rc = STORE_ERR;
 	}
 	sqlite3_reset(s);
 	sqlite3_clear_bindings(s);

@@ -158,6 +158,12 @@ void store_conn_close(struct store_conn *c);
 /* Returns the connection's prepared statement, reset and ready (borrowed);
  * NULL if it could not be prepared (logged). */
 sqlite3_stmt *store_conn_stmt(struct store_conn *c, enum store_stmt id);
+/* Steps a statement returning at most one row; *row tells whether it
+ * did, and the row stays readable until the statement is reset (done
+ * already when there is none). Failures are logged as `what`. Returns 0
+ * or STORE_ERR. */
+int store_conn_step_row(struct store_conn *c, sqlite3_stmt *s, bool *row,
+			const char *what);
 /* Runs a statement that returns no rows. Returns 0 or STORE_ERR. */
 int store_conn_exec(struct store_conn *c, enum store_stmt id);
 

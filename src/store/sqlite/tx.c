@@ -36,25 +36,6 @@ static int step_done(struct store_conn *c, sqlite3_stmt *s, const char *what)
 	return STORE_ERR;
 }
 
-/* Steps a statement returning at most one row; *row tells whether it did.
- * The row stays readable until the next use of the statement. */
-static int step_row(struct store_conn *c, sqlite3_stmt *s, bool *row,
-		    const char *what)
-{
-	int rc = sqlite3_step(s);
-
-	if (rc == SQLITE_ROW) {
-		*row = true;
-		return STORE_OK;
-	}
-	sqlite3_reset(s);
-	*row = false;
-	if (rc == SQLITE_DONE)
-		return STORE_OK;
-	store_log_error(c, what, rc);
-	return STORE_ERR;
-}
-
 int store_sqlite_tx_account_get(struct store_tx *tx, const char *account_id,
 				enum store_account_state *state, bool *found)
 {
@@ -64,7 +45,7 @@ int store_sqlite_tx_account_get(struct store_tx *tx, const char *account_id,
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
-	rc = step_row(store_tx_conn(tx), s, found, "account_get");
+	rc = store_conn_step_row(store_tx_conn(tx), s, found, "account_get");
 	if (rc == STORE_OK && *found) {
 		const char *name = (const char *)sqlite3_column_text(s, 0);
 
@@ -124,7 +105,7 @@ int store_sqlite_tx_fulfilment_find(struct store_tx *tx, const char *source,
 		return STORE_ERR;
 	bind_text(s, 1, source);
 	bind_text(s, 2, external_id);
-	rc = step_row(store_tx_conn(tx), s, &out->found, "fulfilment_find");
+	rc = store_conn_step_row(store_tx_conn(tx), s, &out->found, "fulfilment_find");
 	if (rc != STORE_OK || !out->found)
 		return rc;
 	out->row = sqlite3_column_int64(s, 0);
@@ -206,7 +187,7 @@ int store_sqlite_tx_claim_count(struct store_tx *tx, const char *account_id,
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, entitlement_id);
-	rc = step_row(store_tx_conn(tx), s, &row, "claim_count");
+	rc = store_conn_step_row(store_tx_conn(tx), s, &row, "claim_count");
 	*count = 0;
 	if (rc == STORE_OK && row) {
 		*count = sqlite3_column_int64(s, 0);
@@ -238,7 +219,7 @@ int store_sqlite_tx_instance_owned(struct store_tx *tx, const char *account_id,
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, catalog_id);
-	rc = step_row(store_tx_conn(tx), s, owned, "instance_owned");
+	rc = store_conn_step_row(store_tx_conn(tx), s, owned, "instance_owned");
 	if (rc == STORE_OK && *owned)
 		sqlite3_reset(s);
 	return rc;
@@ -359,7 +340,7 @@ int store_sqlite_tx_credential_live_name(struct store_tx *tx, const char *name,
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, name);
-	if (step_row(store_tx_conn(tx), s, found, "credential_live_name"))
+	if (store_conn_step_row(store_tx_conn(tx), s, found, "credential_live_name"))
 		return STORE_ERR;
 	if (*found) {
 		snprintf(id, id_size, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -401,7 +382,7 @@ int store_sqlite_tx_signing_keys_active(struct store_tx *tx, int64_t *count)
 	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_SIGNING_KEYS_ACTIVE);
 	bool row;
 
-	if (!s || step_row(store_tx_conn(tx), s, &row, "signing_keys_active") || !row)
+	if (!s || store_conn_step_row(store_tx_conn(tx), s, &row, "signing_keys_active") || !row)
 		return STORE_ERR;
 	*count = sqlite3_column_int64(s, 0);
 	sqlite3_reset(s);
@@ -421,7 +402,7 @@ static int link_holder(struct store_tx *tx, const char *provider,
 		return STORE_ERR;
 	bind_text(s, 1, provider);
 	bind_text(s, 2, external_id);
-	if (step_row(store_tx_conn(tx), s, &row, "link_by_identity"))
+	if (store_conn_step_row(store_tx_conn(tx), s, &row, "link_by_identity"))
 		return STORE_ERR;
 	if (row) {
 		snprintf(account, size, "%s", (const char *)sqlite3_column_text(s, 0));
@@ -441,7 +422,7 @@ int store_sqlite_tx_link_get(struct store_tx *tx, const char *account_id,
 		return STORE_ERR;
 	bind_text(s, 1, account_id);
 	bind_text(s, 2, provider);
-	if (step_row(store_tx_conn(tx), s, found, "link_by_account"))
+	if (store_conn_step_row(store_tx_conn(tx), s, found, "link_by_account"))
 		return STORE_ERR;
 	if (!*found)
 		return STORE_OK;
@@ -622,7 +603,7 @@ int store_sqlite_tx_link_token_spend(struct store_tx *tx,
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, token_hash);
-	if (step_row(store_tx_conn(tx), s, &row, "link_token_get"))
+	if (store_conn_step_row(store_tx_conn(tx), s, &row, "link_token_get"))
 		return STORE_ERR;
 	if (!row)
 		return STORE_OK;
@@ -668,7 +649,7 @@ int store_sqlite_tx_oauth_state_spend(struct store_tx *tx,
 	if (!s)
 		return STORE_ERR;
 	bind_text(s, 1, state_hash);
-	if (step_row(store_tx_conn(tx), s, &row, "oauth_state_get"))
+	if (store_conn_step_row(store_tx_conn(tx), s, &row, "oauth_state_get"))
 		return STORE_ERR;
 	if (!row)
 		return STORE_OK;
