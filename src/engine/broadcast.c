@@ -259,14 +259,17 @@ out:
 int engine_tx_broadcasts_deliver_(struct engine *e, struct store_tx *tx,
 				  struct catalog *c, const char *account_id)
 {
+	int64_t until = atomic_load(&e->broadcasts_until_ms);
 	struct deliver_ctx ctx = {
 		.engine = e, .tx = tx, .catalog = c, .account_id = account_id,
-		.now_ms = util_now_ms(),
 	};
 	enum store_account_state state;
 	bool found;
 
-	if (atomic_load(&e->broadcasts_until_ms) <= ctx.now_ms)
+	if (until == 0)
+		return 0;   /* no broadcast at all: the common case, no clock */
+	ctx.now_ms = util_now_ms();
+	if (until <= ctx.now_ms)
 		return 0;
 	if (store_tx_account_get(tx, account_id, &state, &found))
 		return STORE_ERR;
