@@ -512,6 +512,7 @@ void engine_submit(struct engine *e, struct engine_job *job,
 	job->done_ = done;
 	job->intent_.apply = job_apply;
 	job->intent_.done = job_done;
+	job->intent_.order_key = job->ent.account_id;
 	if (store_submit(e->store, &job->intent_) != STORE_OK)
 		job_done(&job->intent_, STORE_CLOSED);
 }

@@ -73,6 +73,7 @@ void engine_submit_group(struct engine *e, struct engine_group *g,
 		engine_job_prepare_(e, &g->jobs[i], g->catalog_);
 	g->intent_.apply = group_apply;
 	g->intent_.done = group_done;
+	g->intent_.order_key = g->jobs[0].ent.account_id;
 	if (store_submit(e->store, &g->intent_) != STORE_OK)
 		group_done(&g->intent_, STORE_CLOSED);
 }

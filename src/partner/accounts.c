@@ -82,6 +82,7 @@ void partner_account_put(struct http_request *req)
 	snprintf(p->account_id, sizeof(p->account_id), "%s", id);
 	p->intent.apply = put_apply;
 	p->intent.done = put_done;
+	p->intent.order_key = p->account_id;
 	http_request_set_state(req, p, free);
 	http_request_suspend(req);
 	if (store_submit(st, &p->intent) != STORE_OK)

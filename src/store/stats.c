@@ -19,6 +19,10 @@ static void writer_stats(struct store *st, store_stat_fn fn, void *arg)
 	fn(arg, &(struct store_stat){ "careful_batches_total", "counter",
 		"Batches run again with a savepoint per intent after a failure.",
 		s.careful_batches });
+	fn(arg, &(struct store_stat){ "retried_batches_total", "counter",
+		"Batches run again from the start after a transient database "
+		"fault (a lost connection, a deadlock, a failover).",
+		s.retried_batches });
 	fn(arg, &(struct store_stat){ "queue_depth", "gauge",
 		"Intents waiting for the writer.", s.queued });
 }

@@ -71,15 +71,24 @@ struct store_sqlite_options {
 	long long wal_restart_bytes;
 };
 
+/* PostgreSQL's options (storage.postgres.*). */
+struct store_postgres_options {
+	const char *url;        /* libpq connection string or URI */
+	int pool_size;          /* connections: half write, half read, >= 2 */
+	int statement_timeout_ms;
+	int connect_timeout_ms;
+};
+
 /* What store_open opens: a driver, what every driver takes, and one
  * sub-struct of options per driver (only the chosen one is read). */
 struct store_options {
-	const char *driver;     /* "sqlite"; NULL means "sqlite" */
+	const char *driver;     /* "sqlite" or "postgres"; NULL means "sqlite" */
 	/* true: refuse to create the database if there is none (for commands
 	 * that only make sense against an existing one). */
 	bool must_exist;
 	int batch_max;          /* most intents committed together, >= 1 */
 	struct store_sqlite_options sqlite;
+	struct store_postgres_options postgres;
 };
 
 struct store;     /* opaque: one database and its writer thread */
@@ -138,6 +147,11 @@ const char *store_health_reason(enum store_health h);
 struct store_intent {
 	int (*apply)(struct store_tx *tx, struct store_intent *in);
 	void (*done)(struct store_intent *in, int rc);
+	/* What the intent locks first (the account id), or NULL; borrowed
+	 * until done. A driver with several writers applies each batch in
+	 * this order, so that two batches never wait on each other's locks
+	 * in a cycle. */
+	const char *order_key;
 	struct store_intent *next_;  /* private to the writer */
 	int rc_;                     /* private to the writer */
 };
@@ -161,6 +175,7 @@ struct store_stats {
 	uint64_t intents;       /* intents those commits carried */
 	uint64_t max_batch;
 	uint64_t careful_batches; /* batches re-run with savepoints after a failure */
+	uint64_t retried_batches; /* batches run again after a transient fault */
 	uint64_t queued;        /* intents waiting for the writer now */
 };
 /* Valid until store_close. */

@@ -13,9 +13,25 @@
  * linked). */
 enum store_link_state store_link_state_of(const char *text);
 
-/* The writer's queue and thread. */
+/* Most writer threads a driver may ask for. */
+#define STORE_WRITERS_MAX 64
+
+/* One writer thread beyond the first. */
+struct store_writer_thread {
+	struct store *st;
+	int slot;                    /* 1… (the first thread is slot 0) */
+	pthread_t id;
+	bool started;
+};
+
+/* The writer's queue and threads: one for SQLite, several for a driver
+ * whose database serialises writers itself. Each thread runs its own
+ * batches on its own connection (store_tx.slot). */
 struct store_writer {
-	struct util_thread t;        /* its lock guards what follows */
+	struct util_thread t;        /* the first thread; its lock guards the
+				      * queue and stats, its wake every thread */
+	struct store_writer_thread more[STORE_WRITERS_MAX - 1];
+	int threads;                 /* set by the driver's open; 0 means 1 */
 	struct store_intent *head;
 	struct store_intent *tail;
 	size_t queued;
@@ -24,6 +40,7 @@ struct store_writer {
 	atomic_ullong careful_batches;
 	atomic_llong batch_since_ms;  /* when the open batch began; 0: none */
 	atomic_bool failing;          /* the last batch could not commit */
+	atomic_ullong retried_batches; /* run again after a transient fault */
 };
 
 /* Calls done on every intent of a batch with its rc_. */
@@ -47,6 +64,7 @@ struct store {
 struct store_tx {
 	struct store *st;            /* whose driver the primitives go to */
 	void *conn;                  /* the driver's connection */
+	int slot;                    /* which writer thread runs it (0…) */
 };
 
 /* Durations past this are logged as "slow_io" warnings: a disk that stalls
@@ -74,10 +92,17 @@ struct store_writer_ops {
 	/* true: commit the open batch now rather than gather more (nothing
 	 * is making an earlier commit durable) */
 	bool (*commit_now)(struct store *st);
+	/* true: a batch is what was queued when it began, applied in
+	 * order_key order (writers that lock accounts in the database) */
+	bool ordered;
 	/* true: nothing may be committed any more */
 	bool (*broken)(struct store *st);
 	/* on the writer thread between batches; may be NULL */
 	void (*between_batches)(struct store *st);
+	/* true if the last failure on tx's connection was transient (a lost
+	 * connection, a deadlock, a failover): the writer then runs the
+	 * whole batch again. May be NULL: never. */
+	bool (*transient)(struct store_tx *tx);
 };
 
 /* A driver's primitives and reads: one for every store_tx_* and store_*
@@ -231,7 +256,7 @@ struct store_ops {
 
 /* A storage driver (storage.driver): the store's operations table. */
 struct store_driver {
-	const char *name;             /* "sqlite" */
+	const char *name;             /* "sqlite", "postgres" */
 	/* Opens the database st->opts names, with migrations applied and
 	 * whatever threads it needs started, ready for the writer. Returns 0,
 	 * or -1 with *err; close is called after a failed open too. */
@@ -247,6 +272,7 @@ struct store_driver {
 
 /* The drivers (store.c lists them). */
 extern const struct store_driver store_sqlite_driver;
+extern const struct store_driver store_pg_driver;
 
 /* Writer lifecycle. */
 int store_writer_start(struct store *st);

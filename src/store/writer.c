@@ -14,10 +14,19 @@
  * costs: SQLite copies each page an intent touches to a sub-journal first).
  * If one fails, the batch is rolled back, its intents are applied again each
  * in its own savepoint, and the batch stays careful until its commit: only
- * the failing intents are undone. */
+ * the failing intents are undone.
+ *
+ * A driver whose database serialises writers itself (PostgreSQL) runs
+ * several writer threads on one queue, each with its own connection: one
+ * gathers a batch while another waits for its commit. When a failure is
+ * transient (a lost connection, a deadlock, a failover), the whole batch
+ * is rolled back and run again from the start, a bounded number of times;
+ * an intent is answered only once its commit is confirmed. */
 #include "store/store_int.h"
 
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "ops/ops.h"
 
@@ -28,7 +37,20 @@ struct batch {
 	size_t n;
 	bool careful;   /* every intent in its own savepoint */
 	bool broken;    /* the transaction failed: nothing will be committed */
+	bool transient; /* ...by a fault after which running it again may work */
 };
+
+/* Runs of a batch after its first, on transient faults, and the pause
+ * before the first of them (doubled each time: 25, 50, … 800 ms, about
+ * 1.5 s in all, longer than a database restart or a failover's
+ * reconnection usually takes to start answering). */
+#define RETRIES_MAX 6
+#define RETRY_PAUSE_US 25000
+
+static bool transient(struct store *st, struct store_tx *tx)
+{
+	return st->writer_ops->transient && st->writer_ops->transient(tx);
+}
 
 /* Detaches up to `limit` queued intents (a NULL-terminated list) or NULL.
  * Called with the lock held. */
@@ -51,6 +73,45 @@ static struct store_intent *take_queued(struct store_writer *w, size_t limit)
 	return head;
 }
 
+/* A batch's intents by order_key (none first), arrival order among equal
+ * keys. */
+struct keyed {
+	struct store_intent *in;
+	size_t seq;
+};
+
+static int by_key(const void *a, const void *b)
+{
+	const struct keyed *x = a, *y = b;
+	const char *kx = x->in->order_key, *ky = y->in->order_key;
+	int c = kx && ky ? strcmp(kx, ky) : (kx != NULL) - (ky != NULL);
+
+	if (c)
+		return c;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+static struct store_intent *sort_by_key(struct store_intent *list)
+{
+	struct keyed *v;
+	size_t n = 0, i = 0;
+
+	for (struct store_intent *in = list; in; in = in->next_)
+		n++;
+	if (n < 2)
+		return list;
+	v = util_xcalloc(n, sizeof(*v));
+	for (struct store_intent *in = list; in; in = in->next_, i++)
+		v[i] = (struct keyed){ in, i };
+	qsort(v, n, sizeof(*v), by_key);
+	for (i = 0; i + 1 < n; i++)
+		v[i].in->next_ = v[i + 1].in;
+	v[n - 1].in->next_ = NULL;
+	list = v[0].in;
+	free(v);
+	return list;
+}
+
 /* Runs one intent in its own savepoint; its result goes to in->rc_.
  * Returns -1 if the transaction itself is broken. */
 static int run_intent(struct store *st, struct store_tx *tx,
@@ -63,6 +124,8 @@ static int run_intent(struct store *st, struct store_tx *tx,
 	in->rc_ = in->apply(tx, in);
 	if (in->rc_ == STORE_OK)
 		return ops->release(tx) ? -1 : 0;
+	if (transient(st, tx))
+		return -1;  /* the whole batch runs again */
 	return ops->rollback_to(tx) ? -1 : 0;
 }
 
@@ -74,6 +137,7 @@ static void set_results(struct store_intent *list, int rc)
 
 static void break_batch(struct store *st, struct store_tx *tx, struct batch *b)
 {
+	b->transient = transient(st, tx);
 	st->writer_ops->abandon(st, tx);
 	b->broken = true;
 	set_results(b->head, STORE_ERR);
@@ -126,7 +190,9 @@ static void add_intents(struct store *st, struct store_tx *tx, struct batch *b,
 				break_batch(st, tx, b);
 		} else {
 			in->rc_ = in->apply(tx, in);
-			if (in->rc_ != STORE_OK)
+			if (in->rc_ != STORE_OK && transient(st, tx))
+				break_batch(st, tx, b);
+			else if (in->rc_ != STORE_OK)
 				turn_careful(st, tx, b);
 		}
 	}
@@ -207,8 +273,33 @@ static void note_outcome(struct store *st, bool broken)
 			"committed again");
 }
 
-/* Commits the batch and hands it on: to the driver, which answers it once
- * the commit is durable, or (when it failed) straight back. */
+/* Opens a transaction and applies the intents of `list` in it. */
+static void apply_all(struct store *st, struct store_tx *tx, struct batch *b,
+		      struct store_intent *list)
+{
+	if (st->writer_ops->broken(st) || st->writer_ops->begin(st, tx)) {
+		b->transient = transient(st, tx);
+		b->broken = true;
+	}
+	add_intents(st, tx, b, list);
+}
+
+/* Runs a batch that failed transiently again from the start, after a
+ * pause. */
+static void rerun(struct store *st, struct store_tx *tx, struct batch *b,
+		  int attempt)
+{
+	struct store_intent *list = b->head;
+
+	usleep((useconds_t)RETRY_PAUSE_US << attempt);
+	atomic_fetch_add(&st->writer.retried_batches, 1);
+	memset(b, 0, sizeof(*b));
+	apply_all(st, tx, b, list);
+}
+
+/* Commits the batch (running it again while it fails transiently) and
+ * hands it on: to the driver, which answers it once the commit is
+ * durable, or (when it failed) straight back. */
 static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 {
 	int64_t t0;
@@ -216,10 +307,16 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 	pthread_mutex_lock(&st->writer.t.lock);
 	count_batch(&st->writer.stats, b->n);
 	pthread_mutex_unlock(&st->writer.t.lock);
-	t0 = util_mono_us();
-	if (!b->broken && st->writer_ops->commit(st, tx))
-		break_batch(st, tx, b);
-	store_log_slow("commit", util_mono_us() - t0);
+	for (int attempt = 0;; attempt++) {
+		t0 = util_mono_us();
+		if (!b->broken && st->writer_ops->commit(st, tx))
+			break_batch(st, tx, b);
+		store_log_slow("commit", util_mono_us() - t0);
+		if (!b->broken || !b->transient || attempt == RETRIES_MAX ||
+		    util_thread_stopping(&st->writer.t))
+			break;
+		rerun(st, tx, b, attempt);
+	}
 	note_outcome(st, b->broken);
 	if (!b->broken)
 		st->writer_ops->committed(st, b->head);
@@ -234,17 +331,17 @@ static bool full(const struct store *st, const struct batch *b)
 
 /* Opens a transaction, applies intents as they come, and commits when due:
  * once the syncer is free, what queued up to then joins, and no more. */
-static void run_batch(struct store *st, struct store_intent *first)
+static void run_batch(struct store *st, int slot, struct store_intent *first)
 {
-	struct store_tx tx = { .st = st };  /* begin binds its connection */
+	/* begin binds the slot's connection */
+	struct store_tx tx = { .st = st, .slot = slot };
 	struct batch b = { 0 };
 
 	atomic_store(&st->writer.batch_since_ms, util_now_ms());
-
-	if (st->writer_ops->broken(st) || st->writer_ops->begin(st, &tx))
-		b.broken = true;
-	add_intents(st, &tx, &b, first);
-	while (!full(st, &b)) {
+	if (st->writer_ops->ordered)
+		first = sort_by_key(first);
+	apply_all(st, &tx, &b, first);
+	while (!st->writer_ops->ordered && !full(st, &b)) {
 		struct store_intent *more = wait_more(st, &b);
 		bool due;
 
@@ -261,30 +358,70 @@ static void run_batch(struct store *st, struct store_intent *first)
 	atomic_store(&st->writer.batch_since_ms, 0);
 }
 
-static void *writer_main(void *arg)
+static void writer_loop(struct store *st, int slot)
 {
-	struct store *st = arg;
 	struct store_intent *first;
 
 	while ((first = wait_first(&st->writer))) {
-		run_batch(st, first);
+		run_batch(st, slot, first);
 		if (st->writer_ops->between_batches)
 			st->writer_ops->between_batches(st);
 	}
+}
+
+static void *writer_main(void *arg)
+{
+	writer_loop(arg, 0);
+	return NULL;
+}
+
+static void *writer_more_main(void *arg)
+{
+	struct store_writer_thread *wt = arg;
+
+	writer_loop(wt->st, wt->slot);
 	return NULL;
 }
 
 int store_writer_start(struct store *st)
 {
 	struct store_writer *w = &st->writer;
+	int threads = w->threads > 0 ? w->threads : 1;
 
 	w->batch_max = st->opts.batch_max > 0 ? st->opts.batch_max : 1;
-	return util_thread_start(&w->t, "grantd-writer", writer_main, st);
+	if (threads > STORE_WRITERS_MAX)
+		threads = STORE_WRITERS_MAX;
+	w->threads = threads;
+	if (util_thread_start(&w->t, "grantd-writer", writer_main, st))
+		return -1;
+	for (int i = 1; i < threads; i++) {
+		struct store_writer_thread *wt = &w->more[i - 1];
+
+		wt->st = st;
+		wt->slot = i;
+		if (pthread_create(&wt->id, NULL, writer_more_main, wt))
+			return -1;
+		pthread_setname_np(wt->id, "grantd-writer");
+		wt->started = true;
+	}
+	return 0;
 }
 
+/* Every thread drains the queue; the first one's lock goes last. */
 void store_writer_stop(struct store *st)
 {
-	util_thread_stop(&st->writer.t);
+	struct store_writer *w = &st->writer;
+
+	if (!w->t.ready)
+		return;
+	util_thread_ask_stop(&w->t);
+	for (int i = 0; i < STORE_WRITERS_MAX - 1; i++) {
+		if (!w->more[i].started)
+			continue;
+		pthread_join(w->more[i].id, NULL);
+		w->more[i].started = false;
+	}
+	util_thread_stop(&w->t);
 }
 
 void store_writer_wake(struct store *st)
@@ -322,6 +459,7 @@ void store_stats_get(struct store *st, struct store_stats *out)
 	out->queued = st->writer.queued;
 	pthread_mutex_unlock(&st->writer.t.lock);
 	out->careful_batches = atomic_load(&st->writer.careful_batches);
+	out->retried_batches = atomic_load(&st->writer.retried_batches);
 }
 
 /* store_run: one intent, waited for. */
