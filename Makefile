@@ -1,5 +1,5 @@
 # Thin driver over CMake: deps, build, run, test, bench. See README.md.
-.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-asan fuzz fuzz-smoke bench clean
+.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan fuzz fuzz-smoke bench clean
 
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
@@ -48,9 +48,24 @@ unit: build-asan
 	./build-asan/grantd_unit --jobs $(JOBS)
 
 # The end-to-end suite, and the self-tests of the loopback provider fakes
-# (tests/fakes) it drives.
+# (tests/fakes) it drives: on SQLite, and at the same time on PostgreSQL (a
+# throwaway cluster; its log goes to build/e2e-postgres.log and its summary
+# is printed after SQLite's).
 e2e: build
-	GRANTD_BIN=$(CURDIR)/build/grantd $(PYTHON) -m pytest -q tests/e2e tests/fakes tests/pg
+	@GRANTD_BIN=$(CURDIR)/build/grantd GRANTD_TEST_DRIVERS=postgres \
+		$(PYTHON) -m pytest -q -p no:cacheprovider tests/e2e \
+		> build/e2e-postgres.log 2>&1 & pg=$$!; \
+	GRANTD_BIN=$(CURDIR)/build/grantd GRANTD_TEST_DRIVERS=sqlite \
+		$(PYTHON) -m pytest -q tests/e2e tests/fakes tests/pg; sq=$$?; \
+	wait $$pg; pgrc=$$?; \
+	if [ $$pgrc -ne 0 ]; then sed -n '/= FAILURES =/,$$p' build/e2e-postgres.log | tail -150; fi; \
+	echo "postgres: $$(tail -n 1 build/e2e-postgres.log)"; \
+	[ $$sq -eq 0 ] && [ $$pgrc -eq 0 ]
+
+# One driver's half alone: make e2e-sqlite, make e2e-postgres.
+e2e-sqlite e2e-postgres: e2e-%: build
+	GRANTD_BIN=$(CURDIR)/build/grantd GRANTD_TEST_DRIVERS=$* \
+		$(PYTHON) -m pytest -q tests/e2e
 
 # The tests of what grantd calls out to (providers, linking, the outbox,
 # the offer relay) and of the GAMEPOT webhook's parsing, against the
@@ -65,9 +80,15 @@ E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_gamepot_login.py \
 	tests/e2e/test_gamepot_payments.py \
 	tests/e2e/test_offers_redeem.py tests/e2e/test_readiness.py
+# and the PostgreSQL driver's paths under the sanitizers
+E2E_ASAN_PG = tests/e2e/test_guarantees.py tests/e2e/test_nodes.py \
+	tests/e2e/test_links.py tests/e2e/test_outbox_ops.py \
+	tests/e2e/test_gamepot_login.py tests/e2e/test_signing_keys.py
 e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		$(PYTHON) -m pytest -q $(E2E_ASAN)
+	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
+		GRANTD_TEST_DRIVERS=postgres $(PYTHON) -m pytest -q $(E2E_ASAN_PG)
 
 # Runs every fuzzer for FUZZ_SECONDS over its committed corpus; a crash,
 # leak or sanitizer report fails the target (the input is left in build-fuzz/).

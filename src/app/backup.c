@@ -7,6 +7,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "app/app_int.h"
 
@@ -49,6 +50,20 @@ static void report_failure(int rc, const char *db, const char *file, char *err)
 	free(err);
 }
 
+/* backup and restore copy SQLite files; a PostgreSQL database is backed
+ * up with PostgreSQL's own tools. Returns 0 on SQLite, else says so and
+ * releases cfg. */
+static int sqlite_only(struct config *cfg, const char *command)
+{
+	if (strcmp(cfg->storage.driver, "sqlite") == 0)
+		return 0;
+	fprintf(stderr, "grantd: %s works on SQLite databases; back up "
+		"PostgreSQL with pg_basebackup and WAL archiving, or pg_dump "
+		"(see docs/deployment.md)\n", command);
+	config_release(cfg);
+	return -1;
+}
+
 int app_backup(const char *config_path, const char *to_path, bool json)
 {
 	struct store_backup_info info = { 0 };
@@ -58,6 +73,8 @@ int app_backup(const char *config_path, const char *to_path, bool json)
 	int rc;
 
 	if (app_config_load(config_path, &cfg))
+		return 1;
+	if (sqlite_only(&cfg, "backup"))
 		return 1;
 	db = cfg.storage.sqlite.path;
 	rc = store_backup(db, to_path, &info, &err);
@@ -87,6 +104,8 @@ int app_restore(const char *config_path, const char *from_path, bool force,
 	int rc;
 
 	if (app_config_load(config_path, &cfg))
+		return 1;
+	if (sqlite_only(&cfg, "restore"))
 		return 1;
 	db = cfg.storage.sqlite.path;
 	rc = store_restore(from_path, db, force, &info, &err);

@@ -30,8 +30,12 @@ int app_migrate(const char *config_path)
 
 	if (!st)
 		return 1;
-	printf("database %s is at schema version %d\n", cfg.storage.sqlite.path,
-	       store_schema_version(st));
+	if (strcmp(cfg.storage.driver, "sqlite") == 0)
+		printf("database %s is at schema version %d\n",
+		       cfg.storage.sqlite.path, store_schema_version(st));
+	else  /* the URL may hold a password */
+		printf("%s database is at schema version %d\n",
+		       cfg.storage.driver, store_schema_version(st));
 	store_close(st);
 	config_release(&cfg);
 	return 0;

@@ -46,6 +46,14 @@ struct store *app_store_open(const struct config *cfg, bool create)
 			.synchronous_full = strcmp(cfg->storage.sqlite.synchronous,
 						   "full") == 0,
 		},
+		.postgres = {
+			.url = cfg->storage.postgres.url,
+			.pool_size = (int)cfg->storage.postgres.pool_size,
+			.statement_timeout_ms =
+				(int)cfg->storage.postgres.statement_timeout_ms,
+			.connect_timeout_ms =
+				(int)cfg->storage.postgres.connect_timeout_ms,
+		},
 	};
 	struct store *st = NULL;
 	char *err = NULL;

@@ -40,12 +40,18 @@ struct config {
 		} tls;
 	} server;
 	struct {
-		char *driver;            /* "sqlite" (only choice for now) */
+		char *driver;            /* "sqlite" (default) or "postgres" */
 		int64_t batch_max;       /* intents per commit, 1..4096, default 256 */
 		struct {
 			char *path;          /* "var/grantd.db" */
 			char *synchronous;   /* "full" (default) or "normal" */
 		} sqlite;
+		struct {
+			char *url;           /* libpq connection string or URI */
+			int64_t pool_size;   /* connections per node, default 8 */
+			int64_t statement_timeout_ms;  /* default 5000 */
+			int64_t connect_timeout_ms;    /* default 5000 */
+		} postgres;
 	} storage;
 	struct {
 		char *path;              /* "examples/catalog.json" */

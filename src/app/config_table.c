@@ -13,7 +13,7 @@
 /* Longest host name accepted in server.listen (DNS limit). */
 #define LISTEN_HOST_MAX 253
 
-static const char *const storage_drivers[] = { "sqlite", NULL };
+static const char *const storage_drivers[] = { "sqlite", "postgres", NULL };
 static const char *const sqlite_syncs[] = { "full", "normal", NULL };
 static const char *const log_levels[] = {
 	"debug", "info", "warn", "error", NULL,
@@ -240,6 +240,34 @@ const struct config_option config_options[] = {
 		.type = CONFIG_ENUM, .choices = sqlite_syncs,
 		.def = "full", .offset = OPT_AT(storage.sqlite.synchronous),
 		.help = "full survives power loss; normal only a process crash",
+	},
+	{
+		.section = "storage.postgres", .key = "url",
+		.env = "GRANTD_STORAGE_POSTGRES_URL",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(storage.postgres.url),
+		.help = "libpq connection string or URI (several hosts with target_session_attrs=read-write fail over)",
+	},
+	{
+		.section = "storage.postgres", .key = "pool_size",
+		.env = "GRANTD_STORAGE_POSTGRES_POOL_SIZE",
+		.type = CONFIG_INT, .min = 2, .max = 256,
+		.def = "8", .offset = OPT_AT(storage.postgres.pool_size),
+		.help = "connections this node opens: half write, half read",
+	},
+	{
+		.section = "storage.postgres", .key = "statement_timeout_ms",
+		.env = "GRANTD_STORAGE_POSTGRES_STATEMENT_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 100, .max = 600000,
+		.def = "5000", .offset = OPT_AT(storage.postgres.statement_timeout_ms),
+		.help = "longest a statement may run before the server cancels it",
+	},
+	{
+		.section = "storage.postgres", .key = "connect_timeout_ms",
+		.env = "GRANTD_STORAGE_POSTGRES_CONNECT_TIMEOUT_MS",
+		.type = CONFIG_INT, .min = 1000, .max = 600000,
+		.def = "5000", .offset = OPT_AT(storage.postgres.connect_timeout_ms),
+		.help = "longest a connection attempt waits (whole seconds)",
 	},
 	{
 		.section = "catalog", .key = "path",

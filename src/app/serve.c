@@ -222,7 +222,9 @@ static void log_listening(struct server *s)
 	ops_log_bool(&l, "oauth", auth_oauth_enabled(s->auth));
 	ops_log_str(&l, "signing_keys", *s->cfg.auth.signing_keys_file ?
 		    s->cfg.auth.signing_keys_file : "database");
-	ops_log_str(&l, "database", s->cfg.storage.sqlite.path);
+	ops_log_str(&l, "storage", s->cfg.storage.driver);
+	if (strcmp(s->cfg.storage.driver, "sqlite") == 0)
+		ops_log_str(&l, "database", s->cfg.storage.sqlite.path);
 	ops_log_str(&l, "catalog", s->cfg.catalog.path);
 	ops_log_str(&l, "version", GRANTD_VERSION);
 	ops_log_end(&l);
@@ -377,17 +379,26 @@ static const struct config_provider *provider_config(const struct config *c,
 	return NULL;
 }
 
-/* The key sealing provider tokens: linking.token_key_file, or one made
- * beside the database on first start. */
+/* The key sealing provider tokens: linking.token_key_file, or (SQLite)
+ * one made beside the database on first start. */
 static int load_token_key(struct server *s, unsigned char key[UTIL_SEAL_KEY_LEN])
 {
 	const char *file = s->cfg.linking.token_key_file;
-	char *path = *file ? util_xstrdup(file) :
-		     linking_token_key_default_path(s->cfg.storage.sqlite.path);
-	char *err = NULL;
+	char *path, *err = NULL;
 	bool created;
-	int rc = linking_token_key_load(path, !*file, key, &created, &err);
+	int rc;
 
+	if (!*file && strcmp(s->cfg.storage.driver, "sqlite") != 0) {
+		/* nodes sharing a database must share the key too */
+		fprintf(stderr, "grantd: linking.token_key_file must be set "
+			"with storage.driver %s: every node sealing provider "
+			"tokens in the shared database needs the same key\n",
+			s->cfg.storage.driver);
+		return -1;
+	}
+	path = *file ? util_xstrdup(file) :
+	       linking_token_key_default_path(s->cfg.storage.sqlite.path);
+	rc = linking_token_key_load(path, !*file, key, &created, &err);
 	if (rc) {
 		fprintf(stderr, "grantd: linking.token_key_file: %s\n", err);
 		free(err);

@@ -105,6 +105,7 @@ int store_fulfilment_id_parse(const char *id, int64_t *row)
 /* Every driver the store can open, by storage.driver. */
 static const struct store_driver *const drivers[] = {
 	&store_sqlite_driver,
+	&store_pg_driver,
 };
 
 static const struct store_driver *driver_find(const char *name)

@@ -1,5 +1,13 @@
 """Fixtures that run the real grantd binary on a loopback port against a
-throwaway SQLite file, and helpers to talk to it with a real HTTP client."""
+throwaway SQLite file or PostgreSQL schema, and helpers to talk to it with
+a real HTTP client.
+
+GRANTD_TEST_DRIVERS (default "sqlite") lists the storage drivers every
+test that makes a grantd runs against, as the parameter of `make_grantd`:
+"sqlite,postgres" runs each such test twice. For "postgres", one
+throwaway cluster (tests/pg/cluster.py) serves the whole run, each grantd
+in a schema of its own. A test that is about SQLite itself (backup files,
+the database path) is marked `sqlite_only`."""
 import json
 import os
 import shutil
@@ -19,11 +27,23 @@ REPO = HERE.parent.parent
 sys.path.insert(0, str(HERE.parent))  # tests/: `import fakes`
 from fakes.fixtures import (fake_epic, fake_primegaming,  # noqa: E402,F401
                             fake_steam, fake_tentuplay, fake_twitch)
+import pgdb  # noqa: E402
 GRANTD = os.environ.get("GRANTD_BIN", str(REPO / "build" / "grantd"))
 TEST_CATALOG = HERE / "catalog_test.json"
 # With GRANTD_SANITIZER_CHECK=1 (GRANTD_BIN an ASan/UBSan build), every
 # grantd is stopped cleanly at teardown and its stderr must hold no report.
 SANITIZER_CHECK = os.environ.get("GRANTD_SANITIZER_CHECK") == "1"
+DRIVERS = [d for d in os.environ.get("GRANTD_TEST_DRIVERS", "sqlite")
+           .split(",") if d]
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", "sqlite_only: the test is about SQLite itself (files, "
+        "backups); it does not run against PostgreSQL")
+    config.addinivalue_line(
+        "markers", "postgres_only: several nodes on one database; runs "
+        "only against PostgreSQL")
 
 
 def sanitizer_reports(stderr_path):
@@ -40,7 +60,10 @@ class Grantd:
     """One grantd process with its own config, database and catalog."""
 
     def __init__(self, workdir: Path, catalog=TEST_CATALOG, config=None,
-                 env=None, migrate=True):
+                 env=None, migrate=True, pg=None):
+        # pg: a pgdb.Schema for the postgres driver; None for SQLite
+        self.pg = pg
+        self.driver = "postgres" if pg else "sqlite"
         self.dir = workdir
         self.dir.mkdir(parents=True, exist_ok=True)
         self.db_path = self.dir / "grantd.db"
@@ -62,12 +85,20 @@ class Grantd:
 
     # ---- configuration and command line ---------------------------------
     def write_config(self, extra):
+        storage = {"sqlite": {"path": str(self.db_path)}}
+        linking = {}
+        if self.pg:
+            storage = {"driver": "postgres",
+                       "postgres": {"url": self.pg.url, "pool_size": 4}}
+            linking = {"token_key_file": str(self.pg.token_key_file)}
         cfg = {
             "server": {"listen": "127.0.0.1:0", "threads": 2},
-            "storage": {"sqlite": {"path": str(self.db_path)}},
+            "storage": storage,
             "catalog": {"path": str(self.catalog_path)},
             "log": {"level": "info"},
         }
+        if linking:
+            cfg["linking"] = linking
         for section, values in extra.items():
             if isinstance(values, dict):
                 cfg.setdefault(section, {}).update(values)
@@ -239,8 +270,47 @@ class Grantd:
 
     # ---- the database, read directly -------------------------------------
     def db(self):
+        """A read connection to the database, for what no route shows:
+        sqlite3's, or one that speaks like it on PostgreSQL (pgdb)."""
+        if self.pg:
+            return self.pg.connect()
         return sqlite3.connect(f"file:{self.db_path}?mode=ro", uri=True,
                                timeout=10)
+
+    def db_write(self):
+        """A connection that writes, committing at the end of `with`."""
+        if self.pg:
+            return self.pg.connect()
+        return sqlite3.connect(self.db_path, timeout=10)
+
+    def fail_inserts(self, name, table, when="true"):
+        """Makes the database refuse inserts into `table` whose new row
+        matches `when` (SQL on NEW), as a failing disk or a constraint
+        would: a fault injected under grantd. remove_fault(name) ends it."""
+        with self.db_write() as c:
+            if not self.pg:
+                c.execute(f"CREATE TRIGGER {name} BEFORE INSERT ON {table}"
+                          f" WHEN {when} BEGIN SELECT RAISE(ABORT, "
+                          "'injected fault'); END")
+                return
+            c.execute(f"CREATE FUNCTION {name}() RETURNS trigger LANGUAGE"
+                      f" plpgsql AS $f$ BEGIN IF {when} THEN RAISE EXCEPTION"
+                      " 'injected fault'; END IF; RETURN NEW; END $f$")
+            c.execute(f"CREATE TRIGGER {name} BEFORE INSERT ON {table}"
+                      f" FOR EACH ROW EXECUTE FUNCTION {name}()")
+
+    def remove_fault(self, name, table):
+        with self.db_write() as c:
+            c.execute(f"DROP TRIGGER {name}" +
+                      (f" ON {table}" if self.pg else ""))
+            if self.pg:
+                c.execute(f"DROP FUNCTION {name}()")
+
+    def tables(self, c):
+        if self.pg:
+            return self.pg.tables(c)
+        return [r[0] for r in c.execute(
+            "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
 
     def outbox_settled(self, timeout=5):
         """Waits (at most `timeout` s) until the outbox holds no pending
@@ -248,8 +318,7 @@ class Grantd:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             with self.db() as c:
-                if not c.execute("SELECT 1 FROM sqlite_master WHERE "
-                                 "name = 'outbox'").fetchone():
+                if "outbox" not in self.tables(c):
                     return
                 if not c.execute("SELECT 1 FROM outbox WHERE status = "
                                  "'pending'").fetchone():
@@ -260,18 +329,41 @@ class Grantd:
         """Every table's rows: compare two snapshots to prove nothing changed."""
         self.outbox_settled()
         with self.db() as c:
-            tables = [r[0] for r in c.execute(
-                "SELECT name FROM sqlite_master WHERE type='table' ORDER BY name")]
             return {t: sorted(map(repr, c.execute(f"SELECT * FROM {t}")))
-                    for t in tables}
+                    for t in self.tables(c)}
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The PostgreSQL cluster of the run (started on first use)."""
+    server = pgdb.Server()
+    yield server
+    server.remove()
+
+
+@pytest.fixture(params=DRIVERS)
+def driver(request):
+    """The storage driver this test's grantd instances run on."""
+    if request.param == "postgres" and \
+            request.node.get_closest_marker("sqlite_only"):
+        pytest.skip("about SQLite itself")
+    if request.param != "postgres" and \
+            request.node.get_closest_marker("postgres_only"):
+        pytest.skip("needs PostgreSQL (GRANTD_TEST_DRIVERS=postgres)")
+    return request.param
 
 
 @pytest.fixture
-def make_grantd(tmp_path):
-    """Factory for grantd instances; every one is stopped at teardown."""
+def make_grantd(tmp_path, driver, request):
+    """Factory for grantd instances; every one is stopped at teardown. On
+    PostgreSQL each gets a fresh schema, unless `share` names another
+    instance whose database it joins (a second node)."""
     made = []
 
-    def make(name="g", **kw):
+    def make(name="g", share=None, **kw):
+        if driver == "postgres" and "pg" not in kw:
+            kw["pg"] = share.pg if share else \
+                request.getfixturevalue("pg_server").schema()
         g = Grantd(tmp_path / name, **kw)
         made.append(g)
         return g

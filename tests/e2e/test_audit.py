@@ -43,7 +43,7 @@ def scope_set(v):
 
 def credential_row(g, cid):
     import sqlite3
-    with sqlite3.connect(f"file:{g.db_path}?mode=ro", uri=True) as c:
+    with g.db() as c:
         c.row_factory = sqlite3.Row
         return dict(c.execute("SELECT * FROM credentials WHERE id = ?", (cid,)).fetchone())
 
@@ -60,6 +60,7 @@ def assert_usage_error(r, message=None):
 
 # ---- clients create / list --------------------------------------------------------------
 
+@pytest.mark.sqlite_only
 def test_clients_create_text_output(g):
     r = run("clients", "create", "--config", cfg(g), "--name", "amazon",
             "--scope", "fulfillment:primegaming")

@@ -6,10 +6,14 @@ import sqlite3
 import threading
 import time
 
+import pytest
 import requests
 
 from conftest import ready
 from invariants import check_ledger, completed_once
+
+# backups and restores are of the SQLite file (PostgreSQL has its own tools)
+pytestmark = pytest.mark.sqlite_only
 
 FULFILL = "/v1/primegaming/fulfillment"
 ACCOUNTS = [f"player-{i}" for i in range(1, 5)]

@@ -55,7 +55,7 @@ def keys_list_json(g):
 
 
 def credential_rows(g):
-    with sqlite3.connect(f"file:{g.db_path}?mode=ro", uri=True) as c:
+    with g.db() as c:
         c.row_factory = sqlite3.Row
         return [dict(r) for r in c.execute("SELECT * FROM credentials")]
 
@@ -244,6 +244,7 @@ def test_names_are_unique_among_live_credentials(gm):
     assert len(credential_rows(g)) == 2
 
 
+@pytest.mark.sqlite_only
 def test_migration_renames_older_duplicate_names(gm):
     """A database from before names were unique: the newest credential of a
     name keeps it, older live ones get their id appended."""
@@ -376,6 +377,7 @@ def test_revoke_twice(gm):
     assert re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\s*$", line), line
 
 
+@pytest.mark.sqlite_only
 def test_secrets_are_stored_only_as_sha256(gm):
     g = gm
     keys = []
@@ -419,6 +421,7 @@ NEEDS_DATABASE = [
 ]
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("args", NEEDS_DATABASE, ids=" ".join)
 def test_commands_do_not_invent_a_database(g, args):
     r = run(*args, "--config", cfg(g))
@@ -430,6 +433,7 @@ def test_commands_do_not_invent_a_database(g, args):
     assert not any(g.dir.glob("grantd.db*"))
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.parametrize("command", ["migrate", "serve"])
 def test_a_database_in_a_missing_directory_names_it(make_grantd, tmp_path, command):
     where = tmp_path / "no" / "such" / "dir"
@@ -443,6 +447,7 @@ def test_a_database_in_a_missing_directory_names_it(make_grantd, tmp_path, comma
 
 # ---- migrate ----------------------------------------------------------------------
 
+@pytest.mark.sqlite_only
 def test_migrate_creates_the_database(g):
     assert not g.db_path.exists()
     r = run("migrate", "--config", cfg(g))
@@ -465,6 +470,7 @@ def test_migrate_creates_the_database(g):
     assert r.stdout == m.group(0)
 
 
+@pytest.mark.sqlite_only
 def test_migrate_with_env_path(g, tmp_path):
     other = tmp_path / "elsewhere.db"
     r = run("migrate", "--config", cfg(g),
@@ -474,6 +480,7 @@ def test_migrate_with_env_path(g, tmp_path):
     assert other.exists() and not g.db_path.exists()
 
 
+@pytest.mark.sqlite_only
 def test_migrate_into_missing_directory_exits_1(g, tmp_path):
     g.write_config({"storage": {"sqlite": {"path": str(tmp_path / "no" / "such" / "g.db")}}})
     r = run("migrate", "--config", cfg(g))

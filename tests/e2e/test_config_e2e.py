@@ -77,7 +77,7 @@ def test_unknown_key_in_nested_section(make_grantd):
      "must be host:port or [ipv6]:port with a port from 0 to 65535"),
     ("server", "listen", "127.0.0.1", "must be host:port or [ipv6]:port"),
     ("server", "max_body_bytes", 0, "must be an integer from 1 to 16777216"),
-    ("storage", "driver", "oracle", "must be sqlite"),
+    ("storage", "driver", "oracle", "must be one of sqlite, postgres"),
     ("accounts", "auto_create", "maybe", "must be true or false (or yes/no, on/off, 1/0)"),
     ("log", "level", "loud", "must be one of debug, info, warn, error"),
 ])
@@ -173,6 +173,7 @@ def test_env_can_turn_auto_create_off(make_grantd):
     assert g.request("GET", "/v1/accounts/fresh", key=g.partner_key).status_code == 404
 
 
+@pytest.mark.sqlite_only
 def test_env_overrides_listen_and_database_path(make_grantd, tmp_path):
     other_db = tmp_path / "from-env.db"
     g = make_grantd(config={"server": {"listen": "127.0.0.1:1"}},
@@ -202,6 +203,7 @@ def test_synchronous_normal_starts_and_serves(make_grantd):
                          ).fetchone()[0] == 5
 
 
+@pytest.mark.sqlite_only
 def test_empty_sections_mean_defaults(make_grantd):
     g = make_grantd()
     g.config_path.write_text(

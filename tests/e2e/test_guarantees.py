@@ -189,11 +189,8 @@ def test_store_failure_is_503_commits_nothing_and_retry_succeeds(grantd):
     """A database failure after the fulfilment row was written but while
     granting: the whole intent rolls back, the caller gets a retryable 503,
     other requests are unaffected, and the retry grants exactly once."""
-    import sqlite3
     assert grantd.fulfill("player-1", "pg_hat", "t-before").status_code == 200
-    with sqlite3.connect(grantd.db_path, timeout=10) as c:
-        c.execute("CREATE TRIGGER fail_gold BEFORE INSERT ON inventory_stackables"
-                  " BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+    grantd.fail_inserts("fail_gold", "inventory_stackables")
     before = grantd.snapshot()
     r = grantd.fulfill("player-1", "pg_starter", "t-fault")
     assert r.status_code == 503
@@ -203,8 +200,7 @@ def test_store_failure_is_503_commits_nothing_and_retry_succeeds(grantd):
     after.pop("sqlite_master", None), before.pop("sqlite_master", None)
     assert after == before  # no fulfilment row, no grant, no instance
     grantd.wait_log("store_error")  # log lines reach stderr within ~1 ms
-    with sqlite3.connect(grantd.db_path, timeout=10) as c:
-        c.execute("DROP TRIGGER fail_gold")
+    grantd.remove_fault("fail_gold", "inventory_stackables")
     r = grantd.fulfill("player-1", "pg_starter", "t-fault")
     assert r.status_code == 200
     assert grantd.fulfill("player-1", "pg_starter", "t-fault").status_code == 200
@@ -228,12 +224,9 @@ def test_a_store_failure_in_a_batch_rolls_back_only_that_request(make_grantd):
     error get 503 and leave nothing; the others in the same commits are
     granted. /metrics shows batches were shared and the per-intent
     savepoint path ran."""
-    import sqlite3
     g = ready(make_grantd(), operator=True)
-    with sqlite3.connect(g.db_path, timeout=10) as c:
-        c.execute("CREATE TRIGGER no_swords BEFORE INSERT ON inventory_instances"
-                  " WHEN NEW.catalog_id = 'sword'"
-                  " BEGIN SELECT RAISE(ABORT, 'injected fault'); END")
+    g.fail_inserts("no_swords", "inventory_instances",
+                   "NEW.catalog_id = 'sword'")
     jobs = [("pg_gold_100", f"gold-{i}", 200) for i in range(60)]
     jobs += [("pg_sword", f"sword-{i}", 503) for i in range(20)]
     random.shuffle(jobs)

@@ -4,8 +4,9 @@ the new link gets sealed tokens and a background sync, and every refusal
 is a clear error that changes nothing."""
 import base64
 import hashlib
-import sqlite3
 import time
+
+import pytest
 
 from link_util import (ALLOW, RETURN_TO, authorize, browser_link, get,
                        link_grantd, link_token, links, query_of, start,
@@ -19,13 +20,9 @@ PG_USER = "amzn1.account.AEXAMPLEPRIMEGAMINGUSER00001"
 def age(g, table, column="expires_at_ms"):
     """Makes every secret of `table` expired a second ago, as if ten
     minutes had passed (the expiry is stored with each row)."""
-    db = sqlite3.connect(g.db_path, timeout=10)
-    try:
-        with db:
-            db.execute(f"UPDATE {table} SET {column} = ?",
-                       (int(time.time() * 1000) - 1000,))
-    finally:
-        db.close()
+    with g.db_write() as db:
+        db.execute(f"UPDATE {table} SET {column} = ?",
+                   (int(time.time() * 1000) - 1000,))
 
 
 def rows(g, table):
@@ -41,6 +38,7 @@ def error_of(r):
 
 # ---- the whole flow -------------------------------------------------------
 
+@pytest.mark.sqlite_only
 def test_flow_links_and_a_background_sync_grants_and_reports(
         make_grantd, fake_primegaming):
     g = link_grantd(make_grantd, fake_primegaming)

@@ -3,6 +3,7 @@ has their FULFILL entitlements granted once through the catalog and each
 reported fulfilled on its own call; the player's LWA tokens are refreshed
 when they expire, a dead refresh token asks for a new link, and the tokens
 are sealed at rest."""
+import pytest
 from fakes.primegaming import FakePrimeGaming
 from link_util import (RETURN_TO, browser_link, link_grantd, links,
                        wait_background_sync)
@@ -204,6 +205,7 @@ def test_an_unavailable_api_is_reported_and_retried_later(make_grantd,
     assert [f["provider_entitlement_id"] for f in ok] == [gold]
 
 
+@pytest.mark.sqlite_only
 def test_tokens_are_sealed_in_the_database(make_grantd, fake_primegaming):
     g = linked(make_grantd, fake_primegaming)
     fake_primegaming.add_entitlement(USER, PG_GOLD)

@@ -285,6 +285,7 @@ def test_an_answer_over_the_cap_is_provider_unavailable(make_grantd,
     assert "answer larger than 4096 bytes" in g.stderr_path.read_text()
 
 
+@pytest.mark.sqlite_only
 def test_a_report_in_hand_at_kill_is_delivered_right_after_restart(
         make_grantd, fake_twitch):
     """A delivery holds a lease (60 s) while in hand; after kill -9 the

@@ -5,6 +5,8 @@ import sqlite3
 import threading
 import time
 
+import pytest
+
 
 def readyz(g):
     r = g.request("GET", "/readyz")
@@ -28,6 +30,7 @@ def test_ready_while_idle_and_after_writes(grantd):
     assert readyz(grantd) == (200, {"status": "ready"})
 
 
+@pytest.mark.sqlite_only
 def test_a_locked_database_is_not_ready_until_writes_go_through(grantd):
     # another process holds the database's write lock: grantd's next write
     # waits (stalled), then gives up after busy_timeout (failing)

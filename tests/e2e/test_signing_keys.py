@@ -136,6 +136,7 @@ def test_list_text_output(g):
         assert stored_secret(g, k["kid"]) not in r.stdout
 
 
+@pytest.mark.sqlite_only
 def test_signing_keys_need_a_database(make_grantd):
     g = make_grantd(migrate=False)
     for args in (["list"], ["rotate"], ["retire", "sk_0000000000000000"]):

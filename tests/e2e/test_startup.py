@@ -62,6 +62,7 @@ def test_bad_tls_files_create_no_database(make_grantd, tmp_path, which):
     assert no_database(g) == []
 
 
+@pytest.mark.sqlite_only
 def test_a_good_start_after_a_failed_one(make_grantd):
     g = make_grantd(migrate=False)
     configure_oauth(g)

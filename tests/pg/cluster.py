@@ -44,7 +44,9 @@ class PgCluster:
     private to root, and the cluster's owner must reach it); start() then
     remove(). url() is a libpq URI for the database `grantd`."""
 
-    def __init__(self):
+    def __init__(self, settings=()):
+        # settings: extra "name=value" server settings (-c)
+        self.settings = list(settings)
         self.root = Path(tempfile.mkdtemp(prefix="grantd-pg-"))
         self.data = self.root / "data"
         self.sock = self.root / "sock"
@@ -80,19 +82,26 @@ class PgCluster:
                    "--auth=trust", "--encoding=UTF8", "--locale=C.UTF-8"],
                   timeout=120)
 
-    def start(self):
+    def start(self, same_port=False):
+        """Starts the server (initdb first if there is no cluster yet), on
+        a new free port unless `same_port` (a restart clients reconnect
+        to)."""
         if not (self.data / "PG_VERSION").exists():
             self.init()
-        self.port = free_port()
+        if not (same_port and self.port):
+            self.port = free_port()
         self.log.touch()
         self._chown(self.log)
         options = (f"-p {self.port} -k {self.sock} "
                    "-c listen_addresses=127.0.0.1 -c fsync=on "
                    "-c synchronous_commit=on -c max_connections=200")
+        options += "".join(f" -c {s}" for s in self.settings)
         self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-l",
                    str(self.log), "-o", options, "-w", "-t", "60", "start"],
                   timeout=90)
         self.running = True
+        if (self.data / "standby.signal").exists():
+            return self   # read-only until promoted
         self.psql("SELECT 1", db="postgres")
         if "grantd" not in self.psql(
                 "SELECT datname FROM pg_database", db="postgres"):
@@ -109,6 +118,28 @@ class PgCluster:
         except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
             self.kill()
         self.running = False
+
+    def standby_of(self, primary):
+        """Makes this (not yet started) cluster a streaming standby of
+        `primary`, named by its directory, with pg_basebackup."""
+        os.chmod(self.root, 0o755)
+        for d in (self.sock,):
+            d.mkdir(exist_ok=True)
+            os.chmod(d, 0o700)
+            self._chown(d)
+        self.data.mkdir(exist_ok=True)
+        os.chmod(self.data, 0o700)
+        self._chown(self.data)
+        name = self.root.name.replace("-", "_")
+        self._run([pg_bin("pg_basebackup"), "-h", "127.0.0.1", "-p",
+                   str(primary.port), "-U", SUPERUSER, "-D", str(self.data),
+                   "-R", "-X", "stream", "-c", "fast", "-d",
+                   f"application_name={name}"], timeout=120)
+        return self
+
+    def promote(self):
+        self._run([pg_bin("pg_ctl"), "-D", str(self.data), "-w", "-t", "60",
+                   "promote"], timeout=90)
 
     def kill(self):
         """kill -9 of the postmaster (its children exit after it)."""

@@ -355,8 +355,9 @@ Test(config, bad_enum)
 {
 	expect_one("log:\n  level: loud\n",
 		   "@:2:10: log.level: must be one of debug, info, warn, error (got \"loud\")");
-	expect_one("storage:\n  driver: postgres\n",
-		   "@:2:11: storage.driver: must be sqlite (got \"postgres\")");
+	expect_one("storage:\n  driver: mysql\n",
+		   "@:2:11: storage.driver: must be one of sqlite, postgres "
+		   "(got \"mysql\")");
 	expect_one("storage:\n  sqlite:\n    synchronous: off\n",
 		   "@:3:18: storage.sqlite.synchronous: must be one of full, normal (got \"off\")");
 }
@@ -705,6 +706,10 @@ Test(config, dump_lists_every_key_in_table_order)
 		"storage.batch_max = 256\n"
 		"storage.sqlite.path = var/grantd.db\n"
 		"storage.sqlite.synchronous = full\n"
+		"storage.postgres.url = \n"
+		"storage.postgres.pool_size = 8\n"
+		"storage.postgres.statement_timeout_ms = 5000\n"
+		"storage.postgres.connect_timeout_ms = 5000\n"
 		"catalog.path = examples/catalog.json\n"
 		"accounts.auto_create = false\n"
 		"auth.signing_keys_file = \n"
