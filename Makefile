@@ -129,6 +129,7 @@ check-banned:
 bench: build
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/sync.py
+	$(PYTHON) bench/pg.py
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan

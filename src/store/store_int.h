@@ -83,6 +83,10 @@ struct store_writer_ops {
 	int (*commit)(struct store *st, struct store_tx *tx);
 	/* rolls back whatever transaction is open */
 	void (*abandon)(struct store *st, struct store_tx *tx);
+	/* waits until every statement sent in tx has been answered (a driver
+	 * that sends writes without waiting for them); nonzero if one
+	 * failed. May be NULL: nothing is ever outstanding. */
+	int (*settle)(struct store_tx *tx);
 	/* one intent's savepoint: open, undo (and end), keep */
 	int (*savepoint)(struct store_tx *tx);
 	int (*rollback_to)(struct store_tx *tx);

@@ -52,6 +52,12 @@ static bool transient(struct store *st, struct store_tx *tx)
 	return st->writer_ops->transient && st->writer_ops->transient(tx);
 }
 
+/* Nonzero if a write sent earlier in tx failed (see store_writer_ops). */
+static int settle(struct store *st, struct store_tx *tx)
+{
+	return st->writer_ops->settle ? st->writer_ops->settle(tx) : 0;
+}
+
 /* Detaches up to `limit` queued intents (a NULL-terminated list) or NULL.
  * Called with the lock held. */
 static struct store_intent *take_queued(struct store_writer *w, size_t limit)
@@ -122,6 +128,8 @@ static int run_intent(struct store *st, struct store_tx *tx,
 	if (ops->savepoint(tx))
 		return -1;
 	in->rc_ = in->apply(tx, in);
+	if (in->rc_ == STORE_OK && settle(st, tx))
+		in->rc_ = STORE_ERR;   /* one of its writes failed */
 	if (in->rc_ == STORE_OK)
 		return ops->release(tx) ? -1 : 0;
 	if (transient(st, tx))
@@ -308,6 +316,13 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 	count_batch(&st->writer.stats, b->n);
 	pthread_mutex_unlock(&st->writer.t.lock);
 	for (int attempt = 0;; attempt++) {
+		/* a write sent without waiting failed: only now is it known */
+		if (!b->broken && !b->careful && settle(st, tx)) {
+			if (transient(st, tx))
+				break_batch(st, tx, b);
+			else
+				turn_careful(st, tx, b);
+		}
 		t0 = util_mono_us();
 		if (!b->broken && st->writer_ops->commit(st, tx))
 			break_batch(st, tx, b);

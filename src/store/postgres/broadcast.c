@@ -92,8 +92,8 @@ int store_pg_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
 	pg_param_int(&p, id);
 	pg_param_text(&p, account_id);
 	pg_param_int(&p, now_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_broadcast_delivered, &p,
-		       "broadcast_delivered", NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_broadcast_delivered, &p,
+				"broadcast_delivered");
 }
 
 /* Runs a one-row read on a reader connection: *row tells whether a row

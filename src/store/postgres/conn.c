@@ -191,9 +191,7 @@ static bool result_ok(const PGresult *res)
 	return s == PGRES_COMMAND_OK || s == PGRES_TUPLES_OK;
 }
 
-/* Returns false (logged, fault noted) unless res succeeded; clears a failed
- * res. */
-static bool check(struct pg_conn *c, PGresult *res, const char *what)
+bool pg_check(struct pg_conn *c, PGresult *res, const char *what)
 {
 	if (res && result_ok(res)) {
 		c->fault = PG_FAULT_NONE;
@@ -209,7 +207,7 @@ static bool check(struct pg_conn *c, PGresult *res, const char *what)
 
 static atomic_int next_slot = 1;
 
-static int slot_of(struct pg_sql *sql)
+int pg_sql_slot(struct pg_sql *sql)
 {
 	int slot = atomic_load(&sql->slot_);
 
@@ -235,7 +233,7 @@ static int prepare(struct pg_conn *c, struct pg_sql *sql, int slot,
 	if (c->prepared[slot])
 		return 0;
 	res = PQprepare(c->pg, name, sql->text, 0, NULL);
-	if (!check(c, res, what))
+	if (!pg_check(c, res, what))
 		return -1;
 	PQclear(res);
 	c->prepared[slot] = true;
@@ -245,16 +243,19 @@ static int prepare(struct pg_conn *c, struct pg_sql *sql, int slot,
 PGresult *pg_run(struct pg_conn *c, struct pg_sql *sql,
 		 const struct pg_params *p, const char *what)
 {
-	int slot = slot_of(sql);
+	int slot;
 	char name[16];
 	PGresult *res;
 
+	if (c->pipeline)
+		return pg_pipe_run(c, sql, p, what);
+	slot = pg_sql_slot(sql);
 	snprintf(name, sizeof(name), "g%d", slot);
 	if (prepare(c, sql, slot, name, what))
 		return NULL;
 	res = PQexecPrepared(c->pg, name, p ? p->n : 0, p ? p->values : NULL,
 			     p ? p->lengths : NULL, p ? p->formats : NULL, 0);
-	return check(c, res, what) ? res : NULL;
+	return pg_check(c, res, what) ? res : NULL;
 }
 
 int pg_exec(struct pg_conn *c, struct pg_sql *sql, const struct pg_params *p,
@@ -270,11 +271,23 @@ int pg_exec(struct pg_conn *c, struct pg_sql *sql, const struct pg_params *p,
 	return STORE_OK;
 }
 
+int pg_exec_deferred(struct pg_conn *c, struct pg_sql *sql,
+		     const struct pg_params *p, const char *what)
+{
+	if (c->pipeline)
+		return pg_pipe_send(c, sql, p, what);
+	return pg_exec(c, sql, p, what, NULL);
+}
+
 int pg_command(struct pg_conn *c, const char *command, const char *what)
 {
-	PGresult *res = PQexec(c->pg, command);
+	PGresult *res;
 
-	if (!check(c, res, what))
+	if (c->pipeline)
+		return pg_pipe_command(c, command, what, NULL);
+	res = PQexec(c->pg, command);
+
+	if (!pg_check(c, res, what))
 		return STORE_ERR;
 	PQclear(res);
 	return STORE_OK;
@@ -379,11 +392,14 @@ int pg_conn_reset(struct store *st, struct pg_conn *c)
 	memset(c->prepared, 0, sizeof(c->prepared));
 	c->fault = PG_FAULT_NONE;
 	c->in_tx = false;
+	c->queued = 0;
 	atomic_fetch_add(&store_pg(st)->reconnects, 1);
 	if (session_setup(st, c, &err)) {
 		free(err);
 		return STORE_ERR;
 	}
+	if (c->pipeline && pg_pipe_enter(c))
+		return STORE_ERR;
 	return STORE_OK;
 }
 

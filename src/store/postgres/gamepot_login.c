@@ -116,8 +116,8 @@ int store_pg_tx_gamepot_login_attempt(struct store_tx *tx, int64_t id,
 	pg_param_int(&p, id);
 	pg_param_text(&p, error);
 	pg_param_int(&p, now_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_gp_login_attempt, &p,
-		       "gamepot_login_attempt", NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_gp_login_attempt, &p,
+				"gamepot_login_attempt");
 }
 
 /* ---- reads ---------------------------------------------------------------- */

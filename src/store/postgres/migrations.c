@@ -34,8 +34,11 @@ static const char *const migrations[] = {
 	"  fulfilled_at_ms bigint,"
 	"  UNIQUE (source, external_id));"
 	"CREATE INDEX fulfillments_by_account ON fulfillments (account_id, row_id);"
+	/* no foreign key to fulfillments (SQLite does not enforce its own):
+	 * the engine writes a fulfilment and its grants in one transaction,
+	 * and the check would cost a locking read per grant */
 	"CREATE TABLE grants ("
-	"  fulfillment_row bigint NOT NULL REFERENCES fulfillments (row_id),"
+	"  fulfillment_row bigint NOT NULL,"
 	"  line integer NOT NULL,"
 	"  catalog_id text NOT NULL,"
 	"  amount bigint NOT NULL,"

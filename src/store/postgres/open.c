@@ -38,9 +38,15 @@ static int open_writers(struct store *st, struct store_pg *pg, char **err)
 {
 	pg->writer_conns = util_xcalloc((size_t)pg->writers,
 					sizeof(*pg->writer_conns));
-	for (int i = 0; i < pg->writers; i++)
+	for (int i = 0; i < pg->writers; i++) {
 		if (pg_conn_open(st, &pg->writer_conns[i], err))
 			return -1;
+		pg->writer_conns[i]->pipeline = true;
+		if (pg_pipe_enter(pg->writer_conns[i])) {
+			*err = util_xstrdup("cannot enter libpq's pipeline mode");
+			return -1;
+		}
+	}
 	st->writer.threads = pg->writers;
 	return 0;
 }

@@ -96,8 +96,8 @@ int store_pg_tx_outbox_record(struct store_tx *tx,
 	pg_param_int(&p, o->next_attempt_at_ms);
 	pg_param_text(&p, o->error);
 	pg_param_int(&p, now_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_outbox_record, &p, "outbox_record",
-		       NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_outbox_record, &p,
+				"outbox_record");
 }
 
 /* The claim runs on its own (autocommit) on a reader connection, not in

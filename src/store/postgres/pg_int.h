@@ -26,6 +26,10 @@ enum pg_fault {
 	PG_FAULT_OTHER,
 };
 
+/* Statements a pipelined connection sends before it waits for their
+ * results (then it waits anyway). */
+#define PG_QUEUE_MAX 64
+
 /* One libpq connection; used by one thread at a time. */
 struct pg_conn {
 	PGconn *pg;
@@ -33,6 +37,12 @@ struct pg_conn {
 	enum pg_fault fault;          /* of the last failure */
 	bool in_tx;                   /* a transaction is open */
 	struct pg_conn *next_free;
+	/* pipeline mode (writer connections): what was sent whose results
+	 * have not been read yet, in order */
+	bool pipeline;
+	int queued;
+	const char *queued_what[PG_QUEUE_MAX];
+	int queued_slot[PG_QUEUE_MAX];  /* a PREPARE's slot, else 0 */
 };
 
 /* Parameters of one statement, all sent as text except bytes. */
@@ -66,6 +76,38 @@ int pg_exec(struct pg_conn *c, struct pg_sql *sql, const struct pg_params *p,
 	    const char *what, int64_t *changed);
 /* Runs a plain command with no parameters, unprepared ("BEGIN"). */
 int pg_command(struct pg_conn *c, const char *command, const char *what);
+/* For a statement whose result the caller does not need: on a pipelined
+ * connection it is only sent, and its outcome arrives with the next
+ * statement that waits (which then fails if it failed) or pg_flush;
+ * elsewhere it runs at once. Returns STORE_OK, or a failure to send or
+ * run it. */
+int pg_exec_deferred(struct pg_conn *c, struct pg_sql *sql,
+		     const struct pg_params *p, const char *what);
+/* Waits for the outcome of every statement sent and not yet answered.
+ * Returns STORE_OK, or STORE_ERR (c->fault says how it failed). */
+int pg_flush(struct pg_conn *c);
+
+/* Pipeline mode (pipeline.c): each waiting call sends its statement after
+ * the deferred ones, with one sync point, so a run of writes and the read
+ * after them cost one round trip. */
+int pg_pipe_enter(struct pg_conn *c);
+PGresult *pg_pipe_run(struct pg_conn *c, struct pg_sql *sql,
+		      const struct pg_params *p, const char *what);
+int pg_pipe_send(struct pg_conn *c, struct pg_sql *sql,
+		 const struct pg_params *p, const char *what);
+/* Sends `command` and waits for it (and what was sent before it); its
+ * result goes to *out (owned) if out is not NULL. */
+int pg_pipe_command(struct pg_conn *c, const char *command, const char *what,
+		    PGresult **out);
+/* Sends `command` without waiting for it. */
+int pg_pipe_command_send(struct pg_conn *c, const char *command,
+			 const char *what);
+
+/* Shared by conn.c and pipeline.c: a statement's slot (assigned on first
+ * use); whether res succeeded (if not: logged, c->fault set, res
+ * cleared). */
+int pg_sql_slot(struct pg_sql *sql);
+bool pg_check(struct pg_conn *c, PGresult *res, const char *what);
 
 /* Column values of row `row`: an integer (0 if NULL); a string, NULL if
  * SQL NULL (borrowed from res); whether it is NULL; a bytea's bytes into

@@ -115,8 +115,8 @@ int store_pg_tx_account_get(struct store_tx *tx, const char *account_id,
 
 	*found = false;
 	pg_param_text(&p, account_id);
-	if (pg_exec(pg_tx_conn(tx), &sql_account_lock, &p, "account_lock",
-		    NULL))
+	if (pg_exec_deferred(pg_tx_conn(tx), &sql_account_lock, &p,
+			     "account_lock"))
 		return STORE_ERR;
 	res = pg_run(pg_tx_conn(tx), &sql_account_get, &p, "account_get");
 	if (!res)
@@ -249,8 +249,8 @@ int store_pg_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 	pg_param_text(&p, f->skipped);
 	pg_param_int(&p, f->updated_at_ms);
 	pg_param_time(&p, f->fulfilled_at_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_fulfilment_update, &p,
-		       "fulfilment_update", NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_fulfilment_update, &p,
+				"fulfilment_update");
 }
 
 int store_pg_tx_claim_count(struct store_tx *tx, const char *account_id,
@@ -279,7 +279,8 @@ int store_pg_tx_claim_add(struct store_tx *tx, const char *account_id,
 	pg_param_text(&p, account_id);
 	pg_param_text(&p, entitlement_id);
 	pg_param_int(&p, now_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_claim_add, &p, "claim_add", NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_claim_add, &p,
+				"claim_add");
 }
 
 int store_pg_tx_instance_owned(struct store_tx *tx, const char *account_id,
@@ -311,8 +312,8 @@ static int grant_insert(struct store_tx *tx, int64_t row, int line,
 	pg_param_text(&p, catalog_id);
 	pg_param_int(&p, amount);
 	pg_param_text(&p, instance_id);
-	return pg_exec(pg_tx_conn(tx), &sql_grant_insert, &p, "grant_insert",
-		       NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_grant_insert, &p,
+				"grant_insert");
 }
 
 int store_pg_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
@@ -327,8 +328,8 @@ int store_pg_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
 	pg_param_text(&p, account_id);
 	pg_param_text(&p, catalog_id);
 	pg_param_int(&p, amount);
-	return pg_exec(pg_tx_conn(tx), &sql_stackable_add, &p, "stackable_add",
-		       NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_stackable_add, &p,
+				"stackable_add");
 }
 
 int store_pg_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
@@ -345,8 +346,8 @@ int store_pg_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 	pg_param_text(&p, catalog_id);
 	pg_param_int(&p, row);
 	pg_param_int(&p, now_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_instance_insert, &p,
-		       "instance_insert", NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_instance_insert, &p,
+				"instance_insert");
 }
 
 int store_pg_tx_credential_insert(struct store_tx *tx,
@@ -473,8 +474,8 @@ int store_pg_tx_audit_add(struct store_tx *tx, const struct store_audit *a)
 	pg_param_text(&p, a->action);
 	pg_param_text(&p, a->target);
 	pg_param_text(&p, a->detail ? a->detail : "{}");
-	return pg_exec(pg_tx_conn(tx), &sql_audit_insert, &p, "audit_add",
-		       NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_audit_insert, &p,
+				"audit_add");
 }
 
 int store_pg_tx_health_touch(struct store_tx *tx, int64_t now_ms)
@@ -482,8 +483,8 @@ int store_pg_tx_health_touch(struct store_tx *tx, int64_t now_ms)
 	struct pg_params p = {0};
 
 	pg_param_int(&p, now_ms);
-	return pg_exec(pg_tx_conn(tx), &sql_health_touch, &p, "health_touch",
-		       NULL);
+	return pg_exec_deferred(pg_tx_conn(tx), &sql_health_touch, &p,
+				"health_touch");
 }
 
 /* The nested savepoint has a name of its own, apart from the one the

@@ -16,7 +16,9 @@ static int pg_begin(struct store *st, struct store_tx *tx)
 		c->fault = PG_FAULT_TRANSIENT;
 		return STORE_ERR;
 	}
-	if (pg_command(c, "BEGIN ISOLATION LEVEL READ COMMITTED", "begin"))
+	/* sent with the batch's first statement */
+	if (pg_pipe_command_send(c, "BEGIN ISOLATION LEVEL READ COMMITTED",
+				 "begin"))
 		return STORE_ERR;
 	c->in_tx = true;
 	return STORE_OK;
@@ -30,17 +32,17 @@ static int pg_begin(struct store *st, struct store_tx *tx)
 static int pg_commit(struct store *st, struct store_tx *tx)
 {
 	struct pg_conn *c = pg_tx_conn(tx);
-	PGresult *res;
+	PGresult *res = NULL;
 	int rc;
 
 	(void)st;
 	c->in_tx = false;
-	res = PQexec(c->pg, "COMMIT");
+	if (pg_pipe_command(c, "COMMIT", "commit", &res))
+		return STORE_ERR;
 	/* a COMMIT of an aborted transaction "succeeds" as ROLLBACK */
-	rc = PQresultStatus(res) == PGRES_COMMAND_OK &&
-	     strcmp(PQcmdStatus(res), "COMMIT") == 0 ? STORE_OK : STORE_ERR;
+	rc = strcmp(PQcmdStatus(res), "COMMIT") == 0 ? STORE_OK : STORE_ERR;
 	if (rc)
-		c->fault = pg_conn_lost(c) ? PG_FAULT_TRANSIENT : PG_FAULT_OTHER;
+		c->fault = PG_FAULT_OTHER;
 	PQclear(res);
 	return rc;
 }
@@ -59,14 +61,23 @@ static void pg_abandon(struct store *st, struct store_tx *tx)
 	c->in_tx = false;
 }
 
+/* The savepoint and its release go with the next statement that waits:
+ * each intent is settled (its writes answered) before its release. */
 static int pg_savepoint(struct store_tx *tx)
 {
-	return pg_command(pg_tx_conn(tx), "SAVEPOINT intent", "savepoint");
+	return pg_pipe_command_send(pg_tx_conn(tx), "SAVEPOINT intent",
+				    "savepoint");
 }
 
 static int pg_release(struct store_tx *tx)
 {
-	return pg_command(pg_tx_conn(tx), "RELEASE intent", "release");
+	return pg_pipe_command_send(pg_tx_conn(tx), "RELEASE intent",
+				    "release");
+}
+
+static int pg_settle(struct store_tx *tx)
+{
+	return pg_flush(pg_tx_conn(tx));
 }
 
 static int pg_rollback_to(struct store_tx *tx)
@@ -111,6 +122,7 @@ const struct store_writer_ops store_pg_writer_ops = {
 	.begin = pg_begin,
 	.commit = pg_commit,
 	.abandon = pg_abandon,
+	.settle = pg_settle,
 	.savepoint = pg_savepoint,
 	.rollback_to = pg_rollback_to,
 	.release = pg_release,
