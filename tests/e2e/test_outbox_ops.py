@@ -48,7 +48,9 @@ def test_dead_delivery_is_listed_counted_and_retried(dead_report,
     assert r.status_code == 200 and r.json() == {"retried": 1}
     wait_for(lambda: fake_twitch.drop_status(drop) == "FULFILLED",
              what="the retried report")
-    assert outbox_rows(g, "report.twitch")[0][2] == "delivered"
+    # recorded once Twitch's answer is back, a moment after Twitch has it
+    wait_for(lambda: outbox_rows(g, "report.twitch")[0][2] == "delivered",
+             what="the delivery recorded")
     assert g.balance("player-1", "gold") == 60
     # a delivered row is not retryable; an unknown one is not found
     r = g.request("POST", f"/v1/operator/outbox/{d['id']}/retry",

@@ -103,6 +103,10 @@ def test_update_failed_is_retried_and_not_found_is_final(make_grantd,
     sync(g)
     wait_for(lambda: fake_twitch.drop_status(flaky) == "FULFILLED" and
              fake_twitch.drop_status(fine) == "FULFILLED", what="reports")
+    # recorded once Twitch's answers are back, a moment after Twitch has them
+    wait_for(lambda: all(r[2] != "pending"
+                         for r in outbox_rows(g, "report.twitch")),
+             what="the deliveries recorded")
     rows = {r[1]: r for r in outbox_rows(g, "report.twitch")}
     assert rows[flaky][2] == "delivered" and rows[flaky][3] == 3
     assert rows[fine][2] == "delivered" and rows[fine][3] == 1
