@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "ops/ops.h"
+#include "outbound/outbound.h"
+#include "outbox/outbox.h"
 
 static void route_requests(void *arg, const struct http_route_stats *s)
 {
@@ -92,6 +94,31 @@ static void batch_histogram(struct util_buf *b, const struct store_stats *s)
 	ops_metric_u64(b, "grantd_store_batch_size_count", NULL, s->batches);
 }
 
+static void commit_histogram(struct util_buf *b, const struct store_stats *s)
+{
+	uint64_t cumulative = 0, count = 0;
+	char le[24];
+
+	ops_metric_family(b, "grantd_store_commit_duration_seconds", "histogram",
+			  "Time the writer's COMMITs took.");
+	for (size_t i = 0; i < STORE_COMMIT_BUCKETS; i++) {
+		const char *kv[] = { "le", le, NULL };
+
+		cumulative += s->commit_durations[i];
+		if (i < STORE_COMMIT_BUCKETS - 1)
+			snprintf(le, sizeof(le), "%g", store_commit_bounds[i]);
+		else
+			snprintf(le, sizeof(le), "+Inf");
+		ops_metric_u64(b, "grantd_store_commit_duration_seconds_bucket",
+			       kv, cumulative);
+	}
+	count = cumulative;
+	ops_metric_f64(b, "grantd_store_commit_duration_seconds_sum", NULL,
+		       (double)s->commit_us_total / 1e6);
+	ops_metric_u64(b, "grantd_store_commit_duration_seconds_count", NULL,
+		       count);
+}
+
 static void store_stat(void *arg, const struct store_stat *s)
 {
 	char name[96];
@@ -108,6 +135,7 @@ static void store_metrics(struct util_buf *b, struct store *st)
 	store_stats_each(st, store_stat, b);
 	store_stats_get(st, &s);
 	batch_histogram(b, &s);
+	commit_histogram(b, &s);
 }
 
 static void process_metrics(struct util_buf *b, struct catalog_holder *holder)
@@ -128,6 +156,10 @@ static void process_metrics(struct util_buf *b, struct catalog_holder *holder)
 	ops_metric_family(b, "grantd_catalog_entitlements", "gauge",
 			  "Entitlements in the catalog in force.");
 	ops_metric_u64(b, "grantd_catalog_entitlements", NULL,
+		       c ? catalog_entitlement_count(c) : 0);
+	ops_metric_family(b, "grantd_catalog_entries", "gauge",
+			  "Entries (entitlements) in the catalog in force.");
+	ops_metric_u64(b, "grantd_catalog_entries", NULL,
 		       c ? catalog_entitlement_count(c) : 0);
 	catalog_unref(c);
 	const char *kv[] = { "version", GRANTD_VERSION, NULL };
@@ -192,6 +224,36 @@ static void outbox_metrics(struct util_buf *b, struct store *st)
 	util_buf_release(&k.dead);
 }
 
+static void delivery_count(void *arg, const char *kind, const char *result,
+			   uint64_t count)
+{
+	const char *kv[] = { "kind", kind, "result", result, NULL };
+
+	ops_metric_u64(arg, "grantd_outbox_deliveries_total", kv, count);
+}
+
+static void provider_count(void *arg, const char *peer, const char *result,
+			   uint64_t count)
+{
+	const char *kv[] = { "provider", peer, "status", result, NULL };
+
+	ops_metric_u64(arg, "grantd_provider_requests_total", kv, count);
+}
+
+/* What grantd sent out: outbox deliveries and the HTTP calls behind them
+ * (and the synchronous ones: syncs, GAMEPOT, TentuPlay). */
+static void outgoing_metrics(struct util_buf *b, struct outbox *ob)
+{
+	ops_metric_family(b, "grantd_outbox_deliveries_total", "counter",
+			  "Delivery attempts recorded, by kind and result "
+			  "(delivered, retry, dead).");
+	outbox_stats_each(ob, delivery_count, b);
+	ops_metric_family(b, "grantd_provider_requests_total", "counter",
+			  "HTTP requests grantd made, by provider and status "
+			  "(or timeout, connect, failed, too_large, closed).");
+	outbound_stats_each(provider_count, b);
+}
+
 void app_metrics(struct http_request *req)
 {
 	struct app_ctx *ctx = http_request_ctx(req);
@@ -204,6 +266,7 @@ void app_metrics(struct http_request *req)
 	engine_stats_each(ctx->engine, outcome, &b);
 	store_metrics(&b, ctx->store);
 	outbox_metrics(&b, ctx->store);
+	outgoing_metrics(&b, ctx->outbox);
 	auth_metrics(&b, ctx->auth);
 	process_metrics(&b, ctx->catalog);
 	http_reply_text(req, 200, "text/plain; version=0.0.4", util_buf_take(&b));

@@ -253,7 +253,7 @@ void offers__verify(struct offers_relay *r, struct http_request *req,
 		    const char *account_id, json_int_t offer_id,
 		    offers__verdict_fn fn, void *arg)
 {
-	struct outbound_request out = { .method = "POST" };
+	struct outbound_request out = { .peer = "tentuplay", .method = "POST" };
 	struct verify_call *c = util_xcalloc(1, sizeof(*c));
 	json_t *j;
 	char *body;

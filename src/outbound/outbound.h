@@ -39,6 +39,9 @@ struct outbound_response {
 
 /* A request. Everything is copied by outbound_submit. */
 struct outbound_request {
+	/* who is called, for metrics: a static string ("twitch", "gamepot");
+	 * NULL counts as "other" */
+	const char *peer;
 	const char *method;          /* "GET", "POST", "PUT", "PATCH", "DELETE" */
 	const char *url;             /* http or https only; redirects not followed */
 	const char *headers[OUTBOUND_HEADERS_MAX + 1]; /* "Name: value", NULL-ended */
@@ -67,6 +70,14 @@ void outbound_free(struct outbound *o);
 /* Queues a request. Returns 0, or -1 if the loop is stopping (done is
  * then not called). */
 int outbound_submit(struct outbound *o, const struct outbound_request *r);
+
+/* Requests answered since start, by peer and by result: the HTTP status
+ * ("200", "503") or how it failed ("timeout", "connect", "failed",
+ * "too_large", "closed"). fn gets static or short-lived strings, under a
+ * lock: keep it short. */
+typedef void (*outbound_stat_fn)(void *arg, const char *peer,
+				 const char *result, uint64_t count);
+void outbound_stats_each(outbound_stat_fn fn, void *arg);
 
 /* An answer kept beyond done, in storage of its own. */
 struct outbound_result {

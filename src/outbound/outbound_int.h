@@ -21,6 +21,7 @@ struct outbound_transfer {
 	char *body;
 	void (*done)(const struct outbound_response *r, void *arg);
 	void *arg;
+	const char *peer;            /* static, for the counters */
 	struct util_buf response;    /* capped at max_response_bytes */
 	bool too_large;
 	bool refused;                /* the multi handle would not take it */
@@ -35,6 +36,8 @@ struct outbound_transfer {
  * fails when it is answered. */
 struct outbound_transfer *outbound__transfer_new(const struct outbound_request *r);
 void outbound__transfer_free(struct outbound_transfer *t);
+/* Counts an answer (stats.c). */
+void outbound__count(const char *peer, enum outbound_error e, long status);
 /* Calls the transfer's done with what happened: libcurl's result `rc`,
  * unless `forced` (not OUTBOUND_OK) says how it ended. */
 void outbound__answer(struct outbound_transfer *t, CURLcode rc,

@@ -121,6 +121,7 @@ struct outbound_transfer *outbound__transfer_new(const struct outbound_request *
 	t->url = util_xstrdup(r->url ? r->url : "");
 	t->done = r->done;
 	t->arg = r->arg;
+	t->peer = r->peer ? r->peer : "other";
 	t->start_us = util_mono_us();
 	util_buf_init(&t->response, r->max_response_bytes ?
 		      r->max_response_bytes : 4u << 20);
@@ -192,6 +193,7 @@ void outbound__answer(struct outbound_transfer *t, CURLcode rc,
 		snprintf(message, sizeof(message), "%s", t->errbuf[0] ? t->errbuf :
 			 curl_easy_strerror(rc));
 	r.message = message;
+	outbound__count(t->peer, r.error, r.status);
 	if (t->done)
 		t->done(&r, t->arg);
 }

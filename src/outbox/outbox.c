@@ -5,6 +5,7 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,8 @@ struct kind {
 	outbox_deliver_many_fn many;     /* up to `max` rows at once */
 	size_t max;
 	void *ctx;
+	/* attempts recorded: delivered, to be retried, given up */
+	atomic_ullong results[3];
 };
 
 struct outbox {
@@ -211,6 +214,30 @@ static int record_apply(struct store_tx *tx, void *arg)
 	return STORE_OK;
 }
 
+/* Adds a recorded batch's outcomes to its kinds' counters. */
+static void count_results(struct outbox *ob, const struct batch *b)
+{
+	for (size_t i = 0; i < b->n; i++) {
+		const struct delivery *d = &b->done[i];
+		struct kind *k = (struct kind *)find_kind(ob, d->item.kind);
+		int r = d->outcome.status == STORE_OUTBOX_DELIVERED ? 0 :
+			d->outcome.status == STORE_OUTBOX_DEAD ? 2 : 1;
+
+		if (k)
+			atomic_fetch_add(&k->results[r], 1);
+	}
+}
+
+void outbox_stats_each(struct outbox *ob, outbox_stat_fn fn, void *arg)
+{
+	static const char *const names[] = { "delivered", "retry", "dead" };
+
+	for (size_t i = 0; ob && i < ob->n_kinds; i++)
+		for (int r = 0; r < 3; r++)
+			fn(arg, ob->kinds[i].name, names[r],
+			   atomic_load(&ob->kinds[i].results[r]));
+}
+
 /* The soonest retry a batch scheduled, or INT64_MAX. */
 static int64_t soonest_retry(const struct batch *b)
 {
@@ -243,6 +270,8 @@ static size_t run_batch(struct outbox *ob, int64_t *retry_at)
 			/* the leases lapse and the rows are delivered again */
 			ops_log(OPS_LOG_ERROR, "outbox_record_failed", "%zu "
 				"delivery outcome(s) not recorded", b.n);
+		else
+			count_results(ob, &b);
 	}
 	n = b.n;
 	release(&b);
@@ -301,8 +330,11 @@ void outbox_register(struct outbox *ob, const char *kind, outbox_deliver_fn fn,
 {
 	UTIL_ASSERT(!ob->t.started && ob->n_kinds < OUTBOX_KINDS_MAX &&
 		    !find_kind(ob, kind));
-	ob->kinds[ob->n_kinds++] = (struct kind){ .name = kind, .fn = fn,
-						  .ctx = ctx };
+	struct kind *k = &ob->kinds[ob->n_kinds++];
+
+	k->name = kind;
+	k->fn = fn;
+	k->ctx = ctx;
 }
 
 void outbox_register_many(struct outbox *ob, const char *kind,
@@ -310,8 +342,12 @@ void outbox_register_many(struct outbox *ob, const char *kind,
 {
 	UTIL_ASSERT(!ob->t.started && ob->n_kinds < OUTBOX_KINDS_MAX &&
 		    !find_kind(ob, kind) && max >= 1);
-	ob->kinds[ob->n_kinds++] = (struct kind){ .name = kind, .many = fn,
-						  .max = max, .ctx = ctx };
+	struct kind *k = &ob->kinds[ob->n_kinds++];
+
+	k->name = kind;
+	k->many = fn;
+	k->max = max;
+	k->ctx = ctx;
 }
 
 static int unlease_apply(struct store_tx *tx, void *arg)

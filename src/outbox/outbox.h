@@ -68,6 +68,13 @@ void outbox_kick(struct outbox *ob);
  * not delivered stay pending for the next start. Accepts NULL. */
 void outbox_free(struct outbox *ob);
 
+/* Delivery attempts recorded since start, for each registered kind and
+ * result ("delivered", "retry": failed and scheduled again, "dead": given
+ * up). Strings are borrowed for the call. Accepts a NULL outbox. */
+typedef void (*outbox_stat_fn)(void *arg, const char *kind,
+			       const char *result, uint64_t count);
+void outbox_stats_each(struct outbox *ob, outbox_stat_fn fn, void *arg);
+
 /* The delay before retry `attempt` (1 for the first retry): a uniform
  * random duration up to min(max, initial × 2^(attempt − 1)) — "full
  * jitter" — with `random01` in [0, 1). */

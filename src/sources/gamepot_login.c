@@ -616,6 +616,7 @@ static int call_loginauth(const struct gamepot_settings *gs,
 	char *url = util_xasprintf("%s" LOGIN_PATH, gs->api_base);
 	char *body = request_body(gs, c);
 	struct outbound_request r = {
+		.peer = "gamepot",
 		.method = "POST", .url = url, .body = body,
 		.body_len = strlen(body),
 		.headers = { "Content-Type: application/json",

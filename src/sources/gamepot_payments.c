@@ -579,7 +579,7 @@ static char *gamepot_body(const struct pay_request *pr)
 static void send_payment(struct pay_request *pr)
 {
 	const struct gamepot_settings *gs = pr->gs;
-	struct outbound_request out = { .method = "POST" };
+	struct outbound_request out = { .peer = "gamepot", .method = "POST" };
 	char *body = gamepot_body(pr), *url, *key;
 
 	if (!body) {

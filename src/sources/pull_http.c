@@ -67,6 +67,7 @@ void pull_fetch_release(struct pull_fetch *f)
 static void fill_request(const struct pull_provider *p,
 			 struct outbound_request *r)
 {
+	r->peer = p->source->id;
 	r->timeout_ms = (long)p->settings.timeout_ms;
 	r->max_response_bytes = (size_t)p->settings.max_response_bytes;
 }

@@ -168,6 +168,11 @@ int store_run(struct store *st, int (*apply)(struct store_tx *tx, void *arg),
  * of at most 2^i intents (the last bucket holds the rest). */
 #define STORE_BATCH_BUCKETS 13
 
+/* Commit durations are counted in buckets bounded by these (seconds);
+ * the last bucket holds the rest. */
+#define STORE_COMMIT_BUCKETS 13
+extern const double store_commit_bounds[STORE_COMMIT_BUCKETS - 1];
+
 /* The writer's statistics since open: what every driver reports. */
 struct store_stats {
 	uint64_t batch_sizes[STORE_BATCH_BUCKETS];
@@ -176,6 +181,10 @@ struct store_stats {
 	uint64_t max_batch;
 	uint64_t careful_batches; /* batches re-run with savepoints after a failure */
 	uint64_t retried_batches; /* batches run again after a transient fault */
+	/* COMMITs the writer ran (the statement: SQLite's WAL sync comes
+	 * after it, PostgreSQL's flush within it), by duration */
+	uint64_t commit_durations[STORE_COMMIT_BUCKETS];
+	uint64_t commit_us_total;
 	uint64_t queued;        /* intents waiting for the writer now */
 };
 /* Valid until store_close. */

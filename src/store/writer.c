@@ -217,6 +217,24 @@ void store_answer_batch(struct store_intent *batch)
 	}
 }
 
+const double store_commit_bounds[STORE_COMMIT_BUCKETS - 1] = {
+	0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,
+	2.5,
+};
+
+static void count_commit(struct store_writer *w, int64_t us)
+{
+	size_t bucket = 0;
+
+	while (bucket < STORE_COMMIT_BUCKETS - 1 &&
+	       (double)us / 1e6 > store_commit_bounds[bucket])
+		bucket++;
+	pthread_mutex_lock(&w->t.lock);
+	w->stats.commit_durations[bucket]++;
+	w->stats.commit_us_total += (uint64_t)us;
+	pthread_mutex_unlock(&w->t.lock);
+}
+
 static void count_batch(struct store_stats *stats, size_t n)
 {
 	size_t bucket = 0;
@@ -326,6 +344,8 @@ static void finish_batch(struct store *st, struct store_tx *tx, struct batch *b)
 		t0 = util_mono_us();
 		if (!b->broken && st->writer_ops->commit(st, tx))
 			break_batch(st, tx, b);
+		else if (!b->broken)
+			count_commit(&st->writer, util_mono_us() - t0);
 		store_log_slow("commit", util_mono_us() - t0);
 		if (!b->broken || !b->transient || attempt == RETRIES_MAX ||
 		    util_thread_stopping(&st->writer.t))
