@@ -74,6 +74,14 @@ json_t *engine_event_json(const struct store_event *e)
 				 e->created_at_ms, data) : NULL;
 }
 
+static bool any_webhook_takes(const char *type)
+{
+	for (size_t i = 0; i < n_webhooks; i++)
+		if (webhook_takes(&webhooks[i], type))
+			return true;
+	return false;
+}
+
 /* Queues the event for every webhook that takes its type. */
 static int queue_webhooks(struct store_tx *tx, int64_t id, const char *type,
 			  const char *account_id, int64_t now, json_t *data)
@@ -112,12 +120,15 @@ int engine_events_emit(struct store_tx *tx, const char *type,
 {
 	int64_t now = util_now_ms(), id = 0;
 	char *text = json_dumps(data, JSON_COMPACT);
+	bool queue = any_webhook_takes(type);
 	int rc;
 
 	UTIL_ASSERT(text);
-	rc = store_tx_event_add(tx, type, account_id, now, text, &id);
+	/* the id is only needed (and waited for) to queue deliveries */
+	rc = store_tx_event_add(tx, type, account_id, now, text,
+				queue ? &id : NULL);
 	free(text);
-	if (rc)
+	if (rc || !queue)
 		return rc;
 	return queue_webhooks(tx, id, type, account_id, now, data);
 }

@@ -591,7 +591,9 @@ int store_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
 
 /* Adds an event of `type` about `account_id` (may be NULL) with `data`
  * (JSON text), in the transaction of the change it tells of, so it
- * exists exactly when that change committed; its id goes to *id. */
+ * exists exactly when that change committed; its id goes to *id. `id`
+ * may be NULL when the id is not needed: a pipelining driver then sends
+ * the insert without waiting for it. */
 int store_tx_event_add(struct store_tx *tx, const char *type,
 		       const char *account_id, int64_t created_at_ms,
 		       const char *data_json, int64_t *id);

@@ -11,6 +11,7 @@ import threading
 import time
 
 from conftest import ready
+from fakes.fixtures import fake_gamepot  # noqa: F401
 
 SECRET = "whsec-test-0123456789"
 FAST_OUTBOX = {"initial_backoff_ms": 20, "max_backoff_ms": 100}
@@ -337,3 +338,19 @@ def test_webhook_url_needs_a_secret(make_grantd):
                                "webhook_events": ["grant.nope"]}})
     err = g.serve_fails()
     assert "events.webhook_events" in err
+
+
+def test_gamepot_login_suspension_is_an_event(make_grantd, fake_gamepot):
+    from test_gamepot_login import PLAYER, login_grantd, settled, start_login
+    g = login_grantd(make_grantd, fake_gamepot)
+    fake_gamepot.add_member("member-1")
+    start_login(g, fake_gamepot, token="not-a-token-gamepot-issued")
+    v = settled(g)
+    assert v["account_suspended"] is True
+    sus = [e for e in feed_all(g)[0] if e["type"] == "account.suspended"]
+    assert len(sus) == 1
+    assert sus[0]["account_id"] == PLAYER
+    assert sus[0]["data"] == {"account_id": PLAYER, "state": "suspended",
+                              "previous_state": "active",
+                              "cause": "gamepot_login",
+                              "validation_id": v["validation_id"]}

@@ -6,6 +6,9 @@
 PG_SQL(sql_event_add,
        "INSERT INTO events (type, account_id, created_at_ms, data)"
        " VALUES ($1::text, $2::text, $3::bigint, $4::text) RETURNING id");
+PG_SQL(sql_event_add_deferred,
+       "INSERT INTO events (type, account_id, created_at_ms, data)"
+       " VALUES ($1::text, $2::text, $3::bigint, $4::text)");
 /* Ids are taken before commit, so a transaction may commit after one
  * with higher ids: the feed is ordered by txid, and shows only rows of
  * transactions older than every one still running (the snapshot's xmin:
@@ -30,6 +33,9 @@ int store_pg_tx_event_add(struct store_tx *tx, const char *type,
 	pg_param_text(&p, account_id);
 	pg_param_int(&p, created_at_ms);
 	pg_param_text(&p, data_json);
+	if (!id)
+		return pg_exec_deferred(pg_tx_conn(tx), &sql_event_add_deferred,
+					&p, "event_add");
 	res = pg_run(pg_tx_conn(tx), &sql_event_add, &p, "event_add");
 	if (!res)
 		return STORE_ERR;

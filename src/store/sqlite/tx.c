@@ -823,6 +823,7 @@ int store_sqlite_tx_event_add(struct store_tx *tx, const char *type,
 	bind_text(s, 4, data_json);
 	if (step_done(store_tx_conn(tx), s, "event_add"))
 		return STORE_ERR;
-	*id = sqlite3_last_insert_rowid(store_tx_conn(tx)->db);
+	if (id)
+		*id = sqlite3_last_insert_rowid(store_tx_conn(tx)->db);
 	return STORE_OK;
 }
