@@ -3,7 +3,6 @@
  * event webhooks (signed POSTs, from the outbox). */
 #include "partner/partner.h"
 
-#include <inttypes.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 #include <stdio.h>
