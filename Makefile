@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 CONFIG     ?= examples/grantd.yaml
 FUZZ_SECONDS ?= 8
-FUZZERS    = fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path fuzz_oauth_request fuzz_access_token fuzz_provider_answers fuzz_link_params fuzz_offer_decode fuzz_gamepot_query fuzz_gamepot_login fuzz_gamepot_payment fuzz_offer_redeem
+FUZZERS    = fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path fuzz_oauth_request fuzz_access_token fuzz_provider_answers fuzz_link_params fuzz_offer_decode fuzz_gamepot_query fuzz_gamepot_login fuzz_gamepot_payment fuzz_offer_redeem fuzz_events_cursor
 
 all: build
 
@@ -79,12 +79,13 @@ E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_gamepot_coupon.py \
 	tests/e2e/test_gamepot_login.py \
 	tests/e2e/test_gamepot_payments.py \
-	tests/e2e/test_offers_redeem.py tests/e2e/test_readiness.py
+	tests/e2e/test_offers_redeem.py tests/e2e/test_readiness.py \
+	tests/e2e/test_events.py
 # and the PostgreSQL driver's paths under the sanitizers
 E2E_ASAN_PG = tests/e2e/test_guarantees.py tests/e2e/test_nodes.py \
 	tests/e2e/test_links.py tests/e2e/test_outbox_ops.py \
 	tests/e2e/test_gamepot_login.py tests/e2e/test_signing_keys.py \
-	tests/e2e/test_pg_startup.py
+	tests/e2e/test_pg_startup.py tests/e2e/test_events.py
 e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		$(PYTHON) -m pytest -q $(E2E_ASAN)

@@ -84,6 +84,11 @@ struct config {
 		int64_t max_attempts;        /* default 20 */
 	} outbox;
 	struct {
+		char *webhook_url;           /* "": no webhook */
+		char *webhook_secret;        /* secret; required with the url */
+		struct util_strlist webhook_events; /* types; empty: all */
+	} events;
+	struct {
 		char *project_id;            /* "": any projectId is refused */
 		struct util_strlist webhook_secrets; /* the path secrets accepted */
 		struct util_strlist allowed_ips;     /* CIDRs; empty: any address */

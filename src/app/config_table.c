@@ -2,6 +2,7 @@
  * environment variable, help) and the conversion of text into values. */
 #include "app/config_int.h"
 
+#include "engine/engine.h"
 #include "offers/offers.h"
 
 #include <arpa/inet.h>
@@ -112,6 +113,12 @@ static int check_cidr(const char *v)
 	struct util_cidr c;
 
 	return util_cidr_parse(v, &c);
+}
+
+/* events.webhook_events: an event type grantd emits. */
+static int check_event_type(const char *v)
+{
+	return engine_event_type_known(v) ? 0 : -1;
 }
 
 /* tentuplay.verify_url: "" (the relay is off) or a URL as check_url. */
@@ -596,6 +603,29 @@ const struct config_option config_options[] = {
 		.type = CONFIG_INT, .min = 1, .max = 1000,
 		.def = "20", .offset = OPT_AT(outbox.max_attempts),
 		.help = "deliveries tried before a row is dead",
+	},
+	{
+		.section = "events", .key = "webhook_url",
+		.env = "GRANTD_EVENTS_WEBHOOK_URL",
+		.type = CONFIG_STRING, .check = check_optional_url,
+		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
+		.def = "", .offset = OPT_AT(events.webhook_url),
+		.help = "where events are POSTed; empty: no webhook (the feed still works)",
+	},
+	{
+		.section = "events", .key = "webhook_secret",
+		.env = "GRANTD_EVENTS_WEBHOOK_SECRET",
+		.type = CONFIG_STRING, .secret = true,
+		.def = "", .offset = OPT_AT(events.webhook_secret),
+		.help = "HMAC-SHA256 key of the grantd-signature header; required with webhook_url",
+	},
+	{
+		.section = "events", .key = "webhook_events",
+		.env = "GRANTD_EVENTS_WEBHOOK_EVENTS",
+		.type = CONFIG_LIST, .check = check_event_type,
+		.rule = "must be a list of event types (grant.created, account.suspended, link.created)",
+		.def = "", .offset = OPT_AT(events.webhook_events),
+		.help = "event types the webhook gets; empty: every type",
 	},
 	{
 		.section = "gamepot", .key = "project_id",

@@ -113,6 +113,8 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		  "offers.redeem", ctx->offers, NULL },
 		{ HTTP_GET, "/v1/accounts/{account_id}/entitlements/history",
 		  partner_history_get, AUTH_SCOPE_PARTNER, 0, "history.get", st, NULL },
+		{ HTTP_GET, "/v1/events", partner_events_get, AUTH_SCOPE_PARTNER,
+		  0, "events.get", st, NULL },
 		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", ctx, NULL },
 		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx, NULL },
 		{ HTTP_GET, "/metrics", app_metrics, AUTH_SCOPE_OPERATOR, 0,

@@ -48,6 +48,7 @@ struct server {
 	const struct pull_settings *pull_by_source[APP_SOURCES_MAX];
 	struct gamepot_settings gamepot;
 	struct util_cidr *gamepot_nets;
+	struct engine_webhook webhook;   /* events.webhook_* */
 	struct app_ctx ctx;
 	struct http_route routes[APP_ROUTES_MAX];
 	struct http_server *http;
@@ -98,6 +99,30 @@ static int read_pem(const char *key, const char *path, struct util_buf *out)
 		fprintf(stderr, "grantd: %s %s: the file is empty\n", key, path);
 		return -1;
 	}
+	return 0;
+}
+
+/* events.webhook_*: the webhook events are queued for, if a URL is set
+ * (then a secret must be too). Returns 0 or -1 (printed). */
+static int configure_webhooks(struct server *s)
+{
+	const struct config *c = &s->cfg;
+
+	engine_events_configure(NULL, 0);
+	if (!c->events.webhook_url || !*c->events.webhook_url)
+		return 0;
+	if (!c->events.webhook_secret || !*c->events.webhook_secret) {
+		fprintf(stderr, "grantd: events.webhook_secret: required with "
+			"events.webhook_url (it signs every delivery)\n");
+		return -1;
+	}
+	s->webhook = (struct engine_webhook){
+		.url = c->events.webhook_url,
+		.secret = c->events.webhook_secret,
+		.events = (const char *const *)c->events.webhook_events.items,
+		.n_events = c->events.webhook_events.len,
+	};
+	engine_events_configure(&s->webhook, 1);
 	return 0;
 }
 
@@ -527,6 +552,7 @@ static void gamepot_settings(struct server *s)
 static int start_outbox(struct server *s)
 {
 	sources_gamepot_login_register(&s->gamepot);
+	partner_webhooks_register(s->outbox, s->outbound);
 	if (outbox_start(s->outbox)) {
 		fprintf(stderr, "grantd: cannot start the outbox thread\n");
 		return -1;
@@ -576,7 +602,7 @@ static int start(struct server *s)
 		return -1;
 	s->catalog = catalog_holder_new(c);
 	if (read_tls(s) || check_tls(s) || check_signing_keys_file(s) ||
-	    bind_listener(s))
+	    configure_webhooks(s) || bind_listener(s))
 		return -1;
 	/* everything that can refuse to start has; now the database */
 	s->store = app_store_open(&s->cfg, true);

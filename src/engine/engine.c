@@ -3,6 +3,7 @@
 #include "engine/engine_int.h"
 
 #include <inttypes.h>
+#include <jansson.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -286,9 +287,8 @@ static int evaluate(struct store_tx *tx, struct engine_job *job,
 
 static int record(struct store_tx *tx, struct engine_job *job,
 		  const struct store_fulfilment_ref *ref, const char *skipped,
-		  int64_t *row)
+		  int64_t now, int64_t *row)
 {
-	int64_t now = util_now_ms();
 	bool ok = job->outcome == ENGINE_GRANTED;
 	struct store_fulfilment_ref existing;
 	int rc;
@@ -321,9 +321,10 @@ static int record(struct store_tx *tx, struct engine_job *job,
 }
 
 /* Grants line i of the entry; a unique item is granted once at most. Each
- * grant row takes the next ledger line number from *line. */
+ * grant row takes the next ledger line number from *line, and is listed
+ * in `grants` (the event's). */
 static int grant_line(struct store_tx *tx, struct engine_job *job, int64_t row,
-		      size_t i, int *line)
+		      size_t i, int *line, json_t *grants)
 {
 	const struct catalog_grant *g = &job->entry_->grants[i];
 	const char *account = job->ent.account_id;
@@ -332,14 +333,19 @@ static int grant_line(struct store_tx *tx, struct engine_job *job, int64_t row,
 	char instance_id[UTIL_UUID_LEN + 1];
 	bool skip = false;
 
-	if (g->item->kind == CATALOG_STACKABLE)
+	if (g->item->kind == CATALOG_STACKABLE) {
+		engine_events_grant_line_(grants, *line, catalog_id,
+					  g->amount * job->ent.quantity, NULL);
 		return store_tx_grant_stackable(tx, row, (*line)++, account,
 						catalog_id,
 						g->amount * job->ent.quantity);
+	}
 	if (is_unique(g) && unique_skipped(tx, job, i, &skip))
 		return STORE_ERR;
 	for (int64_t n = 0; n < copies && !skip; n++) {
 		util_uuid7(instance_id);
+		engine_events_grant_line_(grants, *line, catalog_id, 1,
+					  instance_id);
 		if (store_tx_grant_instance(tx, row, (*line)++, account, catalog_id,
 					    instance_id, job->ent.received_at_ms))
 			return STORE_ERR;
@@ -347,19 +353,21 @@ static int grant_line(struct store_tx *tx, struct engine_job *job, int64_t row,
 	return 0;
 }
 
-/* Records the completed fulfilment, then its grants and its claim. */
+/* Records the completed fulfilment, then its grants, its claim and its
+ * grant.created event. */
 static int grant_all(struct store_tx *tx, struct engine_job *job,
 		     const struct store_fulfilment_ref *ref, const char *skipped)
 {
 	const struct catalog_entitlement *entry = job->entry_;
-	int64_t row;
+	int64_t row, now = util_now_ms();
 	int line = 0;
 	bool created;
+	json_t *grants;
 	int rc;
 
 	/* the record first: if another writer holds its key, nothing else
 	 * has been written */
-	if ((rc = record(tx, job, ref, skipped, &row)))
+	if ((rc = record(tx, job, ref, skipped, now, &row)))
 		return rc;
 	if (job->create_account_ &&
 	    store_tx_account_put(tx, job->ent.account_id, STORE_ACCOUNT_ACTIVE,
@@ -369,14 +377,18 @@ static int grant_all(struct store_tx *tx, struct engine_job *job,
 		job->recorded_only = true;
 		return 0;
 	}
-	for (size_t i = 0; i < entry->n_grants; i++)
-		if (grant_line(tx, job, row, i, &line))
-			return STORE_ERR;
-	if (entry->limit_per_account > 0 &&
+	grants = json_array();
+	for (size_t i = 0; i < entry->n_grants && rc == 0; i++)
+		if (grant_line(tx, job, row, i, &line, grants))
+			rc = STORE_ERR;
+	if (rc == 0 && entry->limit_per_account > 0 &&
 	    store_tx_claim_add(tx, job->ent.account_id, entry->id,
 			       job->ent.received_at_ms))
-		return STORE_ERR;
-	return 0;
+		rc = STORE_ERR;
+	if (rc == 0)
+		rc = engine_events_grant_created_(tx, job, now, grants);
+	json_decref(grants);
+	return rc;
 }
 
 /* Answers a request whose (source, external_id) is already recorded, if the
@@ -434,7 +446,8 @@ static int job_run_once(struct store_tx *tx, struct engine_job *job,
 	util_buf_init(&skipped, 0);
 	rc = evaluate(tx, job, &skipped);
 	if (rc == 0 && job->outcome != ENGINE_GRANTED)
-		rc = record_refusal ? record(tx, job, &ref, NULL, &row) : 0;
+		rc = record_refusal ? record(tx, job, &ref, NULL,
+					     util_now_ms(), &row) : 0;
 	else if (rc == 0)
 		rc = grant_all(tx, job, &ref, skipped.len ? skipped.data : NULL);
 	if (rc == 0 && job->outcome == ENGINE_GRANTED && job->also)

@@ -190,4 +190,72 @@ typedef void (*engine_stats_fn)(void *arg, const char *source,
 				enum engine_outcome outcome, uint64_t count);
 void engine_stats_each(struct engine *e, engine_stats_fn fn, void *arg);
 
+/* ---- events: what happened, for the game backend (events.c) --------- */
+
+/* Event types (the `type` of an event; docs/api.md, Events). */
+#define ENGINE_EVENT_GRANT_CREATED "grant.created"
+#define ENGINE_EVENT_ACCOUNT_SUSPENDED "account.suspended"
+#define ENGINE_EVENT_LINK_CREATED "link.created"
+/* True if `type` is an event type grantd emits. */
+bool engine_event_type_known(const char *type);
+
+/* The outbox kind of event webhook deliveries; a row's dedupe key is
+ * "<webhook index>:<event id>" and its payload the body to POST. */
+#define ENGINE_EVENT_WEBHOOK_KIND "event.webhook"
+
+/* A webhook events are sent to (events.webhook_*). Strings borrowed. */
+struct engine_webhook {
+	const char *url;
+	const char *secret;          /* signs each delivery (HMAC-SHA256) */
+	const char *const *events;   /* the types it takes; none: every type */
+	size_t n_events;
+};
+
+/* Names the webhooks every event is queued for (borrowed; they must
+ * outlive every write). Call before the store takes writes; NULL, 0:
+ * none. */
+void engine_events_configure(const struct engine_webhook *hooks, size_t n);
+/* Webhook `index` as configured, or NULL if there is no such one
+ * (borrowed). */
+const struct engine_webhook *engine_webhook_get(size_t index);
+
+struct json_t;
+/* Records an event of `type` about `account_id` with `data` (a JSON
+ * object, borrowed) inside tx, and a delivery to every configured webhook
+ * that takes the type, in the same transaction: the event exists iff the
+ * change it tells of commits. An emitter about an account calls
+ * store_tx_account_get first (its lock orders the account's events on
+ * every node). Returns 0 or a store_rc. */
+int engine_events_emit(struct store_tx *tx, const char *type,
+		       const char *account_id, struct json_t *data);
+/* account.suspended: `account_id` was set to `state` (suspended or
+ * banned) from `previous` (NULL: it did not exist), by `cause` ("api",
+ * "gamepot_login"). `validation_id` (>0) names the GAMEPOT login
+ * validation that caused it. Returns 0 or a store_rc. */
+int engine_events_account_suspended(struct store_tx *tx,
+				    const char *account_id,
+				    enum store_account_state state,
+				    const enum store_account_state *previous,
+				    const char *cause, int64_t validation_id);
+/* link.created: `account_id` was linked to `external_id` at `provider`
+ * (`replaced`: instead of another identity there), by `via` ("api",
+ * "oauth"). Returns 0 or a store_rc. */
+int engine_events_link_created(struct store_tx *tx, const char *account_id,
+			       const char *provider, const char *external_id,
+			       bool replaced, int64_t linked_at_ms,
+			       const char *via);
+
+/* An event as the feed and the webhooks show it: {"id", "type",
+ * "created_at", "account_id", "data"}. Returns a new reference, or NULL
+ * if e->data is not JSON. */
+struct json_t *engine_event_json(const struct store_event *e);
+
+/* A feed position (txid, id) as the opaque cursor clients pass back. */
+#define ENGINE_EVENTS_CURSOR_MAX 48
+void engine_events_cursor_format(int64_t txid, int64_t id,
+				 char out[ENGINE_EVENTS_CURSOR_MAX]);
+/* Parses a cursor (untrusted) made by engine_events_cursor_format.
+ * Returns 0, or -1 (nothing set) if `s` is not one. */
+int engine_events_cursor_parse(const char *s, int64_t *txid, int64_t *id);
+
 #endif

@@ -55,4 +55,16 @@ int engine_tx_group_run_(struct store_tx *tx, struct engine_job *jobs,
 int engine_tx_broadcasts_deliver_(struct engine *e, struct store_tx *tx,
 				  struct catalog *c, const char *account_id);
 
+struct json_t;
+/* Emits grant.created for the job just granted (its fulfillment_id set)
+ * with its ledger lines `grants` (a JSON array, borrowed). Returns 0 or a
+ * store_rc. */
+int engine_events_grant_created_(struct store_tx *tx,
+				 const struct engine_job *job,
+				 int64_t fulfilled_at_ms, struct json_t *grants);
+/* Appends ledger line `line` to `grants` (instance_id NULL: stackable). */
+void engine_events_grant_line_(struct json_t *grants, int line,
+			       const char *catalog_id, int64_t amount,
+			       const char *instance_id);
+
 #endif

@@ -327,6 +327,12 @@ static int link_apply(struct store_tx *tx, struct store_intent *in)
 	if (store_tx_link_tokens_set(tx, account, provider, c->sealed,
 				     c->sealed_len, now, &found) || !found)
 		return STORE_ERR;
+	if ((c->link_result == STORE_LINK_CREATED ||
+	     c->link_result == STORE_LINK_REPLACED) &&
+	    engine_events_link_created(tx, account, provider, row.external_id,
+				       c->link_result == STORE_LINK_REPLACED,
+				       row.linked_at_ms, "oauth"))
+		return STORE_ERR;
 	return pull_tx_schedule_sync(tx, account, provider, now);
 }
 

@@ -252,8 +252,10 @@ static int64_t soonest_retry(const struct batch *b)
 
 /* Claims, delivers and records one batch. Returns how many rows it
  * handled (a full batch means more may be due); *retry_at gets the
- * soonest retry it scheduled. */
-static size_t run_batch(struct outbox *ob, int64_t *retry_at)
+ * soonest retry it scheduled, *delivered whether it delivered any (rows
+ * a claim held back behind a delivered one may be claimable now). */
+static size_t run_batch(struct outbox *ob, int64_t *retry_at,
+			bool *delivered)
 {
 	struct batch b = { .ob = ob, .now_ms = util_now_ms() };
 	bool due = false;
@@ -266,6 +268,9 @@ static size_t run_batch(struct outbox *ob, int64_t *retry_at)
 			       ob->opts.batch, collect, &b) == STORE_OK && b.n) {
 		deliver_all(&b);
 		*retry_at = soonest_retry(&b);
+		for (size_t i = 0; i < b.n; i++)
+			if (b.done[i].outcome.status == STORE_OUTBOX_DELIVERED)
+				*delivered = true;
 		if (store_run(ob->store, record_apply, &b) != STORE_OK)
 			/* the leases lapse and the rows are delivered again */
 			ops_log(OPS_LOG_ERROR, "outbox_record_failed", "%zu "
@@ -287,12 +292,14 @@ static void *run(void *arg)
 	while (!util_thread_stopping(&ob->t)) {
 		int64_t retry_at = INT64_MAX, wait = ob->opts.poll_ms;
 		size_t handled;
+		bool delivered = false;
 
 		ob->kicked = false;
 		pthread_mutex_unlock(&ob->t.lock);
-		handled = run_batch(ob, &retry_at);
+		handled = run_batch(ob, &retry_at, &delivered);
 		pthread_mutex_lock(&ob->t.lock);
-		if (handled == (size_t)ob->opts.batch || ob->kicked || util_thread_stopping(&ob->t))
+		if (handled == (size_t)ob->opts.batch || delivered ||
+		    ob->kicked || util_thread_stopping(&ob->t))
 			continue;
 		/* a retry due before the next poll is not kept waiting */
 		if (retry_at != INT64_MAX && retry_at - util_now_ms() < wait)

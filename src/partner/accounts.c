@@ -16,12 +16,23 @@ struct account_put {
 	bool created;
 };
 
+/* Sets the state; a change to suspended or banned is an
+ * account.suspended event. The account's lock is taken first. */
 static int put_apply(struct store_tx *tx, struct store_intent *in)
 {
 	struct account_put *p = UTIL_CONTAINER_OF(in, struct account_put, intent);
+	enum store_account_state before;
+	bool found;
+	int rc;
 
-	return store_tx_account_put(tx, p->account_id, p->state, util_now_ms(),
-				    &p->created);
+	if ((rc = store_tx_account_get(tx, p->account_id, &before, &found)) ||
+	    (rc = store_tx_account_put(tx, p->account_id, p->state,
+				       util_now_ms(), &p->created)))
+		return rc;
+	if (p->state == STORE_ACCOUNT_ACTIVE || (found && before == p->state))
+		return STORE_OK;
+	return engine_events_account_suspended(tx, p->account_id, p->state,
+					       found ? &before : NULL, "api", 0);
 }
 
 /* Writer thread: the reply is the last use of p (http frees it after). */

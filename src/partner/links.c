@@ -87,6 +87,13 @@ static int put_apply(struct store_tx *tx, struct store_intent *in)
 	if (store_tx_link_put(tx, c->account_id, c->source->id, c->external_id,
 			      now, &c->result, &c->link))
 		return STORE_ERR;
+	if ((c->result == STORE_LINK_CREATED ||
+	     c->result == STORE_LINK_REPLACED) &&
+	    engine_events_link_created(tx, c->account_id, c->source->id,
+				       c->link.external_id,
+				       c->result == STORE_LINK_REPLACED,
+				       c->link.linked_at_ms, "api"))
+		return STORE_ERR;
 	/* a new identity: fetch what it already holds, crash or not */
 	if (c->source->pull && (c->result == STORE_LINK_CREATED ||
 				c->result == STORE_LINK_REPLACED))

@@ -34,6 +34,14 @@ void partner_link_put(struct http_request *req);
 void partner_link_delete(struct http_request *req);
 void partner_links_get(struct http_request *req);
 
+/* GET /v1/events: the events feed (route ctx: struct store). */
+void partner_events_get(struct http_request *req);
+struct outbound;
+/* Has `o` (borrowed; it must outlive the outbox) deliver the outbox's
+ * event webhooks, to the webhooks engine_events_configure named. Before
+ * outbox_start. */
+void partner_webhooks_register(struct outbox *ob, struct outbound *o);
+
 /* Parses a PUT account body: {"state": "active"|"suspended"|"banned"} and
  * nothing else. Returns 0, or -1 with the problem in msg. Exposed for the
  * fuzzer. */

@@ -490,7 +490,11 @@ static int suspend(struct store_tx *tx, struct login_finish *f, int64_t now)
 		return STORE_OK;   /* gone, or already suspended or banned */
 	if ((rc = store_tx_account_put(tx, f->c->account_id,
 				       STORE_ACCOUNT_SUSPENDED, now, &created)) ||
-	    (rc = history_record(tx, f, now)))
+	    (rc = history_record(tx, f, now)) ||
+	    (rc = engine_events_account_suspended(tx, f->c->account_id,
+						  STORE_ACCOUNT_SUSPENDED,
+						  &state, "gamepot_login",
+						  f->c->id)))
 		return rc;
 	f->suspended = true;
 	return STORE_OK;

@@ -404,6 +404,21 @@ int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 	return st->driver->ops->audit_read(st, limit, fn, arg);
 }
 
+int store_tx_event_add(struct store_tx *tx, const char *type,
+		       const char *account_id, int64_t created_at_ms,
+		       const char *data_json, int64_t *id)
+{
+	return tx->st->driver->ops->tx_event_add(tx, type, account_id,
+						 created_at_ms, data_json, id);
+}
+
+int store_events_read(struct store *st, int64_t after_txid, int64_t after_id,
+		      int64_t limit, store_event_fn fn, void *arg)
+{
+	return st->driver->ops->events_read(st, after_txid, after_id, limit,
+					    fn, arg);
+}
+
 int store_broadcasts_until(struct store *st, int64_t *until_ms)
 {
 	return st->driver->ops->broadcasts_until(st, until_ms);

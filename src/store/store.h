@@ -596,6 +596,36 @@ int store_tx_broadcasts_pending(struct store_tx *tx, const char *account_id,
 /* Records that `account_id` has had broadcast `id` (again: no change). */
 int store_tx_broadcast_delivered(struct store_tx *tx, int64_t id,
 				 const char *account_id, int64_t now_ms);
+/* ---- events: what happened, for the game backend ----------------------- */
+
+/* Adds an event of `type` about `account_id` (may be NULL) with `data`
+ * (JSON text), in the transaction of the change it tells of, so it
+ * exists exactly when that change committed; its id goes to *id. `id`
+ * may be NULL when the id is not needed: a pipelining driver then sends
+ * the insert without waiting for it. */
+int store_tx_event_add(struct store_tx *tx, const char *type,
+		       const char *account_id, int64_t created_at_ms,
+		       const char *data_json, int64_t *id);
+
+/* An event as stored. Strings are borrowed for the callback. */
+struct store_event {
+	int64_t id;
+	/* Feed order is (txid, id). PostgreSQL: the id of the transaction
+	 * that wrote it; SQLite (one writer, ids in commit order): 0. */
+	int64_t txid;
+	const char *type;
+	const char *account_id;    /* may be NULL */
+	int64_t created_at_ms;
+	const char *data;          /* JSON text */
+};
+typedef void (*store_event_fn)(void *arg, const struct store_event *e);
+/* Reads up to `limit` committed events after position (after_txid,
+ * after_id) in feed order ((0, 0): from the first). Only events no
+ * transaction can still come before are read: a later read from the last
+ * position handed out sees every event committed since, none twice. */
+int store_events_read(struct store *st, int64_t after_txid, int64_t after_id,
+		      int64_t limit, store_event_fn fn, void *arg);
+
 /* ---- GAMEPOT login validations (gamepot_login.c) ----------------------- */
 
 /* A validation as stored. Strings are borrowed (valid during the call that

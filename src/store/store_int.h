@@ -253,6 +253,12 @@ struct store_ops {
 				size_t size, bool *found);
 	int (*audit_read)(struct store *st, int64_t limit, store_audit_fn fn,
 			  void *arg);
+	int (*tx_event_add)(struct store_tx *tx, const char *type,
+			    const char *account_id, int64_t created_at_ms,
+			    const char *data_json, int64_t *id);
+	int (*events_read)(struct store *st, int64_t after_txid,
+			   int64_t after_id, int64_t limit, store_event_fn fn,
+			   void *arg);
 	int (*broadcasts_until)(struct store *st, int64_t *until_ms);
 	int (*broadcasts_pending_any)(struct store *st, const char *account_id,
 				      int64_t now_ms, bool *any);

@@ -583,3 +583,42 @@ Test(engine_auto, record_only_creates_the_account)
 			 "'fresh'"), 1);
 	cr_assert_eq(sql("SELECT count(*) FROM grants"), 0);
 }
+
+Test(engine, grants_emit_one_event_and_replays_none)
+{
+	account("p1", "active");
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_GRANTED);
+	cr_assert_eq(run("p1", "g5", "t1"), ENGINE_REPLAYED);
+	cr_assert_eq(run("nobody", "g5", "t2"), ENGINE_INVALID_CUSTOMER);
+	cr_assert_eq(record("p1", "g5", "t3").job.outcome, ENGINE_GRANTED);
+	cr_assert_eq(sql("SELECT count(*) FROM events"), 1);
+	cr_assert_eq(sql("SELECT count(*) FROM events WHERE type ="
+			 " 'grant.created' AND account_id = 'p1' AND"
+			 " json_extract(data, '$.grants[0].amount') = 5"), 1);
+	/* no webhook configured: nothing queued */
+	cr_assert_eq(sql("SELECT count(*) FROM outbox"), 0);
+}
+
+Test(engine, event_cursors_round_trip_and_refuse_the_rest)
+{
+	static const char *const bad[] = {
+		"", "-", "1", "1-", "-1", "01-1", "1-01", "1-2-3", "+1-2",
+		"1 -2", "9223372036854775808-0", "0-9223372036854775808",
+		"99999999999999999999-0", "a-1",
+	};
+	char text[ENGINE_EVENTS_CURSOR_MAX];
+	int64_t txid = 0, id = 0;
+
+	engine_events_cursor_format(INT64_MAX, 0, text);
+	cr_assert_eq(engine_events_cursor_parse(text, &txid, &id), 0);
+	cr_assert_eq(txid, INT64_MAX);
+	cr_assert_eq(id, 0);
+	cr_assert_eq(engine_events_cursor_parse("7421-7425", &txid, &id), 0);
+	cr_assert_eq(txid, 7421);
+	cr_assert_eq(id, 7425);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		cr_assert_eq(engine_events_cursor_parse(bad[i], &txid, &id), -1,
+			     "%s", bad[i]);
+	cr_assert(engine_event_type_known("grant.created"));
+	cr_assert(!engine_event_type_known("grant.nope"));
+}

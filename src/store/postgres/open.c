@@ -204,6 +204,8 @@ static const struct store_ops pg_ops = {
 	.links_read = store_pg_links_read,
 	.link_holder_read = store_pg_link_holder_read,
 	.audit_read = store_pg_audit_read,
+	.tx_event_add = store_pg_tx_event_add,
+	.events_read = store_pg_events_read,
 	.broadcasts_until = store_pg_broadcasts_until,
 	.broadcasts_pending_any = store_pg_broadcasts_pending_any,
 };

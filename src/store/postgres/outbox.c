@@ -26,6 +26,15 @@ PG_SQL(sql_outbox_claim,
        " WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
        "  AND next_attempt_at_ms <= $1::bigint"
        "  AND lease_until_ms <= $1::bigint"
+       /* an event webhook waits for the same webhook's earlier events of
+	* its account (pending, leased by any node or not): delivered in
+	* commit order, since the account's lock orders its writers */
+       "  AND (kind <> 'event.webhook' OR NOT EXISTS (SELECT 1"
+       "   FROM outbox e WHERE e.kind = 'event.webhook'"
+       "   AND e.status = 'pending'"
+       "   AND e.account_id IS NOT DISTINCT FROM outbox.account_id"
+       "   AND e.id < outbox.id AND split_part(e.dedupe_key, ':', 1) ="
+       "   split_part(outbox.dedupe_key, ':', 1)))"
        "  ORDER BY next_attempt_at_ms, id LIMIT $3::bigint"
        "  FOR UPDATE SKIP LOCKED)"
        " RETURNING id, kind, dedupe_key, account_id, payload, attempts)"

@@ -310,6 +310,12 @@ int store_pg_links_read(struct store *st, const char *account_id,
 int store_pg_link_holder_read(struct store *st, const char *provider,
 			      const char *external_id, char *account,
 			      size_t size, bool *found);
+int store_pg_tx_event_add(struct store_tx *tx, const char *type,
+			  const char *account_id, int64_t created_at_ms,
+			  const char *data_json, int64_t *id);
+int store_pg_events_read(struct store *st, int64_t after_txid,
+			 int64_t after_id, int64_t limit, store_event_fn fn,
+			 void *arg);
 int store_pg_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 			void *arg);
 int store_pg_broadcasts_until(struct store *st, int64_t *until_ms);

@@ -134,6 +134,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"UPDATE outbox SET lease_until_ms = ?1 + ?2, updated_at_ms = ?1"
 		" WHERE id IN (SELECT id FROM outbox WHERE status = 'pending'"
 		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1"
+		/* an event webhook waits for the same webhook's earlier
+		 * events of its account: delivered in commit order */
+		" AND (kind != 'event.webhook' OR NOT EXISTS (SELECT 1"
+		"  FROM outbox e WHERE e.kind = 'event.webhook'"
+		"  AND e.status = 'pending' AND e.account_id IS outbox.account_id"
+		"  AND e.id < outbox.id AND substr(e.dedupe_key, 1,"
+		"  instr(e.dedupe_key, ':')) = substr(outbox.dedupe_key, 1,"
+		"  instr(outbox.dedupe_key, ':'))))"
 		" ORDER BY next_attempt_at_ms, id LIMIT ?3)"
 		" RETURNING id, kind, dedupe_key, account_id, payload, attempts",
 	[STMT_OUTBOX_RECORD] =
@@ -196,6 +204,9 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"UPDATE gamepot_logins SET attempts = attempts + 1,"
 		" last_error = ?2, updated_at_ms = ?3"
 		" WHERE id = ?1 AND state = 'pending'",
+	[STMT_EVENT_ADD] =
+		"INSERT INTO events (type, account_id, created_at_ms, data)"
+		" VALUES (?1, ?2, ?3, ?4)",
 	[STMT_READ_BEGIN] = "BEGIN",
 	[STMT_READ_END] = "COMMIT",
 	[STMT_READ_ACCOUNT] =
@@ -264,6 +275,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" state, result, message, account_suspended, attempts, last_error,"
 		" created_at_ms, validated_at_ms FROM gamepot_logins"
 		" WHERE account_id = ?1 ORDER BY id DESC LIMIT 1",
+	/* one writer: id order is commit order, and the txid is 0 */
+	[STMT_READ_EVENTS] =
+		"SELECT id, type, account_id, created_at_ms, data FROM events"
+		" WHERE id > ?1 ORDER BY id LIMIT ?2",
 	[STMT_PING] = "SELECT 1",
 };
 

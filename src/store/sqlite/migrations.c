@@ -232,6 +232,20 @@ static const char *const migrations[] = {
 	"  id INTEGER PRIMARY KEY CHECK (id = 1),"
 	"  at_ms INTEGER NOT NULL"
 	");",
+	/* 12: events for the game backend (the feed and its webhooks), each
+	 * written in the transaction of the change it tells of; with one
+	 * writer, id order is commit order. Pending webhook deliveries are
+	 * found by kind and account, to hold an account's later events back
+	 * until its earlier ones are delivered. */
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  type TEXT NOT NULL,"
+	"  account_id TEXT,"
+	"  created_at_ms INTEGER NOT NULL,"
+	"  data TEXT NOT NULL"
+	");"
+	"CREATE INDEX outbox_pending_account ON outbox (kind, account_id, id)"
+	"  WHERE status = 'pending';",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -188,6 +188,8 @@ static const struct store_ops sqlite_ops = {
 	.links_read = store_sqlite_links_read,
 	.link_holder_read = store_sqlite_link_holder_read,
 	.audit_read = store_sqlite_audit_read,
+	.tx_event_add = store_sqlite_tx_event_add,
+	.events_read = store_sqlite_events_read,
 	.broadcasts_until = store_sqlite_broadcasts_until,
 	.broadcasts_pending_any = store_sqlite_broadcasts_pending_any,
 };

@@ -458,3 +458,47 @@ int store_sqlite_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 	store_reader_release(st, c);
 	return rc;
 }
+
+struct event_ctx {
+	store_event_fn fn;
+	void *arg;
+};
+
+static void event_row(sqlite3_stmt *s, void *ctx)
+{
+	struct event_ctx *ec = ctx;
+	struct store_event e = {
+		.id = sqlite3_column_int64(s, 0),
+		.txid = 0,
+		.type = col_text(s, 1),
+		.account_id = col_text(s, 2),
+		.created_at_ms = sqlite3_column_int64(s, 3),
+		.data = col_text(s, 4),
+	};
+
+	ec->fn(ec->arg, &e);
+}
+
+/* One writer commits in id order, so every id below the newest read is
+ * final: the position is the id alone (after_txid is not used). */
+int store_sqlite_events_read(struct store *st, int64_t after_txid,
+			     int64_t after_id, int64_t limit,
+			     store_event_fn fn, void *arg)
+{
+	struct event_ctx ec = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	(void)after_txid;
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_EVENTS);
+	if (s) {
+		sqlite3_bind_int64(s, 1, after_id);
+		sqlite3_bind_int64(s, 2, limit);
+		rc = each_row(c, s, event_row, &ec, "events_read");
+	}
+	store_reader_release(st, c);
+	return rc;
+}

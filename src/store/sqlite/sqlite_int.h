@@ -66,6 +66,7 @@ enum store_stmt {
 	STMT_GP_LOGIN_STATE,
 	STMT_GP_LOGIN_FINISH,
 	STMT_GP_LOGIN_ATTEMPT,
+	STMT_EVENT_ADD,
 	STMT_READ_BEGIN,
 	STMT_READ_END,
 	STMT_READ_ACCOUNT,
@@ -86,6 +87,7 @@ enum store_stmt {
 	STMT_READ_BROADCAST_PENDING,
 	STMT_READ_GP_LOGIN,
 	STMT_READ_GP_LOGIN_LATEST,
+	STMT_READ_EVENTS,
 	STMT_PING,
 	STMT_COUNT
 };
@@ -346,6 +348,12 @@ int store_sqlite_links_read(struct store *st, const char *account_id,
 int store_sqlite_link_holder_read(struct store *st, const char *provider,
 				  const char *external_id, char *account,
 				  size_t size, bool *found);
+int store_sqlite_tx_event_add(struct store_tx *tx, const char *type,
+			      const char *account_id, int64_t created_at_ms,
+			      const char *data_json, int64_t *id);
+int store_sqlite_events_read(struct store *st, int64_t after_txid,
+			     int64_t after_id, int64_t limit,
+			     store_event_fn fn, void *arg);
 int store_sqlite_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 			    void *arg);
 int store_sqlite_broadcasts_until(struct store *st, int64_t *until_ms);

@@ -808,3 +808,22 @@ int store_sqlite_tx_health_touch(struct store_tx *tx, int64_t now_ms)
 	sqlite3_bind_int64(s, 1, now_ms);
 	return step_done(store_tx_conn(tx), s, "health_touch");
 }
+
+int store_sqlite_tx_event_add(struct store_tx *tx, const char *type,
+			      const char *account_id, int64_t created_at_ms,
+			      const char *data_json, int64_t *id)
+{
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_EVENT_ADD);
+
+	if (!s)
+		return STORE_ERR;
+	bind_text(s, 1, type);
+	bind_text(s, 2, account_id);
+	sqlite3_bind_int64(s, 3, created_at_ms);
+	bind_text(s, 4, data_json);
+	if (step_done(store_tx_conn(tx), s, "event_add"))
+		return STORE_ERR;
+	if (id)
+		*id = sqlite3_last_insert_rowid(store_tx_conn(tx)->db);
+	return STORE_OK;
+}
