@@ -712,6 +712,7 @@ Test(config, dump_lists_every_key_in_table_order)
 		"storage.postgres.connect_timeout_ms = 5000\n"
 		"catalog.path = examples/catalog.json\n"
 		"accounts.auto_create = false\n"
+		"revocation.stackable = clamp\n"
 		"auth.signing_keys_file = \n"
 		"auth.issuer = grantd\n"
 		"auth.audience = grantd\n"

@@ -174,6 +174,16 @@ static const char *const migrations[] = {
 	"CREATE TABLE health ("
 	"  id integer PRIMARY KEY CHECK (id = 1),"
 	"  at_ms bigint NOT NULL);",
+	/* 2: revocations (SQLite's version 12). */
+	"CREATE TABLE revocations ("
+	"  fulfillment_row bigint PRIMARY KEY,"
+	"  account_id text NOT NULL,"
+	"  reason text NOT NULL,"
+	"  actor text NOT NULL,"
+	"  released_claim boolean NOT NULL,"
+	"  removed text NOT NULL,"
+	"  shortfall text NOT NULL,"
+	"  revoked_at_ms bigint NOT NULL);",
 };
 
 /* Any 64-bit number the nodes agree on: "grantd" in ASCII. */

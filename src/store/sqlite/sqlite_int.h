@@ -28,6 +28,14 @@ enum store_stmt {
 	STMT_GRANT_INSERT,
 	STMT_STACKABLE_ADD,
 	STMT_INSTANCE_INSERT,
+	STMT_FULFILMENT_GET,
+	STMT_FULFILMENT_REVOKE,
+	STMT_GRANTS_READ,
+	STMT_STACKABLE_GET,
+	STMT_INSTANCE_DELETE,
+	STMT_CLAIM_RELEASE,
+	STMT_REVOCATION_ADD,
+	STMT_REVOCATION_GET,
 	STMT_CREDENTIAL_INSERT,
 	STMT_CREDENTIAL_REVOKE,
 	STMT_CREDENTIAL_ROTATE,
@@ -231,6 +239,23 @@ int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 				   const char *account_id,
 				   const char *catalog_id,
 				   const char *instance_id, int64_t now_ms);
+/* revoke.c */
+int store_sqlite_tx_fulfilment_get(struct store_tx *tx, int64_t row,
+			struct store_fulfilment_info *out);
+int store_sqlite_tx_grants_read(struct store_tx *tx, int64_t row, store_grant_fn fn,
+		      void *arg);
+int store_sqlite_tx_stackable_get(struct store_tx *tx, const char *account_id,
+			const char *catalog_id, int64_t *amount);
+int store_sqlite_tx_stackable_add(struct store_tx *tx, const char *account_id,
+			const char *catalog_id, int64_t delta);
+int store_sqlite_tx_instance_delete(struct store_tx *tx, const char *account_id,
+			  const char *instance_id, bool *deleted);
+int store_sqlite_tx_claim_release(struct store_tx *tx, const char *account_id,
+			const char *entitlement_id, int64_t now_ms);
+int store_sqlite_tx_revocation_add(struct store_tx *tx,
+			 const struct store_revocation *r);
+int store_sqlite_tx_revocation_get(struct store_tx *tx, int64_t row,
+			 store_revocation_fn fn, void *arg, bool *found);
 int store_sqlite_tx_credential_insert(struct store_tx *tx,
 				      const struct store_credential *c);
 int store_sqlite_tx_credential_revoke(struct store_tx *tx, const char *id,
