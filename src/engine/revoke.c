@@ -87,6 +87,7 @@ static void plan_line(void *arg, int line, const char *catalog_id,
 	};
 }
 
+__attribute__((format(printf, 3, 4)))
 static void set_refusal(struct engine_revocation *r,
 			enum engine_revoke_outcome o, const char *fmt, ...)
 {
