@@ -76,7 +76,8 @@ int partner_parse_revoke_body(const char *body, size_t len, char *reason,
 	return msg[0] ? -1 : 0;
 }
 
-/* Writer thread: the reply is the last use of c (http frees it after). */
+/* Writer thread: the reply is the last use of c (http frees it after,
+ * with call_free). */
 static void revoke_done(struct engine_revocation *rev)
 {
 	struct revoke_call *c = UTIL_CONTAINER_OF(rev, struct revoke_call, rev);
@@ -104,7 +105,7 @@ static void revoke_done(struct engine_revocation *rev)
 		partner_reply_store_error(c->req, STORE_ERR);
 		break;
 	}
-	engine_revocation_release(rev);
+	/* c may be gone now: call_free releases the result */
 }
 
 static void call_free(void *p)
