@@ -364,3 +364,33 @@ def test_existing_ledger_check_holds_without_revocations(grantd):
     with g.db() as db:
         check_ledger(db)
         check_ledger_revocations(db)
+
+
+def test_revoke_while_granting_keeps_the_ledger(grantd):
+    """A revocation serialises with grants to its account: whatever the
+    order, the ledger explains the inventory and no grant is lost."""
+    g = grantd
+    fid = grant(g, "pg_gold_100", "t-0")
+    answers = {}
+    start = threading.Barrier(11)
+
+    def fulfil(i):
+        start.wait()
+        answers[i] = g.fulfill(PLAYER, "pg_gold_100", f"t-c{i}")
+
+    def take():
+        start.wait()
+        answers["revoke"] = revoke(g, fid)
+
+    threads = [threading.Thread(target=fulfil, args=(i,)) for i in range(10)]
+    threads.append(threading.Thread(target=take))
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(a.status_code == 200 for a in answers.values())
+    assert answers["revoke"].json()["removed"]["stackables"] == [
+        {"catalog_id": "gold", "amount": 100, "shortfall": 0}]
+    assert g.balance(PLAYER, "gold") == 1000
+    with g.db() as db:
+        check_ledger_revocations(db)
