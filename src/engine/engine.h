@@ -226,10 +226,13 @@ struct engine_revocation {
 	/* Private to the engine. */
 	struct store_intent intent_;
 	struct engine *engine_;
+	char account_[STORE_ACCOUNT_ID_MAX + 1];   /* the order_key */
 	void (*done_)(struct engine_revocation *r);
 };
 
-/* Submits a revocation: under the fulfilment's account lock, it removes
+/* Submits a revocation (reading the fulfilment's account first, on the
+ * calling thread, to order it among intents): under the account's lock,
+ * it removes
  * what the fulfilment's grants ledger says it granted (stackables by the
  * engine's revoke_stackable policy, its instances), releases its claim
  * if asked, records the revocation and an audit row, and marks the

@@ -385,13 +385,19 @@ void engine_revocation_release(struct engine_revocation *r)
 void engine_submit_revocation(struct engine *e, struct engine_revocation *r,
 			      void (*done)(struct engine_revocation *r))
 {
+	bool found = false;
+
 	r->engine_ = e;
 	r->done_ = done;
 	r->result = NULL;
 	r->intent_.apply = revoke_apply;
 	r->intent_.done = revoke_done;
-	/* the account is known only inside apply, which locks it first */
-	r->intent_.order_key = NULL;
+	/* the order among intents that lock accounts; apply reads the
+	 * account again under its lock, and decides by that */
+	if (store_fulfilment_account_read(e->store, r->row, r->account_,
+					  sizeof(r->account_), &found))
+		found = false;
+	r->intent_.order_key = found ? r->account_ : NULL;
 	if (store_submit(e->store, &r->intent_) != STORE_OK)
 		revoke_done(&r->intent_, STORE_CLOSED);
 }

@@ -442,6 +442,13 @@ int store_links_read(struct store *st, const char *account_id, store_link_fn fn,
 	return st->driver->ops->links_read(st, account_id, fn, arg);
 }
 
+int store_fulfilment_account_read(struct store *st, int64_t row, char *account,
+				  size_t size, bool *found)
+{
+	return st->driver->ops->fulfilment_account_read(st, row, account, size,
+							found);
+}
+
 int store_link_holder_read(struct store *st, const char *provider,
 			   const char *external_id, char *account, size_t size,
 			   bool *found)

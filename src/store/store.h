@@ -774,6 +774,12 @@ int store_link_holder_read(struct store *st, const char *provider,
 			   const char *external_id, char *account, size_t size,
 			   bool *found);
 
+/* The account of fulfilment `row` into `account` (`size` bytes); *found
+ * tells whether there is one. For an intent's order_key: the intent reads
+ * it again under the account's lock. */
+int store_fulfilment_account_read(struct store *st, int64_t row, char *account,
+				  size_t size, bool *found);
+
 typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */
 int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,

@@ -265,6 +265,8 @@ struct store_ops {
 				 void *arg);
 	int (*links_read)(struct store *st, const char *account_id,
 			  store_link_fn fn, void *arg);
+	int (*fulfilment_account_read)(struct store *st, int64_t row,
+				       char *account, size_t size, bool *found);
 	int (*link_holder_read)(struct store *st, const char *provider,
 				const char *external_id, char *account,
 				size_t size, bool *found);

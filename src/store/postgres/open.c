@@ -210,6 +210,7 @@ static const struct store_ops pg_ops = {
 	.credential_live = store_pg_credential_live,
 	.signing_keys_read = store_pg_signing_keys_read,
 	.links_read = store_pg_links_read,
+	.fulfilment_account_read = store_pg_fulfilment_account_read,
 	.link_holder_read = store_pg_link_holder_read,
 	.audit_read = store_pg_audit_read,
 	.broadcasts_until = store_pg_broadcasts_until,

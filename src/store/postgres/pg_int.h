@@ -324,6 +324,8 @@ int store_pg_signing_keys_read(struct store *st, store_signing_key_fn fn,
 			       void *arg);
 int store_pg_links_read(struct store *st, const char *account_id,
 			store_link_fn fn, void *arg);
+int store_pg_fulfilment_account_read(struct store *st, int64_t row,
+				     char *account, size_t size, bool *found);
 int store_pg_link_holder_read(struct store *st, const char *provider,
 			      const char *external_id, char *account,
 			      size_t size, bool *found);

@@ -38,6 +38,9 @@ PG_SQL(sql_revocation_get,
        " shortfall, revoked_at_ms FROM revocations"
        " WHERE fulfillment_row = $1");
 
+PG_SQL(sql_read_fulfilment_account,
+       "SELECT account_id FROM fulfillments WHERE row_id = $1");
+
 static int status_parse(const char *s, enum store_fulfilment_status *out)
 {
 	for (int i = STORE_FULFILMENT_PENDING; i <= STORE_FULFILMENT_REVOKED; i++) {
@@ -196,6 +199,31 @@ int store_pg_tx_revocation_get(struct store_tx *tx, int64_t row,
 		r.shortfall = pg_text(res, 0, 5);
 		r.revoked_at_ms = pg_int(res, 0, 6);
 		fn(arg, &r);
+	}
+	PQclear(res);
+	return STORE_OK;
+}
+
+int store_pg_fulfilment_account_read(struct store *st, int64_t row,
+				     char *account, size_t size, bool *found)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+	struct pg_params p = {0};
+	PGresult *res;
+
+	*found = false;
+	account[0] = '\0';
+	if (!c)
+		return STORE_ERR;
+	pg_param_int(&p, row);
+	res = pg_run(c, &sql_read_fulfilment_account, &p,
+		     "fulfilment_account_read");
+	pg_reader_release(st, c);
+	if (!res)
+		return STORE_ERR;
+	if (PQntuples(res) > 0) {
+		*found = true;
+		pg_copy_text(res, 0, 0, account, size);
 	}
 	PQclear(res);
 	return STORE_OK;

@@ -261,6 +261,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_LINK_HOLDER] =
 		"SELECT account_id FROM links WHERE provider = ?1"
 		" AND external_id = ?2",
+	[STMT_READ_FULFILMENT_ACCOUNT] =
+		"SELECT account_id FROM fulfillments WHERE row_id = ?1",
 	[STMT_READ_OUTBOX_DUE] =
 		"SELECT 1 FROM outbox WHERE status = 'pending'"
 		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1 LIMIT 1",

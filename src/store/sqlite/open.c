@@ -194,6 +194,7 @@ static const struct store_ops sqlite_ops = {
 	.credential_live = store_sqlite_credential_live,
 	.signing_keys_read = store_sqlite_signing_keys_read,
 	.links_read = store_sqlite_links_read,
+	.fulfilment_account_read = store_sqlite_fulfilment_account_read,
 	.link_holder_read = store_sqlite_link_holder_read,
 	.audit_read = store_sqlite_audit_read,
 	.broadcasts_until = store_sqlite_broadcasts_until,

@@ -206,3 +206,28 @@ int store_sqlite_tx_revocation_get(struct store_tx *tx, int64_t row,
 	sqlite3_reset(s);
 	return STORE_OK;
 }
+
+int store_sqlite_fulfilment_account_read(struct store *st, int64_t row,
+					 char *account, size_t size,
+					 bool *found)
+{
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	*found = false;
+	account[0] = '\0';
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_FULFILMENT_ACCOUNT);
+	if (s) {
+		sqlite3_bind_int64(s, 1, row);
+		rc = store_conn_step_row(c, s, found, "fulfilment_account_read");
+		if (rc == STORE_OK && *found) {
+			column_copy(s, 0, account, size);
+			sqlite3_reset(s);
+		}
+	}
+	store_reader_release(st, c);
+	return rc;
+}

@@ -86,6 +86,7 @@ enum store_stmt {
 	STMT_READ_SIGNING_KEYS,
 	STMT_READ_LINKS,
 	STMT_READ_LINK_HOLDER,
+	STMT_READ_FULFILMENT_ACCOUNT,
 	STMT_READ_OUTBOX_DUE,
 	STMT_READ_OUTBOX_COUNTS,
 	STMT_READ_OUTBOX_ROWS,
@@ -368,6 +369,9 @@ int store_sqlite_signing_keys_read(struct store *st, store_signing_key_fn fn,
 				   void *arg);
 int store_sqlite_links_read(struct store *st, const char *account_id,
 			    store_link_fn fn, void *arg);
+int store_sqlite_fulfilment_account_read(struct store *st, int64_t row,
+					 char *account, size_t size,
+					 bool *found);
 int store_sqlite_link_holder_read(struct store *st, const char *provider,
 				  const char *external_id, char *account,
 				  size_t size, bool *found);
