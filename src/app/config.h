@@ -60,6 +60,9 @@ struct config {
 		bool auto_create;        /* false */
 	} accounts;
 	struct {
+		char *stackable;         /* "clamp", "allow_negative", "fail" */
+	} revocation;
+	struct {
 		char *signing_keys_file; /* "" (default): keys in the database */
 		char *issuer;            /* "grantd" */
 		char *audience;          /* "grantd" */

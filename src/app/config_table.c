@@ -22,6 +22,9 @@ static const char *const log_levels[] = {
 
 static const char *const test_payment_policies[] = { "grant", "reject", NULL };
 static const char *const nonce_sizes[] = { "8", "12", NULL };
+static const char *const revoke_policies[] = {
+	"clamp", "allow_negative", "fail", NULL,
+};
 
 static const char *const bool_true[] = { "true", "yes", "on", "1", NULL };
 static const char *const bool_false[] = { "false", "no", "off", "0", NULL };
@@ -290,6 +293,13 @@ const struct config_option config_options[] = {
 		.type = CONFIG_BOOL,
 		.def = "false", .offset = OPT_AT(accounts.auto_create),
 		.help = "create unknown accounts instead of refusing them",
+	},
+	{
+		.section = "revocation", .key = "stackable",
+		.env = "GRANTD_REVOCATION_STACKABLE",
+		.type = CONFIG_ENUM, .choices = revoke_policies,
+		.def = "clamp", .offset = OPT_AT(revocation.stackable),
+		.help = "what revoking does to a balance now below the amount granted: clamp (floor at 0), allow_negative or fail",
 	},
 	{
 		.section = "auth", .key = "signing_keys_file",
@@ -623,7 +633,7 @@ const struct config_option config_options[] = {
 		.section = "events", .key = "webhook_events",
 		.env = "GRANTD_EVENTS_WEBHOOK_EVENTS",
 		.type = CONFIG_LIST, .check = check_event_type,
-		.rule = "must be a list of event types (grant.created, account.suspended, link.created)",
+		.rule = "must be a list of event types (grant.created, grant.revoked, account.suspended, link.created)",
 		.def = "", .offset = OPT_AT(events.webhook_events),
 		.help = "event types the webhook gets; empty: every type",
 	},

@@ -115,6 +115,12 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		  partner_history_get, AUTH_SCOPE_PARTNER, 0, "history.get", st, NULL },
 		{ HTTP_GET, "/v1/events", partner_events_get, AUTH_SCOPE_PARTNER,
 		  0, "events.get", st, NULL },
+		/* the game backend (refunds) and support staff alike */
+		{ HTTP_POST, "/v1/fulfillments/{fulfillment_id}/revoke",
+		  partner_fulfillment_revoke,
+		  AUTH_SCOPE_PARTNER | AUTH_SCOPE_OPERATOR,
+		  HTTP_ROUTE_JSON_BODY | HTTP_ROUTE_ANY_SCOPE,
+		  "fulfillments.revoke", ctx->engine, NULL },
 		{ HTTP_GET, "/healthz", healthz, 0, 0, "healthz", ctx, NULL },
 		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx, NULL },
 		{ HTTP_GET, "/metrics", app_metrics, AUTH_SCOPE_OPERATOR, 0,

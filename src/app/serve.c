@@ -609,6 +609,8 @@ static int start(struct server *s)
 	if (!s->store || start_auth(s))
 		return -1;
 	eopts.auto_create_accounts = s->cfg.accounts.auto_create;
+	UTIL_ASSERT(engine_revoke_policy_parse(s->cfg.revocation.stackable,
+					       &eopts.revoke_stackable) == 0);
 	s->engine = engine_new(&eopts, s->store, s->catalog);
 	s->ctx.store = s->store;
 	s->ctx.catalog = s->catalog;

@@ -15,7 +15,9 @@
 /* Every credential scope, the one place they are listed:
  *   X(NAME, bit, "scope name as written in credentials and tokens")
  * A provider whose push routes need a scope of their own adds a line here
- * and names AUTH_SCOPE_<NAME> in its source (sources/sources.h). */
+ * and names AUTH_SCOPE_<NAME> in its source (sources/sources.h).
+ * Scopes are independent: "operator" does not include "partner". A route
+ * both may call lists both with HTTP_ROUTE_ANY_SCOPE (http/http.h). */
 #define AUTH_SCOPES(X) \
 	X(PRIMEGAMING, 0, "fulfillment:primegaming") \
 	X(PARTNER, 1, "partner") \

@@ -516,7 +516,9 @@ enum http_auth_result auth_check(void *auth, const char *authorization,
 	}
 	if (!found)
 		return HTTP_AUTH_INVALID;
-	if ((out->scopes & required_scopes) != required_scopes)
+	if (required_scopes & HTTP_AUTH_ANY_SCOPE ?
+	    !(out->scopes & required_scopes & ~HTTP_AUTH_ANY_SCOPE) :
+	    (out->scopes & required_scopes) != required_scopes)
 		return HTTP_AUTH_FORBIDDEN;
 	if (!auth_rate_take(a, out->id, &out->retry_after_s))
 		return HTTP_AUTH_THROTTLED;

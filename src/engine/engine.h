@@ -6,6 +6,8 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "catalog/catalog.h"
 #include "store/store.h"
 #include "util/util.h"
@@ -87,8 +89,18 @@ struct engine_job {
 	void (*done_)(struct engine_job *job);
 };
 
+/* What a revocation does to a stackable balance (revocation.stackable). */
+enum engine_revoke_policy {
+	ENGINE_REVOKE_CLAMP,          /* subtract, floor at 0, record the shortfall */
+	ENGINE_REVOKE_ALLOW_NEGATIVE, /* subtract; the balance may go below 0 */
+	ENGINE_REVOKE_FAIL,           /* refuse if any balance is short */
+};
+/* Parses "clamp", "allow_negative" or "fail". Returns 0, or -1. */
+int engine_revoke_policy_parse(const char *s, enum engine_revoke_policy *out);
+
 struct engine_options {
 	bool auto_create_accounts;
+	enum engine_revoke_policy revoke_stackable;
 };
 
 struct engine;
@@ -183,6 +195,54 @@ bool engine_broadcasts_live(struct engine *e);
  * store_rc. */
 int engine_broadcasts_deliver(struct engine *e, const char *account_id);
 
+/* ---- revocations: a fulfilment's grants taken back (revoke.c) --------- */
+
+enum engine_revoke_outcome {
+	ENGINE_REVOKE_DONE,          /* revoked now */
+	ENGINE_REVOKE_REPLAYED,      /* revoked before: its result, nothing changed */
+	ENGINE_REVOKE_NOT_FOUND,     /* no such fulfilment */
+	ENGINE_REVOKE_NOT_GRANTED,   /* failed or pending: it granted nothing */
+	ENGINE_REVOKE_INSUFFICIENT,  /* policy "fail" and a balance is short */
+	ENGINE_REVOKE_STORE_ERROR,   /* nothing committed; safe to retry */
+	ENGINE_REVOKE_UNAVAILABLE,   /* shutting down; nothing done */
+};
+
+/* One revocation. The caller owns it, fills the inputs, and must not
+ * touch it again until `done` runs. */
+struct engine_revocation {
+	int64_t row;              /* the fulfilment's (store_fulfilment_id_parse) */
+	const char *reason;       /* borrowed until done */
+	const char *actor;        /* "api:<credential name>"; borrowed */
+	bool release_claim;       /* give the account its claim back */
+
+	/* Results, valid inside done. */
+	enum engine_revoke_outcome outcome;
+	char message[ENGINE_MESSAGE_MAX];   /* detail for refusals */
+	/* DONE or REPLAYED: the revocation as the API shows it, owned by the
+	 * revocation (take a reference to keep it); NULL otherwise. Freed by
+	 * engine_revocation_release. */
+	json_t *result;
+
+	/* Private to the engine. */
+	struct store_intent intent_;
+	struct engine *engine_;
+	char account_[STORE_ACCOUNT_ID_MAX + 1];   /* the order_key */
+	void (*done_)(struct engine_revocation *r);
+};
+
+/* Submits a revocation (reading the fulfilment's account first, on the
+ * calling thread, to order it among intents): under the account's lock,
+ * it removes
+ * what the fulfilment's grants ledger says it granted (stackables by the
+ * engine's revoke_stackable policy, its instances), releases its claim
+ * if asked, records the revocation and an audit row, and marks the
+ * fulfilment revoked — one transaction. `done` runs exactly once, as for
+ * engine_submit. */
+void engine_submit_revocation(struct engine *e, struct engine_revocation *r,
+			      void (*done)(struct engine_revocation *r));
+/* Releases r's result. Accepts a revocation never submitted. */
+void engine_revocation_release(struct engine_revocation *r);
+
 /* Calls fn for every (source, outcome) seen since the engine started, with
  * its count. Source names are borrowed from the submitted jobs' sources,
  * which must be static strings. */
@@ -194,6 +254,7 @@ void engine_stats_each(struct engine *e, engine_stats_fn fn, void *arg);
 
 /* Event types (the `type` of an event; docs/api.md, Events). */
 #define ENGINE_EVENT_GRANT_CREATED "grant.created"
+#define ENGINE_EVENT_GRANT_REVOKED "grant.revoked"
 #define ENGINE_EVENT_ACCOUNT_SUSPENDED "account.suspended"
 #define ENGINE_EVENT_LINK_CREATED "link.created"
 /* True if `type` is an event type grantd emits. */

@@ -28,6 +28,9 @@ typedef void (*http_handler_fn)(struct http_request *req);
  * "(redacted)", for this route and for any path that shares its literal
  * segments up to the parameter, matched or not. */
 #define HTTP_ROUTE_SECRET_PARAMS 2u
+/* The route's scopes are alternatives: a credential with any one of them
+ * may call it (by default it needs every one). */
+#define HTTP_ROUTE_ANY_SCOPE 4u
 
 /* One row of the route table. A pattern is a path whose segments are
  * literals or "{name}" parameters, e.g. "/v1/accounts/{account_id}".
@@ -65,7 +68,11 @@ enum http_auth_result {
 };
 
 /* Checks an Authorization header value (NULL if absent) against the scopes
- * a route requires; fills *out unless the result is _MISSING or _INVALID. */
+ * a route requires; fills *out unless the result is _MISSING or _INVALID.
+ * With HTTP_AUTH_ANY_SCOPE set in required_scopes, any one of the other
+ * bits suffices (a route with HTTP_ROUTE_ANY_SCOPE); otherwise every bit
+ * is required. */
+#define HTTP_AUTH_ANY_SCOPE (1u << 31)
 typedef enum http_auth_result (*http_auth_fn)(void *arg,
 					      const char *authorization,
 					      unsigned required_scopes,

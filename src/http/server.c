@@ -106,8 +106,9 @@ static bool authenticate(struct http_request *req)
 		return true;
 	header = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
 					     MHD_HTTP_HEADER_AUTHORIZATION);
-	r = s->opts.auth(s->opts.auth_arg, header, req->route->route->scopes,
-			 &req->principal);
+	r = s->opts.auth(s->opts.auth_arg, header, req->route->route->scopes |
+			 (req->route->route->flags & HTTP_ROUTE_ANY_SCOPE ?
+			  HTTP_AUTH_ANY_SCOPE : 0), &req->principal);
 	req->has_principal = r == HTTP_AUTH_OK || r == HTTP_AUTH_FORBIDDEN ||
 			     r == HTTP_AUTH_THROTTLED;
 	switch (r) {

@@ -161,6 +161,7 @@ static void deliver_webhooks(void *ctx, const struct store_outbox_item *items,
 		webhook_signature(w->secret, items[i].payload, now,
 				  c->sig_header + 18, sizeof(c->sig_header) - 18);
 		reqs[m] = (struct outbound_request){
+			.peer = "webhook",
 			.method = "POST", .url = w->url,
 			.headers = { "Content-Type: application/json",
 				     c->id_header, c->sig_header, NULL },

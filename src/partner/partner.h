@@ -57,6 +57,20 @@ int partner_parse_link_body(const char *body, size_t len,
 			    const char **external_id, json_t **root, char *msg,
 			    size_t msg_size);
 
+/* POST /v1/fulfillments/{fulfillment_id}/revoke (scopes partner or
+ * operator); route ctx: the struct engine. */
+void partner_fulfillment_revoke(struct http_request *req);
+
+#define PARTNER_REVOKE_REASON_MAX 500   /* characters */
+#define PARTNER_REVOKE_REASON_BYTES_MAX (4 * PARTNER_REVOKE_REASON_MAX)
+/* Parses a revoke body: {"reason": "1 to 500 characters", "release_claim":
+ * bool (optional, false)} and nothing else. Returns 0 with the reason
+ * copied into `reason` (reason_size > PARTNER_REVOKE_REASON_BYTES_MAX),
+ * or -1 with the problem in msg. Exposed for the fuzzer. */
+int partner_parse_revoke_body(const char *body, size_t len, char *reason,
+			      size_t reason_size, bool *release_claim,
+			      char *msg, size_t msg_size);
+
 /* ---- for every handler of /v1/accounts/{account_id}/… (also the link
  * flow's and the offer relay's) ---- */
 

@@ -77,6 +77,58 @@ int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 						      now_ms);
 }
 
+int store_tx_fulfilment_get(struct store_tx *tx, int64_t row,
+			    struct store_fulfilment_info *out)
+{
+	return tx->st->driver->ops->tx_fulfilment_get(tx, row, out);
+}
+
+int store_tx_grants_read(struct store_tx *tx, int64_t row, store_grant_fn fn,
+			 void *arg)
+{
+	return tx->st->driver->ops->tx_grants_read(tx, row, fn, arg);
+}
+
+int store_tx_stackable_get(struct store_tx *tx, const char *account_id,
+			   const char *catalog_id, int64_t *amount)
+{
+	return tx->st->driver->ops->tx_stackable_get(tx, account_id,
+						     catalog_id, amount);
+}
+
+int store_tx_stackable_add(struct store_tx *tx, const char *account_id,
+			   const char *catalog_id, int64_t delta)
+{
+	return tx->st->driver->ops->tx_stackable_add(tx, account_id,
+						     catalog_id, delta);
+}
+
+int store_tx_instance_delete(struct store_tx *tx, const char *account_id,
+			     const char *instance_id, bool *deleted)
+{
+	return tx->st->driver->ops->tx_instance_delete(tx, account_id,
+						       instance_id, deleted);
+}
+
+int store_tx_claim_release(struct store_tx *tx, const char *account_id,
+			   const char *entitlement_id, int64_t now_ms)
+{
+	return tx->st->driver->ops->tx_claim_release(tx, account_id,
+						     entitlement_id, now_ms);
+}
+
+int store_tx_revocation_add(struct store_tx *tx,
+			    const struct store_revocation *r)
+{
+	return tx->st->driver->ops->tx_revocation_add(tx, r);
+}
+
+int store_tx_revocation_get(struct store_tx *tx, int64_t row,
+			    store_revocation_fn fn, void *arg, bool *found)
+{
+	return tx->st->driver->ops->tx_revocation_get(tx, row, fn, arg, found);
+}
+
 int store_tx_credential_insert(struct store_tx *tx,
 			       const struct store_credential *c)
 {
@@ -388,6 +440,13 @@ int store_links_read(struct store *st, const char *account_id, store_link_fn fn,
 		     void *arg)
 {
 	return st->driver->ops->links_read(st, account_id, fn, arg);
+}
+
+int store_fulfilment_account_read(struct store *st, int64_t row, char *account,
+				  size_t size, bool *found)
+{
+	return st->driver->ops->fulfilment_account_read(st, row, account, size,
+							found);
 }
 
 int store_link_holder_read(struct store *st, const char *provider,

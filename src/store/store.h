@@ -277,6 +277,62 @@ int store_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 			    const char *account_id, const char *catalog_id,
 			    const char *instance_id, int64_t now_ms);
 
+/* ---- revocations: what a fulfilment granted, taken back -------------- */
+
+#define STORE_CATALOG_ID_MAX 128
+
+/* A fulfilment as a revocation reads it, by row. */
+struct store_fulfilment_info {
+	bool found;
+	char account_id[STORE_ACCOUNT_ID_MAX + 1];
+	char entitlement_id[STORE_CATALOG_ID_MAX + 1]; /* "" if none */
+	enum store_fulfilment_status status;
+};
+int store_tx_fulfilment_get(struct store_tx *tx, int64_t row,
+			    struct store_fulfilment_info *out);
+
+/* One line of a fulfilment's grants ledger: instance_id is NULL for a
+ * stackable line. Strings are borrowed for the call; fn must not write. */
+typedef void (*store_grant_fn)(void *arg, int line, const char *catalog_id,
+			       int64_t amount, const char *instance_id);
+/* Calls fn for every grant line of fulfilment `row`, by line. */
+int store_tx_grants_read(struct store_tx *tx, int64_t row, store_grant_fn fn,
+			 void *arg);
+/* An account's balance of stackable `catalog_id` (0 if it has none). */
+int store_tx_stackable_get(struct store_tx *tx, const char *account_id,
+			   const char *catalog_id, int64_t *amount);
+/* Adds `delta` (which may be negative) to the balance, creating it. */
+int store_tx_stackable_add(struct store_tx *tx, const char *account_id,
+			   const char *catalog_id, int64_t delta);
+/* Deletes instance `instance_id` of `account_id`; *deleted tells whether
+ * it was there. */
+int store_tx_instance_delete(struct store_tx *tx, const char *account_id,
+			     const char *instance_id, bool *deleted);
+/* Takes one claim of `entitlement_id` back from the account (never below
+ * 0), so it may be claimed again. */
+int store_tx_claim_release(struct store_tx *tx, const char *account_id,
+			   const char *entitlement_id, int64_t now_ms);
+
+/* A revocation as stored (the revocations table). Strings are borrowed. */
+struct store_revocation {
+	int64_t row;             /* the fulfilment's row */
+	const char *account_id;
+	const char *reason;
+	const char *actor;       /* "api:<credential name>" */
+	bool released_claim;
+	const char *removed;     /* JSON {"stackables": [...], "instanced": [...]} */
+	const char *shortfall;   /* JSON {catalog_id: amount not removed} */
+	int64_t revoked_at_ms;
+};
+/* Records the revocation and marks fulfilment r->row revoked. */
+int store_tx_revocation_add(struct store_tx *tx,
+			    const struct store_revocation *r);
+typedef void (*store_revocation_fn)(void *arg, const struct store_revocation *r);
+/* Reads the revocation of fulfilment `row`: fn runs once if there is one
+ * (strings borrowed for the call), and *found tells whether there was. */
+int store_tx_revocation_get(struct store_tx *tx, int64_t row,
+			    store_revocation_fn fn, void *arg, bool *found);
+
 /* ---- credentials and the audit trail ---------------------------------- */
 
 #define STORE_CREDENTIAL_API_KEY "api_key"
@@ -756,6 +812,12 @@ int store_links_read(struct store *st, const char *account_id,
 int store_link_holder_read(struct store *st, const char *provider,
 			   const char *external_id, char *account, size_t size,
 			   bool *found);
+
+/* The account of fulfilment `row` into `account` (`size` bytes); *found
+ * tells whether there is one. For an intent's order_key: the intent reads
+ * it again under the account's lock. */
+int store_fulfilment_account_read(struct store *st, int64_t row, char *account,
+				  size_t size, bool *found);
 
 typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */

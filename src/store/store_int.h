@@ -139,6 +139,23 @@ struct store_ops {
 	int (*tx_grant_instance)(struct store_tx *tx, int64_t row, int line,
 				 const char *account_id, const char *catalog_id,
 				 const char *instance_id, int64_t now_ms);
+	int (*tx_fulfilment_get)(struct store_tx *tx, int64_t row,
+				 struct store_fulfilment_info *out);
+	int (*tx_grants_read)(struct store_tx *tx, int64_t row,
+			      store_grant_fn fn, void *arg);
+	int (*tx_stackable_get)(struct store_tx *tx, const char *account_id,
+				const char *catalog_id, int64_t *amount);
+	int (*tx_stackable_add)(struct store_tx *tx, const char *account_id,
+				const char *catalog_id, int64_t delta);
+	int (*tx_instance_delete)(struct store_tx *tx, const char *account_id,
+				  const char *instance_id, bool *deleted);
+	int (*tx_claim_release)(struct store_tx *tx, const char *account_id,
+				const char *entitlement_id, int64_t now_ms);
+	int (*tx_revocation_add)(struct store_tx *tx,
+				 const struct store_revocation *r);
+	int (*tx_revocation_get)(struct store_tx *tx, int64_t row,
+				 store_revocation_fn fn, void *arg,
+				 bool *found);
 	int (*tx_credential_insert)(struct store_tx *tx,
 				    const struct store_credential *c);
 	int (*tx_credential_revoke)(struct store_tx *tx, const char *id,
@@ -248,6 +265,8 @@ struct store_ops {
 				 void *arg);
 	int (*links_read)(struct store *st, const char *account_id,
 			  store_link_fn fn, void *arg);
+	int (*fulfilment_account_read)(struct store *st, int64_t row,
+				       char *account, size_t size, bool *found);
 	int (*link_holder_read)(struct store *st, const char *provider,
 				const char *external_id, char *account,
 				size_t size, bool *found);

@@ -48,7 +48,7 @@ def value_position_of(g, section, key):
      'max_header_bytes, tls)'),
     ({"nonsense": 1}, "nonsense",
      'unknown key "nonsense" at the top level (known keys: '
-     'server, storage, catalog, accounts, auth, providers, linking, outbox, events, gamepot, tentuplay, log)'),
+     'server, storage, catalog, accounts, revocation, auth, providers, linking, outbox, events, gamepot, tentuplay, log)'),
     ({"accounts": {"autocreate": True}}, "autocreate",
      'unknown key "autocreate" in accounts (known keys: auto_create)'),
 ])

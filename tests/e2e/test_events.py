@@ -354,3 +354,25 @@ def test_gamepot_login_suspension_is_an_event(make_grantd, fake_gamepot):
                               "previous_state": "active",
                               "cause": "gamepot_login",
                               "validation_id": v["validation_id"]}
+
+
+def test_a_revocation_is_a_grant_revoked_event(make_grantd):
+    """Revoking a fulfilment writes grant.revoked after its grant.created,
+    with the revocation as data; revoking it again writes nothing more."""
+    g = ready(make_grantd())
+    assert g.fulfill("player-1", "pg_starter", "t-rev").status_code == 200
+    [rec] = [r for r in g.history("player-1") if r["external_id"] == "t-rev"]
+    fid = rec["fulfillment_id"]
+    path = f"/v1/fulfillments/{fid}/revoke"
+    r = g.request("POST", path, key=g.partner_key, json={"reason": "refund"})
+    assert r.status_code == 200, r.text
+    again = g.request("POST", path, key=g.partner_key,
+                      json={"reason": "refund"})
+    assert again.status_code == 200 and again.json() == r.json()
+    events, _ = feed_all(g)
+    mine = [e for e in events if e["account_id"] == "player-1" and
+            e["type"].startswith("grant.")]
+    assert [e["type"] for e in mine] == ["grant.created", "grant.revoked"]
+    assert mine[1]["data"] == r.json()
+    assert mine[1]["data"]["removed"]["stackables"] == \
+        [{"catalog_id": "gold", "amount": 100, "shortfall": 0}]

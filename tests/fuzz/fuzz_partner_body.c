@@ -1,6 +1,7 @@
 /* fuzz_partner_body: the bodies of the partner API — PUT /v1/accounts/{id}
  * and PUT /v1/accounts/{id}/links/{provider}, whose external id is then
- * checked as each linkable provider would. */
+ * checked as each linkable provider would, and POST
+ * /v1/fulfillments/{id}/revoke. */
 #include <stdint.h>
 #include <string.h>
 
@@ -31,6 +32,21 @@ static void link_body(const uint8_t *data, size_t size)
 	json_decref(root);
 }
 
+static void revoke_body(const uint8_t *data, size_t size)
+{
+	char reason[PARTNER_REVOKE_REASON_BYTES_MAX + 1], msg[256] = "";
+	bool release = true;
+
+	if (partner_parse_revoke_body((const char *)data, size, reason,
+				      sizeof(reason), &release, msg,
+				      sizeof(msg))) {
+		UTIL_ASSERT(msg[0] != '\0');
+		return;
+	}
+	UTIL_ASSERT(reason[0] != '\0' &&
+		    strlen(reason) <= PARTNER_REVOKE_REASON_BYTES_MAX);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	enum store_account_state state = STORE_ACCOUNT_ACTIVE;
@@ -42,5 +58,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	else
 		UTIL_ASSERT(msg[0] != '\0');
 	link_body(data, size);
+	revoke_body(data, size);
 	return 0;
 }

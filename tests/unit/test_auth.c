@@ -371,6 +371,15 @@ Test(cache, keys_clients_tokens_and_rotation)
 	cr_assert_str_eq(who.id, cid);
 	cr_assert_eq(auth_check(a, bearer, AUTH_SCOPE_PARTNER, &who),
 		     HTTP_AUTH_FORBIDDEN);
+	/* scopes as alternatives: any one of them is enough */
+	cr_assert_eq(auth_check(a, bearer, AUTH_SCOPE_PRIMEGAMING |
+				AUTH_SCOPE_PARTNER, &who), HTTP_AUTH_FORBIDDEN);
+	cr_assert_eq(auth_check(a, bearer, HTTP_AUTH_ANY_SCOPE |
+				AUTH_SCOPE_PRIMEGAMING | AUTH_SCOPE_PARTNER,
+				&who), HTTP_AUTH_OK);
+	cr_assert_eq(auth_check(a, bearer, HTTP_AUTH_ANY_SCOPE |
+				AUTH_SCOPE_OPERATOR | AUTH_SCOPE_PARTNER,
+				&who), HTTP_AUTH_FORBIDDEN);
 	/* a token claiming more than the client holds gets only what it holds */
 	free(t);
 	t = auth_issue_for(a, cid, AUTH_SCOPE_PRIMEGAMING | AUTH_SCOPE_OPERATOR, &ttl);

@@ -449,7 +449,7 @@ Test(config, env_empty_value_is_a_value)
 Test(config, unknown_key_at_top_level)
 {
 	expect_one("server:\n  threads: 2\nbogus: 1\n",
-		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, events, gamepot, tentuplay, log)");
+		   "@:3:1: unknown key \"bogus\" at the top level (known keys: server, storage, catalog, accounts, revocation, auth, providers, linking, outbox, events, gamepot, tentuplay, log)");
 }
 
 Test(config, unknown_key_nested)
@@ -467,7 +467,7 @@ Test(config, unknown_key_that_exists_elsewhere_points_at_the_right_one)
 	/* "path" is a key in other sections: the message points at the
 	 * unknown one, found by its place in the tree, not by its text */
 	expect_one("storage:\n  sqlite:\n    path: a.db\npath: b\n",
-		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, events, gamepot, tentuplay, log)");
+		   "@:4:1: unknown key \"path\" at the top level (known keys: server, storage, catalog, accounts, revocation, auth, providers, linking, outbox, events, gamepot, tentuplay, log)");
 }
 
 Test(config, scalar_where_section_expected)
@@ -489,9 +489,9 @@ Test(config, section_where_value_expected)
 Test(config, top_level_must_be_a_mapping)
 {
 	expect_one("- server\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, events, gamepot, tentuplay, log, not a list");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, revocation, auth, providers, linking, outbox, events, gamepot, tentuplay, log, not a list");
 	expect_one("just text\n",
-		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, auth, providers, linking, outbox, events, gamepot, tentuplay, log, not a single value");
+		   "@: the file must be a mapping of the sections server, storage, catalog, accounts, revocation, auth, providers, linking, outbox, events, gamepot, tentuplay, log, not a single value");
 }
 
 Test(config, yaml_syntax_error)
@@ -592,7 +592,7 @@ Test(config, structure_error_and_env_error_together)
 {
 	static const char *const env[] = { "GRANTD_LOG_LEVEL", "loud", NULL };
 	static const char *const want[] = {
-		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, auth, providers, linking, outbox, events, gamepot, tentuplay, log)",
+		"@:1:1: unknown key \"sever\" at the top level (known keys: server, storage, catalog, accounts, revocation, auth, providers, linking, outbox, events, gamepot, tentuplay, log)",
 		"GRANTD_LOG_LEVEL: must be one of debug, info, warn, error (got \"loud\")",
 	};
 	struct util_strlist errs;
@@ -712,6 +712,7 @@ Test(config, dump_lists_every_key_in_table_order)
 		"storage.postgres.connect_timeout_ms = 5000\n"
 		"catalog.path = examples/catalog.json\n"
 		"accounts.auto_create = false\n"
+		"revocation.stackable = clamp\n"
 		"auth.signing_keys_file = \n"
 		"auth.issuer = grantd\n"
 		"auth.audience = grantd\n"

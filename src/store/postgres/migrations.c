@@ -192,6 +192,16 @@ static const char *const migrations[] = {
 	"CREATE INDEX events_feed ON events (txid, id);"
 	"CREATE INDEX outbox_pending_account ON outbox (kind, account_id, id)"
 	"  WHERE status = 'pending';",
+	/* 3: revocations (SQLite's version 13). */
+	"CREATE TABLE revocations ("
+	"  fulfillment_row bigint PRIMARY KEY,"
+	"  account_id text NOT NULL,"
+	"  reason text NOT NULL,"
+	"  actor text NOT NULL,"
+	"  released_claim boolean NOT NULL,"
+	"  removed text NOT NULL,"
+	"  shortfall text NOT NULL,"
+	"  revoked_at_ms bigint NOT NULL);",
 };
 
 /* Any 64-bit number the nodes agree on: "grantd" in ASCII. */

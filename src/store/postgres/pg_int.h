@@ -200,6 +200,23 @@ int store_pg_tx_grant_stackable(struct store_tx *tx, int64_t row, int line,
 int store_pg_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 			       const char *account_id, const char *catalog_id,
 			       const char *instance_id, int64_t now_ms);
+/* revoke.c */
+int store_pg_tx_fulfilment_get(struct store_tx *tx, int64_t row,
+			struct store_fulfilment_info *out);
+int store_pg_tx_grants_read(struct store_tx *tx, int64_t row, store_grant_fn fn,
+		      void *arg);
+int store_pg_tx_stackable_get(struct store_tx *tx, const char *account_id,
+			const char *catalog_id, int64_t *amount);
+int store_pg_tx_stackable_add(struct store_tx *tx, const char *account_id,
+			const char *catalog_id, int64_t delta);
+int store_pg_tx_instance_delete(struct store_tx *tx, const char *account_id,
+			  const char *instance_id, bool *deleted);
+int store_pg_tx_claim_release(struct store_tx *tx, const char *account_id,
+			const char *entitlement_id, int64_t now_ms);
+int store_pg_tx_revocation_add(struct store_tx *tx,
+			 const struct store_revocation *r);
+int store_pg_tx_revocation_get(struct store_tx *tx, int64_t row,
+			 store_revocation_fn fn, void *arg, bool *found);
 int store_pg_tx_credential_insert(struct store_tx *tx,
 				  const struct store_credential *c);
 int store_pg_tx_credential_revoke(struct store_tx *tx, const char *id,
@@ -307,6 +324,8 @@ int store_pg_signing_keys_read(struct store *st, store_signing_key_fn fn,
 			       void *arg);
 int store_pg_links_read(struct store *st, const char *account_id,
 			store_link_fn fn, void *arg);
+int store_pg_fulfilment_account_read(struct store *st, int64_t row,
+				     char *account, size_t size, bool *found);
 int store_pg_link_holder_read(struct store *st, const char *provider,
 			      const char *external_id, char *account,
 			      size_t size, bool *found);

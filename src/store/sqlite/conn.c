@@ -58,6 +58,32 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT INTO inventory_instances (instance_id, account_id,"
 		" catalog_id, fulfillment_row, acquired_at_ms)"
 		" VALUES (?1, ?2, ?3, ?4, ?5)",
+	[STMT_FULFILMENT_GET] =
+		"SELECT account_id, entitlement_id, status FROM fulfillments"
+		" WHERE row_id = ?1",
+	[STMT_FULFILMENT_REVOKE] =
+		"UPDATE fulfillments SET status = 'revoked', updated_at_ms = ?2"
+		" WHERE row_id = ?1",
+	[STMT_GRANTS_READ] =
+		"SELECT line, catalog_id, amount, instance_id FROM grants"
+		" WHERE fulfillment_row = ?1 ORDER BY line",
+	[STMT_STACKABLE_GET] =
+		"SELECT amount FROM inventory_stackables"
+		" WHERE account_id = ?1 AND catalog_id = ?2",
+	[STMT_INSTANCE_DELETE] =
+		"DELETE FROM inventory_instances"
+		" WHERE instance_id = ?1 AND account_id = ?2",
+	[STMT_CLAIM_RELEASE] =
+		"UPDATE claims SET count = max(count - 1, 0), updated_at_ms = ?3"
+		" WHERE account_id = ?1 AND entitlement_id = ?2",
+	[STMT_REVOCATION_ADD] =
+		"INSERT INTO revocations (fulfillment_row, account_id, reason,"
+		" actor, released_claim, removed, shortfall, revoked_at_ms)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+	[STMT_REVOCATION_GET] =
+		"SELECT account_id, reason, actor, released_claim, removed,"
+		" shortfall, revoked_at_ms FROM revocations"
+		" WHERE fulfillment_row = ?1",
 	[STMT_CREDENTIAL_INSERT] =
 		"INSERT INTO credentials (id, kind, name, secret_hash, scopes,"
 		" created_at_ms, expires_at_ms, revoked_at_ms, updated_at_ms)"
@@ -246,6 +272,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_LINK_HOLDER] =
 		"SELECT account_id FROM links WHERE provider = ?1"
 		" AND external_id = ?2",
+	[STMT_READ_FULFILMENT_ACCOUNT] =
+		"SELECT account_id FROM fulfillments WHERE row_id = ?1",
 	[STMT_READ_OUTBOX_DUE] =
 		"SELECT 1 FROM outbox WHERE status = 'pending'"
 		" AND next_attempt_at_ms <= ?1 AND lease_until_ms <= ?1 LIMIT 1",

@@ -246,6 +246,18 @@ static const char *const migrations[] = {
 	");"
 	"CREATE INDEX outbox_pending_account ON outbox (kind, account_id, id)"
 	"  WHERE status = 'pending';",
+	/* 13: revocations: what was taken back from a fulfilment, by whom and
+	 * why; its grants rows stay as the ledger of what it granted. */
+	"CREATE TABLE revocations ("
+	"  fulfillment_row INTEGER PRIMARY KEY,"
+	"  account_id TEXT NOT NULL,"
+	"  reason TEXT NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  released_claim INTEGER NOT NULL,"
+	"  removed TEXT NOT NULL,"
+	"  shortfall TEXT NOT NULL,"
+	"  revoked_at_ms INTEGER NOT NULL"
+	");",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -28,6 +28,14 @@ enum store_stmt {
 	STMT_GRANT_INSERT,
 	STMT_STACKABLE_ADD,
 	STMT_INSTANCE_INSERT,
+	STMT_FULFILMENT_GET,
+	STMT_FULFILMENT_REVOKE,
+	STMT_GRANTS_READ,
+	STMT_STACKABLE_GET,
+	STMT_INSTANCE_DELETE,
+	STMT_CLAIM_RELEASE,
+	STMT_REVOCATION_ADD,
+	STMT_REVOCATION_GET,
 	STMT_CREDENTIAL_INSERT,
 	STMT_CREDENTIAL_REVOKE,
 	STMT_CREDENTIAL_ROTATE,
@@ -79,6 +87,7 @@ enum store_stmt {
 	STMT_READ_SIGNING_KEYS,
 	STMT_READ_LINKS,
 	STMT_READ_LINK_HOLDER,
+	STMT_READ_FULFILMENT_ACCOUNT,
 	STMT_READ_OUTBOX_DUE,
 	STMT_READ_OUTBOX_COUNTS,
 	STMT_READ_OUTBOX_ROWS,
@@ -233,6 +242,23 @@ int store_sqlite_tx_grant_instance(struct store_tx *tx, int64_t row, int line,
 				   const char *account_id,
 				   const char *catalog_id,
 				   const char *instance_id, int64_t now_ms);
+/* revoke.c */
+int store_sqlite_tx_fulfilment_get(struct store_tx *tx, int64_t row,
+			struct store_fulfilment_info *out);
+int store_sqlite_tx_grants_read(struct store_tx *tx, int64_t row, store_grant_fn fn,
+		      void *arg);
+int store_sqlite_tx_stackable_get(struct store_tx *tx, const char *account_id,
+			const char *catalog_id, int64_t *amount);
+int store_sqlite_tx_stackable_add(struct store_tx *tx, const char *account_id,
+			const char *catalog_id, int64_t delta);
+int store_sqlite_tx_instance_delete(struct store_tx *tx, const char *account_id,
+			  const char *instance_id, bool *deleted);
+int store_sqlite_tx_claim_release(struct store_tx *tx, const char *account_id,
+			const char *entitlement_id, int64_t now_ms);
+int store_sqlite_tx_revocation_add(struct store_tx *tx,
+			 const struct store_revocation *r);
+int store_sqlite_tx_revocation_get(struct store_tx *tx, int64_t row,
+			 store_revocation_fn fn, void *arg, bool *found);
 int store_sqlite_tx_credential_insert(struct store_tx *tx,
 				      const struct store_credential *c);
 int store_sqlite_tx_credential_revoke(struct store_tx *tx, const char *id,
@@ -345,6 +371,9 @@ int store_sqlite_signing_keys_read(struct store *st, store_signing_key_fn fn,
 				   void *arg);
 int store_sqlite_links_read(struct store *st, const char *account_id,
 			    store_link_fn fn, void *arg);
+int store_sqlite_fulfilment_account_read(struct store *st, int64_t row,
+					 char *account, size_t size,
+					 bool *found);
 int store_sqlite_link_holder_read(struct store *st, const char *provider,
 				  const char *external_id, char *account,
 				  size_t size, bool *found);
