@@ -69,12 +69,11 @@ static json_t *time_or_null(int64_t ms)
 	return ms ? json_integer(ms) : json_null();
 }
 
-static void add_record(void *arg, const struct store_history_row *r)
+json_t *partner_record_json(const struct store_history_row *r)
 {
-	json_t *records = arg;
 	json_t *skipped = r->skipped ? json_loads(r->skipped, 0, NULL) : NULL;
 
-	json_array_append_new(records, json_pack(
+	return json_pack(
 		"{s:s, s:s, s:s, s:s, s:o, s:s, s:s, s:o, s:o, s:I, s:o}",
 		"player_id", r->account_id,
 		"fulfillment_id", r->fulfillment_id,
@@ -86,7 +85,12 @@ static void add_record(void *arg, const struct store_history_row *r)
 		"fulfilled_timestamp_millis", time_or_null(r->fulfilled_at_ms),
 		"error_code", str_or_null(r->error_code),
 		"created_at_millis", (json_int_t)r->created_at_ms,
-		"skipped_catalog_ids", skipped ? skipped : json_array()));
+		"skipped_catalog_ids", skipped ? skipped : json_array());
+}
+
+static void add_record(void *arg, const struct store_history_row *r)
+{
+	json_array_append_new(arg, partner_record_json(r));
 }
 
 void partner_history_get(struct http_request *req)

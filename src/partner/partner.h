@@ -21,6 +21,12 @@ struct partner_inventory {
 };
 void partner_inventory_get(struct http_request *req);
 void partner_history_get(struct http_request *req);
+
+/* GET /v1/operator/fulfillments (search, newest first, cursor pages) and
+ * GET /v1/operator/fulfillments/{fulfillment_id} (one, with its grants);
+ * scope operator; route ctx: struct store. */
+void partner_fulfillments_search(struct http_request *req);
+void partner_fulfillment_get(struct http_request *req);
 /* Route ctx of the link handlers: a new link queues a background sync in
  * the outbox, which is woken once it commits. Both borrowed. */
 struct partner_links {

@@ -9,6 +9,8 @@
  * NULL when absent), or NULL with *root NULL and the problem in msg. */
 json_t *partner_parse_object(const char *body, size_t len, const char *key,
 			     json_t **root, char *msg, size_t msg_size);
+/* A new JSON object: a fulfilment as the history routes show it. */
+json_t *partner_record_json(const struct store_history_row *r);
 /* A new JSON object describing the account. */
 json_t *partner_account_json(const struct store_account *a);
 

@@ -418,6 +418,19 @@ int store_history_read(struct store *st, const char *account_id, int64_t offset,
 					     arg);
 }
 
+int store_fulfilments_search(struct store *st,
+			     const struct store_fulfilment_query *q,
+			     store_history_fn fn, void *arg)
+{
+	return st->driver->ops->fulfilments_search(st, q, fn, arg);
+}
+
+int store_fulfilment_read(struct store *st, int64_t row, store_history_fn fn,
+			  store_grant_fn gfn, void *arg, bool *found)
+{
+	return st->driver->ops->fulfilment_read(st, row, fn, gfn, arg, found);
+}
+
 int store_credentials_read(struct store *st, store_credential_fn fn, void *arg)
 {
 	return st->driver->ops->credentials_read(st, fn, arg);

@@ -786,6 +786,30 @@ int store_history_read(struct store *st, const char *account_id,
 		       int64_t offset, int64_t limit, store_history_fn fn,
 		       void *arg);
 
+/* What operators search fulfilments by; NULL or 0 means any. */
+struct store_fulfilment_query {
+	const char *account_id;
+	const char *source;
+	const char *external_id;
+	const char *status;             /* "completed", "failed", … */
+	int64_t since_ms;               /* created at or after */
+	int64_t until_ms;               /* created before */
+	int64_t before_row;             /* a cursor: only rows below it */
+	int64_t limit;                  /* > 0 */
+};
+/* Reads the fulfilments matching q, newest first (by row: a page that
+ * ends at row r goes on with before_row = r, and rows added meanwhile are
+ * all above it). */
+int store_fulfilments_search(struct store *st,
+			     const struct store_fulfilment_query *q,
+			     store_history_fn fn, void *arg);
+
+/* Reads fulfilment `row` (fn, once) and its grants by line (gfn, as
+ * store_tx_grants_read calls it), from one snapshot; *found is false if
+ * there is no such row (no call then). */
+int store_fulfilment_read(struct store *st, int64_t row, store_history_fn fn,
+			  store_grant_fn gfn, void *arg, bool *found);
+
 typedef void (*store_credential_fn)(void *arg, const struct store_credential *c);
 /* Reads every credential, oldest first. */
 int store_credentials_read(struct store *st, store_credential_fn fn, void *arg);

@@ -257,6 +257,12 @@ struct store_ops {
 	int (*history_read)(struct store *st, const char *account_id,
 			    int64_t offset, int64_t limit, store_history_fn fn,
 			    void *arg);
+	int (*fulfilments_search)(struct store *st,
+				  const struct store_fulfilment_query *q,
+				  store_history_fn fn, void *arg);
+	int (*fulfilment_read)(struct store *st, int64_t row,
+			       store_history_fn fn, store_grant_fn gfn,
+			       void *arg, bool *found);
 	int (*credentials_read)(struct store *st, store_credential_fn fn,
 				void *arg);
 	int (*credential_live)(struct store *st, const char *secret_hash,

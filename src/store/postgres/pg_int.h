@@ -316,6 +316,12 @@ int store_pg_inventory_read(struct store *st, const char *account_id,
 int store_pg_history_read(struct store *st, const char *account_id,
 			  int64_t offset, int64_t limit, store_history_fn fn,
 			  void *arg);
+int store_pg_fulfilments_search(struct store *st,
+				const struct store_fulfilment_query *q,
+				store_history_fn fn, void *arg);
+int store_pg_fulfilment_read(struct store *st, int64_t row,
+			     store_history_fn fn, store_grant_fn gfn,
+			     void *arg, bool *found);
 int store_pg_credentials_read(struct store *st, store_credential_fn fn,
 			      void *arg);
 int store_pg_credential_live(struct store *st, const char *secret_hash,

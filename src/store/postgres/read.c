@@ -145,24 +145,9 @@ int store_pg_inventory_read(struct store *st, const char *account_id,
 	return rc;
 }
 
-int store_pg_history_read(struct store *st, const char *account_id,
-			  int64_t offset, int64_t limit, store_history_fn fn,
-			  void *arg)
+/* Hands each row of a fulfilments result (FULFILMENT_COLUMNS) to fn. */
+static void history_rows(const PGresult *res, store_history_fn fn, void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
-	struct pg_params p = {0};
-	PGresult *res;
-
-	if (!c)
-		return STORE_ERR;
-	pg_param_text(&p, account_id);
-	param_limit(&p, limit);
-	pg_param_int(&p, offset > 0 ? offset : 0);
-	res = pg_run(c, &sql_read_history, &p, "history_read");
-	if (!res) {
-		pg_reader_release(st, c);
-		return STORE_ERR;
-	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		char fid[STORE_FULFILMENT_ID_LEN + 1];
 		struct store_history_row r = {
@@ -182,9 +167,116 @@ int store_pg_history_read(struct store *st, const char *account_id,
 		store_fulfilment_id_format(pg_int(res, i, 0), fid);
 		fn(arg, &r);
 	}
+}
+
+int store_pg_history_read(struct store *st, const char *account_id,
+			  int64_t offset, int64_t limit, store_history_fn fn,
+			  void *arg)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+	struct pg_params p = {0};
+	PGresult *res;
+
+	if (!c)
+		return STORE_ERR;
+	pg_param_text(&p, account_id);
+	param_limit(&p, limit);
+	pg_param_int(&p, offset > 0 ? offset : 0);
+	res = pg_run(c, &sql_read_history, &p, "history_read");
+	if (!res) {
+		pg_reader_release(st, c);
+		return STORE_ERR;
+	}
+	history_rows(res, fn, arg);
 	PQclear(res);
 	pg_reader_release(st, c);
 	return STORE_OK;
+}
+
+/* The columns of PG_SQL statements selecting fulfilments as history. */
+#define FULFILMENT_COLUMNS \
+	"SELECT row_id, source, external_id, account_id, provider_item_id," \
+	" entitlement_id, status, error_code, skipped, created_at_ms," \
+	" fulfilled_at_ms FROM fulfillments"
+
+PG_SQL(sql_read_search, FULFILMENT_COLUMNS
+       " WHERE ($1::text IS NULL OR account_id = $1)"
+       " AND ($2::text IS NULL OR source = $2)"
+       " AND ($3::text IS NULL OR external_id = $3)"
+       " AND ($4::text IS NULL OR status = $4)"
+       " AND created_at_ms >= $5 AND created_at_ms < $6"
+       " AND row_id < $7 ORDER BY row_id DESC LIMIT $8");
+PG_SQL(sql_read_fulfilment, FULFILMENT_COLUMNS " WHERE row_id = $1");
+PG_SQL(sql_read_grants,
+       "SELECT line, catalog_id, amount, instance_id FROM grants"
+       " WHERE fulfillment_row = $1 ORDER BY line");
+
+int store_pg_fulfilments_search(struct store *st,
+				const struct store_fulfilment_query *q,
+				store_history_fn fn, void *arg)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+	struct pg_params p = {0};
+	PGresult *res;
+
+	if (!c)
+		return STORE_ERR;
+	pg_param_text(&p, q->account_id);
+	pg_param_text(&p, q->source);
+	pg_param_text(&p, q->external_id);
+	pg_param_text(&p, q->status);
+	pg_param_int(&p, q->since_ms);
+	pg_param_int(&p, q->until_ms ? q->until_ms : INT64_MAX);
+	pg_param_int(&p, q->before_row ? q->before_row : INT64_MAX);
+	pg_param_int(&p, q->limit);
+	res = pg_run(c, &sql_read_search, &p, "fulfilments_search");
+	if (res)
+		history_rows(res, fn, arg);
+	PQclear(res);
+	pg_reader_release(st, c);
+	return res ? STORE_OK : STORE_ERR;
+}
+
+static void grant_rows(const PGresult *res, store_grant_fn gfn, void *arg)
+{
+	for (int i = 0; i < PQntuples(res); i++)
+		gfn(arg, (int)pg_int(res, i, 0), pg_text(res, i, 1),
+		    pg_int(res, i, 2), pg_text(res, i, 3));
+}
+
+/* Both statements in one read-only snapshot. */
+int store_pg_fulfilment_read(struct store *st, int64_t row,
+			     store_history_fn fn, store_grant_fn gfn,
+			     void *arg, bool *found)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+	struct pg_params p = {0};
+	PGresult *f = NULL, *g = NULL;
+	int rc = STORE_ERR;
+
+	*found = false;
+	if (!c)
+		return STORE_ERR;
+	pg_param_int(&p, row);
+	if (pg_read_begin(c))
+		goto out;
+	f = pg_run(c, &sql_read_fulfilment, &p, "fulfilment_read");
+	if (f && PQntuples(f) == 1)
+		g = pg_run(c, &sql_read_grants, &p, "grants_read");
+	if (!f || (PQntuples(f) == 1 && !g))
+		goto out;
+	*found = PQntuples(f) == 1;
+	if (*found) {
+		history_rows(f, fn, arg);
+		grant_rows(g, gfn, arg);
+	}
+	rc = STORE_OK;
+out:
+	PQclear(f);
+	PQclear(g);
+	pg_read_end(c);
+	pg_reader_release(st, c);
+	return rc;
 }
 
 int store_pg_credentials_read(struct store *st, store_credential_fn fn,

@@ -251,6 +251,21 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" created_at_ms, fulfilled_at_ms FROM fulfillments"
 		" WHERE account_id = ?1 ORDER BY row_id DESC"
 		" LIMIT ?2 OFFSET ?3",
+	[STMT_READ_SEARCH] =
+		"SELECT row_id, source, external_id, account_id,"
+		" provider_item_id, entitlement_id, status, error_code, skipped,"
+		" created_at_ms, fulfilled_at_ms FROM fulfillments"
+		" WHERE (?1 IS NULL OR account_id = ?1)"
+		" AND (?2 IS NULL OR source = ?2)"
+		" AND (?3 IS NULL OR external_id = ?3)"
+		" AND (?4 IS NULL OR status = ?4)"
+		" AND created_at_ms >= ?5 AND created_at_ms < ?6"
+		" AND row_id < ?7 ORDER BY row_id DESC LIMIT ?8",
+	[STMT_READ_FULFILMENT] =
+		"SELECT row_id, source, external_id, account_id,"
+		" provider_item_id, entitlement_id, status, error_code, skipped,"
+		" created_at_ms, fulfilled_at_ms FROM fulfillments"
+		" WHERE row_id = ?1",
 	[STMT_READ_CREDENTIALS] =
 		"SELECT id, kind, name, secret_hash, scopes, created_at_ms,"
 		" expires_at_ms, revoked_at_ms, previous_secret_hash,"

@@ -206,6 +206,99 @@ static void credential_row(sqlite3_stmt *s, void *ctx)
 	cc->fn(cc->arg, &c);
 }
 
+static void bind_or_null(sqlite3_stmt *s, int i, const char *v)
+{
+	if (v)
+		sqlite3_bind_text(s, i, v, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(s, i);
+}
+
+int store_sqlite_fulfilments_search(struct store *st,
+				    const struct store_fulfilment_query *q,
+				    store_history_fn fn, void *arg)
+{
+	struct history_ctx hc = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_SEARCH);
+	if (s) {
+		bind_or_null(s, 1, q->account_id);
+		bind_or_null(s, 2, q->source);
+		bind_or_null(s, 3, q->external_id);
+		bind_or_null(s, 4, q->status);
+		sqlite3_bind_int64(s, 5, q->since_ms);
+		sqlite3_bind_int64(s, 6, q->until_ms ? q->until_ms : INT64_MAX);
+		sqlite3_bind_int64(s, 7, q->before_row ? q->before_row : INT64_MAX);
+		sqlite3_bind_int64(s, 8, q->limit);
+		rc = each_row(c, s, history_row, &hc, "fulfilments_search");
+	}
+	store_reader_release(st, c);
+	return rc;
+}
+
+struct grant_ctx {
+	store_grant_fn fn;
+	void *arg;
+};
+
+static void grant_row(sqlite3_stmt *s, void *ctx)
+{
+	struct grant_ctx *gc = ctx;
+
+	gc->fn(gc->arg, sqlite3_column_int(s, 0), col_text(s, 1),
+	       sqlite3_column_int64(s, 2), col_text(s, 3));
+}
+
+struct found_ctx {
+	struct history_ctx hc;
+	bool *found;
+};
+
+static void found_row(sqlite3_stmt *s, void *ctx)
+{
+	struct found_ctx *fc = ctx;
+
+	*fc->found = true;
+	history_row(s, &fc->hc);
+}
+
+/* Both statements run in one read transaction: one snapshot. */
+int store_sqlite_fulfilment_read(struct store *st, int64_t row,
+				 store_history_fn fn, store_grant_fn gfn,
+				 void *arg, bool *found)
+{
+	struct found_ctx fc = { { fn, arg }, found };
+	struct grant_ctx gc = { gfn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	*found = false;
+	if (!c)
+		return STORE_ERR;
+	if (store_conn_exec(c, STMT_READ_BEGIN))
+		goto out;
+	s = store_conn_stmt(c, STMT_READ_FULFILMENT);
+	if (s) {
+		sqlite3_bind_int64(s, 1, row);
+		rc = each_row(c, s, found_row, &fc, "fulfilment_read");
+	}
+	s = rc == STORE_OK && *found ? store_conn_stmt(c, STMT_GRANTS_READ) : NULL;
+	if (s) {
+		sqlite3_bind_int64(s, 1, row);
+		rc = each_row(c, s, grant_row, &gc, "grants_read");
+	}
+	store_conn_exec(c, STMT_READ_END);
+out:
+	store_reader_release(st, c);
+	return rc;
+}
+
 int store_sqlite_credentials_read(struct store *st, store_credential_fn fn,
 				  void *arg)
 {

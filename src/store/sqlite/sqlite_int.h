@@ -81,6 +81,8 @@ enum store_stmt {
 	STMT_READ_STACKABLES,
 	STMT_READ_INSTANCES,
 	STMT_READ_HISTORY,
+	STMT_READ_SEARCH,
+	STMT_READ_FULFILMENT,
 	STMT_READ_CREDENTIALS,
 	STMT_READ_AUDIT,
 	STMT_READ_CREDENTIAL_LIVE,
@@ -363,6 +365,12 @@ int store_sqlite_inventory_read(struct store *st, const char *account_id,
 int store_sqlite_history_read(struct store *st, const char *account_id,
 			      int64_t offset, int64_t limit,
 			      store_history_fn fn, void *arg);
+int store_sqlite_fulfilments_search(struct store *st,
+				    const struct store_fulfilment_query *q,
+				    store_history_fn fn, void *arg);
+int store_sqlite_fulfilment_read(struct store *st, int64_t row,
+				 store_history_fn fn, store_grant_fn gfn,
+				 void *arg, bool *found);
 int store_sqlite_credentials_read(struct store *st, store_credential_fn fn,
 				  void *arg);
 int store_sqlite_credential_live(struct store *st, const char *secret_hash,

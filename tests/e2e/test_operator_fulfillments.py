@@ -1,0 +1,144 @@
+"""Support staff looking for a player's drop: fulfilments searched by
+account, provider, external id, status and time, newest first in cursor
+pages that stay stable while grants keep arriving; one fulfilment with its
+grants; the Pragma-shaped history; all behind the operator scope."""
+import threading
+import time
+
+import pytest
+
+from conftest import ready
+
+SEARCH = "/v1/operator/fulfillments"
+
+
+def search(g, key=None, **params):
+    r = g.request("GET", SEARCH, key=key or g.ops_key, params=params)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+@pytest.fixture
+def g(make_grantd):
+    g = ready(make_grantd(), operator=True)
+    assert g.put_account("player-2").status_code == 201
+    return g
+
+
+def test_search_filters_and_newest_first(g):
+    assert g.fulfill("player-1", "pg_gold_100", "t-1").status_code == 200
+    assert g.fulfill("player-2", "pg_gold_100", "t-2").status_code == 200
+    assert g.fulfill("player-1", "pg_nope", "t-3").status_code == 400
+    all_ = search(g)["fulfillments"]
+    assert [r["external_id"] for r in all_] == ["t-3", "t-2", "t-1"]
+    assert [r["external_id"] for r in
+            search(g, account_id="player-1")["fulfillments"]] == ["t-3", "t-1"]
+    assert [r["external_id"] for r in
+            search(g, status="failed")["fulfillments"]] == ["t-3"]
+    [one] = search(g, external_id="t-2")["fulfillments"]
+    assert one["player_id"] == "player-2" and one["provider_id"] == "primegaming"
+    assert search(g, provider="twitch")["fulfillments"] == []
+    created = all_[1]["created_at_millis"]
+    assert [r["external_id"] for r in search(
+        g, since_millis=created, until_millis=created + 1)["fulfillments"]] \
+        in (["t-2"], ["t-3", "t-2"], ["t-2", "t-1"], ["t-3", "t-2", "t-1"])
+    assert search(g, limit=3)["next_cursor"] is not None
+    assert search(g, limit=4)["next_cursor"] is None
+
+
+def test_cursor_pages_are_stable_under_concurrent_inserts(g):
+    for i in range(30):
+        assert g.fulfill("player-1", "pg_gold_100", f"old-{i}").status_code == 200
+    stop = threading.Event()
+
+    def insert():
+        i = 0
+        while not stop.is_set() and i < 400:
+            g.fulfill("player-2", "pg_gold_100", f"new-{i}")
+            i += 1
+
+    t = threading.Thread(target=insert)
+    t.start()
+    try:
+        seen, cursor = [], None
+        first = search(g, limit=7)
+        top = first["fulfillments"][0]["fulfillment_id"]
+        seen += first["fulfillments"]
+        cursor = first["next_cursor"]
+        while cursor:
+            page = search(g, limit=7, cursor=cursor)
+            seen += page["fulfillments"]
+            cursor = page["next_cursor"]
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        t.join(timeout=30)
+    ids = [r["fulfillment_id"] for r in seen]
+    assert len(ids) == len(set(ids))                 # none twice
+    assert ids == sorted(ids, reverse=True)          # newest first throughout
+    assert ids[0] == top
+    olds = {r["external_id"] for r in seen if r["external_id"].startswith("old-")}
+    assert olds == {f"old-{i}" for i in range(30)}   # none missed
+
+
+def test_one_fulfilment_with_its_grants(g):
+    assert g.fulfill("player-1", "pg_starter", "t-s").status_code == 200
+    [rec] = search(g, external_id="t-s")["fulfillments"]
+    r = g.request("GET", f"{SEARCH}/{rec['fulfillment_id']}", key=g.ops_key)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["fulfillment_id"] == rec["fulfillment_id"]
+    assert body["provider_entitlement_record_status"] == "completed"
+    grants = body["grants"]
+    assert [x["line"] for x in grants] == sorted(x["line"] for x in grants)
+    stack = [x for x in grants if "instance_id" not in x]
+    inst = sorted(x["catalog_id"] for x in grants if "instance_id" in x)
+    assert stack == [{"line": stack[0]["line"], "catalog_id": "gold",
+                      "amount": 100}]
+    assert inst == ["hat_red", "sword"]
+    owned = {i["instance_id"] for i in g.inventory("player-1")["instanced"]}
+    assert {x["instance_id"] for x in grants if "instance_id" in x} == owned
+    for bad in ("f_00000000000000ff", "nope"):
+        r = g.request("GET", f"{SEARCH}/{bad}", key=g.ops_key)
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "FulfillmentNotFound"
+
+
+def test_operator_history_is_pragma_shaped(g):
+    assert g.fulfill("player-1", "pg_gold_100", "t-h").status_code == 200
+    r = g.request("GET", "/v1/operator/accounts/player-1/entitlements/history",
+                  key=g.ops_key, params={"page_index": 0, "page_size": 10})
+    assert r.status_code == 200, r.text
+    [rec] = r.json()["provider_entitlement_records"]
+    assert rec["external_id"] == "t-h" and rec["player_id"] == "player-1"
+    assert r.json() == g.request(
+        "GET", "/v1/accounts/player-1/entitlements/history",
+        key=g.partner_key, params={"page_index": 0, "page_size": 10}).json()
+
+
+@pytest.mark.parametrize("path", [
+    SEARCH, f"{SEARCH}/f_0000000000000001",
+    "/v1/operator/accounts/player-1/entitlements/history",
+    "/v1/operator/outbox"])
+def test_operator_routes_need_the_operator_scope(g, path):
+    for key in (g.partner_key, g.prime_key):
+        r = g.request("GET", path, key=key)
+        assert r.status_code == 403, (path, r.text)
+    assert g.request("GET", path).status_code == 401
+
+
+@pytest.mark.parametrize("params,word", [
+    ({"status": "granted"}, "status"),
+    ({"limit": "0"}, "limit"),
+    ({"limit": "501"}, "limit"),
+    ({"cursor": "x"}, "cursor"),
+    ({"cursor": "f_zz"}, "cursor"),
+    ({"since_millis": "-1"}, "since_millis"),
+    ({"account_id": ""}, "account_id"),
+    ({"account_id": "a" * 129}, "account_id"),
+])
+def test_bad_search_parameters_are_named(g, params, word):
+    r = g.request("GET", SEARCH, key=g.ops_key, params=params)
+    assert r.status_code == 400, r.text
+    assert r.json()["error"]["code"] == "InvalidRequest"
+    assert word in r.json()["error"]["message"]
