@@ -78,6 +78,9 @@ size_t app_routes_build(struct http_route *routes, struct app_ctx *ctx);
  * /v1/operator/outbox/retry-dead (outbox.c); route ctx: struct app_ctx. */
 void app_outbox_list(struct http_request *req);
 void app_outbox_retry(struct http_request *req);
+/* POST /v1/operator/outbox/{id}/give-up {"reason"}: a waiting delivery
+ * is marked dead with the reason, audited. */
+void app_outbox_give_up(struct http_request *req);
 
 /* GET /metrics (metrics.c). */
 void app_metrics(struct http_request *req);

@@ -180,6 +180,69 @@ void app_outbox_retry(struct http_request *req)
 					    (json_int_t)r.count));
 }
 
+/* A give-up and its audit record, in one transaction. */
+struct give_up {
+	int64_t id;
+	const char *actor;
+	const char *reason;
+	int64_t count;
+};
+
+static int give_up_apply(struct store_tx *tx, void *arg)
+{
+	struct give_up *g = arg;
+	char error[PARTNER_REVOKE_REASON_BYTES_MAX + 32], target[24];
+	json_t *detail;
+	int rc;
+
+	snprintf(error, sizeof(error), "given up by %s: %s", g->actor,
+		 g->reason);
+	rc = store_tx_outbox_give_up(tx, g->id, error, util_now_ms(),
+				     &g->count);
+	if (rc || g->count == 0)
+		return rc;
+	snprintf(target, sizeof(target), "%" PRId64, g->id);
+	detail = json_pack("{s:s}", "reason", g->reason);
+	rc = app_audit_tx(tx, g->actor, "outbox.given_up", target, detail);
+	json_decref(detail);
+	return rc;
+}
+
+void app_outbox_give_up(struct http_request *req)
+{
+	struct app_ctx *ctx = http_request_ctx(req);
+	const char *id = http_request_param(req, "id");
+	char actor[80], reason[PARTNER_REVOKE_REASON_BYTES_MAX + 1], msg[256];
+	struct give_up g = { .actor = actor, .reason = reason };
+	size_t len = 0;
+	const char *body = http_request_body(req, &len);
+
+	if (!id || util_parse_int64(id, 1, INT64_MAX, &g.id)) {
+		http_reply_error(req, 404, "DeliveryNotFound", "no delivery "
+				 "\"%s\" exists", id ? id : "");
+		return;
+	}
+	if (partner_parse_reason_body(body, len, reason, sizeof(reason), msg,
+				      sizeof(msg))) {
+		http_reply_error(req, 400, "InvalidRequest", "%s", msg);
+		return;
+	}
+	api_actor(req, actor, sizeof(actor));
+	if (store_run(ctx->store, give_up_apply, &g)) {
+		http_reply_error(req, 503, "StoreUnavailable", "the store "
+				 "failed; retry");
+		return;
+	}
+	if (g.count == 0) {
+		http_reply_error(req, 409, "NotPending", "delivery %s is not "
+				 "waiting (it is delivered, dead, or being "
+				 "delivered right now)", id);
+		return;
+	}
+	http_reply_json(req, 200, json_pack("{s:I}", "given_up",
+					    (json_int_t)g.count));
+}
+
 /* ---- the command line --------------------------------------------------- */
 
 int app_outbox_list_cli(const char *config_path, const char *status_text,

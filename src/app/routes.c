@@ -140,6 +140,9 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		  AUTH_SCOPE_OPERATOR, 0, "operator.outbox.retry", ctx, NULL },
 		{ HTTP_POST, "/v1/operator/outbox/retry-dead", app_outbox_retry,
 		  AUTH_SCOPE_OPERATOR, 0, "operator.outbox.retry_dead", ctx, NULL },
+		{ HTTP_POST, "/v1/operator/outbox/{id}/give-up", app_outbox_give_up,
+		  AUTH_SCOPE_OPERATOR, HTTP_ROUTE_JSON_BODY,
+		  "operator.outbox.give_up", ctx, NULL },
 	};
 
 	UTIL_ASSERT(sources_route_count() + UTIL_ARRAY_LEN(table) <= APP_ROUTES_MAX);

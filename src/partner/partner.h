@@ -76,6 +76,10 @@ void partner_fulfillment_revoke(struct http_request *req);
 int partner_parse_revoke_body(const char *body, size_t len, char *reason,
 			      size_t reason_size, bool *release_claim,
 			      char *msg, size_t msg_size);
+/* The body {"reason": "…"} and nothing else (operator actions that only
+ * say why), with the same rules for reason as above. */
+int partner_parse_reason_body(const char *body, size_t len, char *reason,
+			      size_t reason_size, char *msg, size_t msg_size);
 
 /* ---- for every handler of /v1/accounts/{account_id}/… (also the link
  * flow's and the offer relay's) ---- */

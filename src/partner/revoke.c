@@ -26,9 +26,11 @@ static size_t utf8_chars(const char *s)
 	return n;
 }
 
-int partner_parse_revoke_body(const char *body, size_t len, char *reason,
-			      size_t reason_size, bool *release_claim,
-			      char *msg, size_t msg_size)
+/* The body {"reason": …} with, when release_claim is not NULL, an
+ * optional "release_claim": bool. */
+static int parse_reason_body(const char *body, size_t len, char *reason,
+			     size_t reason_size, bool *release_claim,
+			     char *msg, size_t msg_size)
 {
 	json_error_t jerr;
 	json_t *r = json_loadb(body, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY,
@@ -37,7 +39,8 @@ int partner_parse_revoke_body(const char *body, size_t len, char *reason,
 	size_t n;
 
 	msg[0] = '\0';
-	*release_claim = false;
+	if (release_claim)
+		*release_claim = false;
 	if (!r) {
 		http_json_error_format(&jerr, msg, msg_size);
 		return -1;
@@ -47,7 +50,7 @@ int partner_parse_revoke_body(const char *body, size_t len, char *reason,
 	json_object_foreach(r, k, v) {
 		if (msg[0])
 			break;
-		if (strcmp(k, "release_claim") == 0) {
+		if (release_claim && strcmp(k, "release_claim") == 0) {
 			if (json_is_boolean(v))
 				*release_claim = json_is_true(v);
 			else
@@ -74,6 +77,21 @@ int partner_parse_revoke_body(const char *body, size_t len, char *reason,
 	}
 	json_decref(r);
 	return msg[0] ? -1 : 0;
+}
+
+int partner_parse_revoke_body(const char *body, size_t len, char *reason,
+			      size_t reason_size, bool *release_claim,
+			      char *msg, size_t msg_size)
+{
+	return parse_reason_body(body, len, reason, reason_size, release_claim,
+				 msg, msg_size);
+}
+
+int partner_parse_reason_body(const char *body, size_t len, char *reason,
+			      size_t reason_size, char *msg, size_t msg_size)
+{
+	return parse_reason_body(body, len, reason, reason_size, NULL, msg,
+				 msg_size);
 }
 
 /* Writer thread: the reply is the last use of c (http frees it after,

@@ -297,6 +297,13 @@ int store_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 	return st->driver->ops->outbox_kinds_read(st, fn, arg);
 }
 
+int store_tx_outbox_give_up(struct store_tx *tx, int64_t id,
+			    const char *error, int64_t now_ms, int64_t *count)
+{
+	return tx->st->driver->ops->tx_outbox_give_up(tx, id, error, now_ms,
+						      count);
+}
+
 int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 			  int64_t *count)
 {

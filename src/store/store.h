@@ -591,6 +591,11 @@ int store_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
  * *count gets how many rows changed. */
 int store_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 			  int64_t *count);
+/* Gives a pending delivery up (dead) with `error` as its last error,
+ * unless it is being delivered right now (leased): *count is 1 if it was
+ * given up, 0 if no pending, unleased delivery has that id. */
+int store_tx_outbox_give_up(struct store_tx *tx, int64_t id,
+			    const char *error, int64_t now_ms, int64_t *count);
 
 /* Ends every lease on pending rows: at start, when this process is the
  * only one delivering (SQLite), the leases left are a crashed run's, and

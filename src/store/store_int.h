@@ -218,6 +218,9 @@ struct store_ops {
 			   store_outbox_row_fn fn, void *arg);
 	int (*outbox_kinds_read)(struct store *st, store_outbox_kind_fn fn,
 				 void *arg);
+	int (*tx_outbox_give_up)(struct store_tx *tx, int64_t id,
+				 const char *error, int64_t now_ms,
+				 int64_t *count);
 	int (*tx_outbox_retry)(struct store_tx *tx, int64_t id, int64_t now_ms,
 			       int64_t *count);
 	int (*tx_outbox_unlease)(struct store_tx *tx, int64_t *count);

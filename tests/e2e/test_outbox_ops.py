@@ -97,3 +97,43 @@ def test_listing_filters_and_pages(dead_report):
         r = g.request("GET", "/v1/operator/outbox", key=g.ops_key,
                       params=params)
         assert r.status_code == 400 and "error" in r.json(), params
+
+
+def test_a_waiting_delivery_is_given_up_with_a_reason(make_grantd,
+                                                      fake_twitch):
+    """An operator gives up a delivery that keeps failing: it turns dead
+    with the reason, is audited, and is no longer tried; a dead or unknown
+    one cannot be given up; the body is checked."""
+    g = pull_grantd(make_grantd, fake_twitch, config={
+        "outbox": {"initial_backoff_ms": 60000, "max_backoff_ms": 60000}})
+    g.ops_key = g.create_key("ops", "operator")
+    link(g, "twitch", USER)
+    drop = fake_twitch.add_drop(USER, TWITCH_GOLD)
+    fake_twitch.fail("/helix/entitlements/drops", 503, times=None,
+                     method="PATCH")
+    sync(g)
+    wait_for(lambda: [r[3] for r in outbox_rows(g, "report.twitch")] == [1],
+             what="a failed first attempt")
+    [d] = g.request("GET", "/v1/operator/outbox", key=g.ops_key,
+                    params={"status": "pending"}).json()["deliveries"]
+    path = f"/v1/operator/outbox/{d['id']}/give-up"
+    for body in ({}, {"reason": ""}, {"reason": "x", "other": 1}, [1]):
+        r = g.request("POST", path, key=g.ops_key, json=body)
+        assert r.status_code == 400, (body, r.text)
+    assert g.request("POST", path, key=g.partner_key,
+                     json={"reason": "x"}).status_code == 403
+    r = g.request("POST", path, key=g.ops_key,
+                  json={"reason": "the drop was refunded"})
+    assert r.status_code == 200 and r.json() == {"given_up": 1}, r.text
+    [row] = g.request("GET", "/v1/operator/outbox", key=g.ops_key,
+                      params={"status": "dead"}).json()["deliveries"]
+    assert row["id"] == d["id"] and row["key"] == drop
+    assert "the drop was refunded" in row["last_error"]
+    again = g.request("POST", path, key=g.ops_key, json={"reason": "again"})
+    assert again.status_code == 409
+    assert again.json()["error"]["code"] == "NotPending"
+    r = g.request("POST", "/v1/operator/outbox/nope/give-up", key=g.ops_key,
+                  json={"reason": "x"})
+    assert r.status_code == 404
+    audit = g.cli("audit", "--config", str(g.config_path), "--json").stdout
+    assert "outbox.given_up" in audit and "the drop was refunded" in audit

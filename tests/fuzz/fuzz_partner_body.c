@@ -1,7 +1,8 @@
 /* fuzz_partner_body: the bodies of the partner API — PUT /v1/accounts/{id}
  * and PUT /v1/accounts/{id}/links/{provider}, whose external id is then
- * checked as each linkable provider would, and POST
- * /v1/fulfillments/{id}/revoke. */
+ * checked as each linkable provider would, POST
+ * /v1/fulfillments/{id}/revoke, and the reason bodies of operator
+ * actions. */
 #include <stdint.h>
 #include <string.h>
 
@@ -45,6 +46,11 @@ static void revoke_body(const uint8_t *data, size_t size)
 	}
 	UTIL_ASSERT(reason[0] != '\0' &&
 		    strlen(reason) <= PARTNER_REVOKE_REASON_BYTES_MAX);
+	if (partner_parse_reason_body((const char *)data, size, reason,
+				      sizeof(reason), msg, sizeof(msg)) == 0)
+		UTIL_ASSERT(reason[0] != '\0');
+	else
+		UTIL_ASSERT(msg[0] != '\0');
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -188,6 +188,7 @@ static const struct store_ops pg_ops = {
 	.outbox_read = store_pg_outbox_read,
 	.outbox_kinds_read = store_pg_outbox_kinds_read,
 	.tx_outbox_retry = store_pg_tx_outbox_retry,
+	.tx_outbox_give_up = store_pg_tx_outbox_give_up,
 	.tx_outbox_unlease = store_pg_tx_outbox_unlease,
 	.tx_audit_add = store_pg_tx_audit_add,
 	.tx_health_touch = store_pg_tx_health_touch,

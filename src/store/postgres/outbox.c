@@ -269,6 +269,25 @@ int store_pg_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 		       count);
 }
 
+PG_SQL(sql_outbox_give_up,
+       "UPDATE outbox SET status = 'dead', last_error = $3::text,"
+       " lease_until_ms = 0, updated_at_ms = $2::bigint"
+       " WHERE id = $1::bigint AND status = 'pending'"
+       " AND lease_until_ms <= $2::bigint");
+
+int store_pg_tx_outbox_give_up(struct store_tx *tx, int64_t id,
+			       const char *error, int64_t now_ms,
+			       int64_t *count)
+{
+	struct pg_params p = {0};
+
+	pg_param_int(&p, id);
+	pg_param_int(&p, now_ms);
+	pg_param_text(&p, error);
+	return pg_exec(pg_tx_conn(tx), &sql_outbox_give_up, &p,
+		       "outbox_give_up", count);
+}
+
 /* Ends no lease. The leases on a shared outbox may be other nodes', which
  * are delivering those rows now, and a lease does not say whose it is:
  * ending them would deliver rows twice at once. A crashed node's rows are

@@ -277,6 +277,9 @@ int store_pg_outbox_read(struct store *st, const char *status,
 			 store_outbox_row_fn fn, void *arg);
 int store_pg_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 			       void *arg);
+int store_pg_tx_outbox_give_up(struct store_tx *tx, int64_t id,
+			       const char *error, int64_t now_ms,
+			       int64_t *count);
 int store_pg_tx_outbox_retry(struct store_tx *tx, int64_t id, int64_t now_ms,
 			     int64_t *count);
 int store_pg_tx_outbox_unlease(struct store_tx *tx, int64_t *count);

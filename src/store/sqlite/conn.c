@@ -177,6 +177,10 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	/* a dead (or pending) row due now with its attempts counted afresh;
 	 * not while another row of its key is pending, and of several dead
 	 * rows of a key only the newest */
+	[STMT_OUTBOX_GIVE_UP] =
+		"UPDATE outbox SET status = 'dead', last_error = ?3,"
+		" lease_until_ms = 0, updated_at_ms = ?2"
+		" WHERE id = ?1 AND status = 'pending' AND lease_until_ms <= ?2",
 	[STMT_OUTBOX_RETRY] =
 		"UPDATE outbox SET status = 'pending', attempts = 0,"
 		" next_attempt_at_ms = ?1, lease_until_ms = 0, updated_at_ms = ?1"

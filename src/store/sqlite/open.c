@@ -172,6 +172,7 @@ static const struct store_ops sqlite_ops = {
 	.outbox_read = store_sqlite_outbox_read,
 	.outbox_kinds_read = store_sqlite_outbox_kinds_read,
 	.tx_outbox_retry = store_sqlite_tx_outbox_retry,
+	.tx_outbox_give_up = store_sqlite_tx_outbox_give_up,
 	.tx_outbox_unlease = store_sqlite_tx_outbox_unlease,
 	.tx_audit_add = store_sqlite_tx_audit_add,
 	.tx_health_touch = store_sqlite_tx_health_touch,

@@ -128,6 +128,28 @@ int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
 	return STORE_OK;
 }
 
+int store_sqlite_tx_outbox_give_up(struct store_tx *tx, int64_t id,
+				   const char *error, int64_t now_ms,
+				   int64_t *count)
+{
+	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_GIVE_UP);
+	int rc;
+
+	if (!s)
+		return STORE_ERR;
+	sqlite3_bind_int64(s, 1, id);
+	sqlite3_bind_int64(s, 2, now_ms);
+	sqlite3_bind_text(s, 3, error, -1, SQLITE_STATIC);
+	rc = sqlite3_step(s);
+	sqlite3_reset(s);
+	if (rc != SQLITE_DONE) {
+		store_log_error(store_tx_conn(tx), "outbox_give_up", rc);
+		return STORE_ERR;
+	}
+	*count = sqlite3_changes(store_tx_conn(tx)->db);
+	return STORE_OK;
+}
+
 int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count)
 {
 	sqlite3_stmt *s = store_conn_stmt(store_tx_conn(tx), STMT_OUTBOX_UNLEASE);

@@ -61,6 +61,7 @@ enum store_stmt {
 	STMT_OUTBOX_CLAIM,
 	STMT_OUTBOX_RECORD,
 	STMT_OUTBOX_RETRY,
+	STMT_OUTBOX_GIVE_UP,
 	STMT_OUTBOX_UNLEASE,
 	STMT_AUDIT_INSERT,
 	STMT_HEALTH_TOUCH,
@@ -325,6 +326,9 @@ int store_sqlite_outbox_read(struct store *st, const char *status,
 			     store_outbox_row_fn fn, void *arg);
 int store_sqlite_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 				   void *arg);
+int store_sqlite_tx_outbox_give_up(struct store_tx *tx, int64_t id,
+				   const char *error, int64_t now_ms,
+				   int64_t *count);
 int store_sqlite_tx_outbox_retry(struct store_tx *tx, int64_t id,
 				 int64_t now_ms, int64_t *count);
 int store_sqlite_tx_outbox_unlease(struct store_tx *tx, int64_t *count);
