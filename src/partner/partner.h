@@ -81,6 +81,16 @@ int partner_parse_revoke_body(const char *body, size_t len, char *reason,
 int partner_parse_reason_body(const char *body, size_t len, char *reason,
 			      size_t reason_size, char *msg, size_t msg_size);
 
+/* PUT /v1/operator/accounts/{account_id}/state {"state", "reason"}: an
+ * existing account's state changed by support staff, audited with the
+ * reason (scope operator; route ctx: struct store). */
+void partner_account_state_put(struct http_request *req);
+/* Its body: state as in partner_parse_account_body, reason as in
+ * partner_parse_reason_body, nothing else. Returns 0, or -1 + msg. */
+int partner_parse_state_body(const char *body, size_t len,
+			     enum store_account_state *state, char *reason,
+			     size_t reason_size, char *msg, size_t msg_size);
+
 /* ---- for every handler of /v1/accounts/{account_id}/… (also the link
  * flow's and the offer relay's) ---- */
 

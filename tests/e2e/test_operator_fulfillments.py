@@ -142,3 +142,43 @@ def test_bad_search_parameters_are_named(g, params, word):
     assert r.status_code == 400, r.text
     assert r.json()["error"]["code"] == "InvalidRequest"
     assert word in r.json()["error"]["message"]
+
+
+def test_operator_changes_an_account_state_with_a_reason(g):
+    path = "/v1/operator/accounts/player-1/state"
+    r = g.request("PUT", path, key=g.ops_key,
+                  json={"state": "suspended", "reason": "chargeback, #4411"})
+    assert r.status_code == 200, r.text
+    assert r.json() == {"account_id": "player-1", "state": "suspended",
+                        "previous_state": "active",
+                        "reason": "chargeback, #4411"}
+    r = g.fulfill("player-1", "pg_gold_100", "t-susp")
+    assert r.status_code == 400 and r.json()["error"]["code"] == "AccountStateError"
+    audit = g.cli("audit", "--config", str(g.config_path), "--json").stdout
+    assert "account.state_changed" in audit and "chargeback, #4411" in audit
+    events = g.request("GET", "/v1/events", key=g.partner_key).json()["events"]
+    [e] = [e for e in events if e["type"] == "account.suspended"]
+    assert e["data"]["cause"] == "operator" and e["account_id"] == "player-1"
+    r = g.request("PUT", path, key=g.ops_key,
+                  json={"state": "active", "reason": "resolved"})
+    assert r.status_code == 200 and r.json()["previous_state"] == "suspended"
+    assert g.fulfill("player-1", "pg_gold_100", "t-back").status_code == 200
+
+
+def test_operator_state_change_refusals_change_nothing(g):
+    before = g.snapshot()
+    path = "/v1/operator/accounts/player-1/state"
+    for body in ({"state": "suspended"}, {"reason": "x"},
+                 {"state": "frozen", "reason": "x"},
+                 {"state": "banned", "reason": ""},
+                 {"state": "banned", "reason": "x", "extra": 1}, []):
+        r = g.request("PUT", path, key=g.ops_key, json=body)
+        assert r.status_code == 400, (body, r.text)
+        assert r.json()["error"]["code"] == "InvalidRequest"
+    r = g.request("PUT", "/v1/operator/accounts/ghost/state", key=g.ops_key,
+                  json={"state": "banned", "reason": "x"})
+    assert r.status_code == 404
+    r = g.request("PUT", path, key=g.partner_key,
+                  json={"state": "banned", "reason": "x"})
+    assert r.status_code == 403
+    assert g.snapshot() == before

@@ -36,6 +36,7 @@ static void link_body(const uint8_t *data, size_t size)
 static void revoke_body(const uint8_t *data, size_t size)
 {
 	char reason[PARTNER_REVOKE_REASON_BYTES_MAX + 1], msg[256] = "";
+	enum store_account_state state = STORE_ACCOUNT_ACTIVE;
 	bool release = true;
 
 	if (partner_parse_revoke_body((const char *)data, size, reason,
@@ -49,6 +50,11 @@ static void revoke_body(const uint8_t *data, size_t size)
 	if (partner_parse_reason_body((const char *)data, size, reason,
 				      sizeof(reason), msg, sizeof(msg)) == 0)
 		UTIL_ASSERT(reason[0] != '\0');
+	else
+		UTIL_ASSERT(msg[0] != '\0');
+	if (partner_parse_state_body((const char *)data, size, &state, reason,
+				     sizeof(reason), msg, sizeof(msg)) == 0)
+		UTIL_ASSERT(reason[0] != '\0' && state <= STORE_ACCOUNT_BANNED);
 	else
 		UTIL_ASSERT(msg[0] != '\0');
 }
