@@ -1,6 +1,7 @@
 /* partner/fulfillments.c: fulfilments as support staff look for them —
  * searched by account, provider, external id, status and time, newest
- * first in stable cursor pages, and one with its grants ledger. */
+ * first in stable cursor pages, and one with its grants ledger, its
+ * deliveries (reports, event webhooks) and its audit records. */
 #include "partner/partner_int.h"
 
 #include <string.h>
@@ -107,10 +108,62 @@ void partner_fulfillments_search(struct http_request *req)
 		json_string(p.last) : json_null()));
 }
 
+/* Deliveries and audit records shown with one fulfilment. */
+#define DETAIL_ROWS_MAX 100
+
 struct detail {
 	json_t *record;
 	json_t *grants;
+	json_t *deliveries;
+	json_t *audit;
 };
+
+static json_t *time_json(int64_t ms)
+{
+	char when[25];
+
+	if (!ms)
+		return json_null();
+	util_rfc3339_format(ms, when);
+	return json_string(when);
+}
+
+static void add_delivery(void *arg, const struct store_outbox_row *r)
+{
+	json_array_append_new(((struct detail *)arg)->deliveries, json_pack(
+		"{s:I, s:s, s:s, s:s, s:I, s:o, s:o, s:o}",
+		"id", (json_int_t)r->id, "kind", r->kind, "key", r->dedupe_key,
+		"status", store_outbox_status_name(r->status),
+		"attempts", (json_int_t)r->attempts,
+		"last_error", r->last_error ? json_string(r->last_error) :
+		json_null(), "created_at", time_json(r->created_at_ms),
+		"updated_at", time_json(r->updated_at_ms)));
+}
+
+static void add_audit(void *arg, const struct store_audit *a)
+{
+	json_t *detail = a->detail ? json_loads(a->detail, 0, NULL) : NULL;
+
+	json_array_append_new(((struct detail *)arg)->audit, json_pack(
+		"{s:I, s:o, s:s, s:s, s:o}", "id", (json_int_t)a->id,
+		"at", time_json(a->at_ms), "actor", a->actor, "action",
+		a->action, "detail", detail ? detail : json_object()));
+}
+
+/* The deliveries and audit records about the fulfilment, into d. */
+static int read_related(struct store *st, const char *id, struct detail *d)
+{
+	const char *account = json_string_value(json_object_get(d->record,
+								 "player_id"));
+
+	d->deliveries = json_array();
+	d->audit = json_array();
+	if (store_outbox_read_for(st, account ? account : "", id,
+				  DETAIL_ROWS_MAX, add_delivery, d) ||
+	    store_audit_read_for(st, id, DETAIL_ROWS_MAX, add_audit, d))
+		return STORE_ERR;
+	return STORE_OK;
+}
 
 static void set_record(void *arg, const struct store_history_row *r)
 {
@@ -142,18 +195,23 @@ void partner_fulfillment_get(struct http_request *req)
 				 "\"%s\"", id ? id : "");
 		return;
 	}
-	if (store_fulfilment_read(st, row, set_record, add_grant, &d, &found)) {
-		json_decref(d.record);
-		json_decref(d.grants);
+	if (store_fulfilment_read(st, row, set_record, add_grant, &d, &found) ||
+	    (found && read_related(st, id, &d))) {
 		partner_reply_store_error(req, STORE_ERR);
-		return;
+		goto out;
 	}
 	if (!found) {
-		json_decref(d.grants);
 		http_reply_error(req, 404, "FulfillmentNotFound", "no fulfilment "
 				 "\"%s\"", id);
-		return;
+		goto out;
 	}
-	json_object_set_new(d.record, "grants", d.grants);
-	http_reply_json(req, 200, d.record);
+	json_object_set(d.record, "grants", d.grants);
+	json_object_set(d.record, "deliveries", d.deliveries);
+	json_object_set(d.record, "audit", d.audit);
+	http_reply_json(req, 200, json_incref(d.record));
+out:
+	json_decref(d.record);
+	json_decref(d.grants);
+	json_decref(d.deliveries);
+	json_decref(d.audit);
 }

@@ -284,6 +284,20 @@ int store_outbox_counts(struct store *st, int64_t counts[STORE_OUTBOX_DEAD + 1])
 	return st->driver->ops->outbox_counts(st, counts);
 }
 
+int store_outbox_read_for(struct store *st, const char *account_id,
+			  const char *needle, int64_t limit,
+			  store_outbox_row_fn fn, void *arg)
+{
+	return st->driver->ops->outbox_read_for(st, account_id, needle, limit,
+						fn, arg);
+}
+
+int store_audit_read_for(struct store *st, const char *target, int64_t limit,
+			 store_audit_fn fn, void *arg)
+{
+	return st->driver->ops->audit_read_for(st, target, limit, fn, arg);
+}
+
 int store_outbox_read(struct store *st, const char *status, int64_t before_id,
 		      int64_t limit, store_outbox_row_fn fn, void *arg)
 {

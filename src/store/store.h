@@ -579,6 +579,11 @@ typedef void (*store_outbox_row_fn)(void *arg, const struct store_outbox_row *r)
  * below `before_id` (0: from the newest), at most `limit`. */
 int store_outbox_read(struct store *st, const char *status, int64_t before_id,
 		      int64_t limit, store_outbox_row_fn fn, void *arg);
+/* Reads an account's rows whose payload contains `needle` (a fulfilment
+ * id: its reports and event deliveries), newest first, at most `limit`. */
+int store_outbox_read_for(struct store *st, const char *account_id,
+			  const char *needle, int64_t limit,
+			  store_outbox_row_fn fn, void *arg);
 typedef void (*store_outbox_kind_fn)(void *arg, const char *kind,
 				     enum store_outbox_status status,
 				     int64_t count);
@@ -852,6 +857,9 @@ typedef void (*store_audit_fn)(void *arg, const struct store_audit *a);
 /* Reads the newest `limit` audit records (limit < 0: all), oldest first. */
 int store_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 		     void *arg);
+/* Reads the audit records about `target`, oldest first, at most `limit`. */
+int store_audit_read_for(struct store *st, const char *target, int64_t limit,
+			 store_audit_fn fn, void *arg);
 
 /* The latest expiry of any broadcast (0: there is none). */
 int store_broadcasts_until(struct store *st, int64_t *until_ms);

@@ -216,6 +216,11 @@ struct store_ops {
 	int (*outbox_read)(struct store *st, const char *status,
 			   int64_t before_id, int64_t limit,
 			   store_outbox_row_fn fn, void *arg);
+	int (*outbox_read_for)(struct store *st, const char *account_id,
+			       const char *needle, int64_t limit,
+			       store_outbox_row_fn fn, void *arg);
+	int (*audit_read_for)(struct store *st, const char *target,
+			      int64_t limit, store_audit_fn fn, void *arg);
 	int (*outbox_kinds_read)(struct store *st, store_outbox_kind_fn fn,
 				 void *arg);
 	int (*tx_outbox_give_up)(struct store_tx *tx, int64_t id,

@@ -182,3 +182,25 @@ def test_operator_state_change_refusals_change_nothing(g):
                   json={"state": "banned", "reason": "x"})
     assert r.status_code == 403
     assert g.snapshot() == before
+
+
+def test_a_fulfilment_shows_its_deliveries_and_audit(make_grantd):
+    g = ready(make_grantd(config={"events": {
+        "webhook_url": "http://127.0.0.1:9/hook", "webhook_secret": "s3cret"}}),
+        operator=True)
+    assert g.fulfill("player-1", "pg_gold_100", "t-d").status_code == 200
+    assert g.fulfill("player-1", "pg_gold_100", "t-other").status_code == 200
+    [rec] = search(g, external_id="t-d")["fulfillments"]
+    fid = rec["fulfillment_id"]
+    r = g.request("POST", f"/v1/fulfillments/{fid}/revoke", key=g.ops_key,
+                  json={"reason": "refund #9"})
+    assert r.status_code == 200, r.text
+    body = g.request("GET", f"{SEARCH}/{fid}", key=g.ops_key).json()
+    assert body["provider_entitlement_record_status"] == "revoked"
+    kinds = sorted(d["kind"] for d in body["deliveries"])
+    assert kinds == ["event.webhook", "event.webhook"]  # created, revoked
+    assert all(d["status"] in ("pending", "dead") for d in body["deliveries"])
+    [a] = body["audit"]
+    assert a["action"] == "fulfillment.revoked"
+    assert a["detail"]["reason"] == "refund #9"
+    assert a["actor"] == "api:ops"

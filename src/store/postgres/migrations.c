@@ -202,6 +202,9 @@ static const char *const migrations[] = {
 	"  removed text NOT NULL,"
 	"  shortfall text NOT NULL,"
 	"  revoked_at_ms bigint NOT NULL);",
+	/* 4: what support staff look up about one fulfilment (SQLite's 14). */
+	"CREATE INDEX outbox_by_account ON outbox (account_id, id);"
+	"CREATE INDEX audit_by_target ON audit (target, id);",
 };
 
 /* Any 64-bit number the nodes agree on: "grantd" in ASCII. */

@@ -208,21 +208,9 @@ int store_pg_outbox_counts(struct store *st,
 	return STORE_OK;
 }
 
-int store_pg_outbox_read(struct store *st, const char *status,
-			 int64_t before_id, int64_t limit,
-			 store_outbox_row_fn fn, void *arg)
+/* Hands each row of an outbox rows result to fn. */
+static void outbox_rows(const PGresult *res, store_outbox_row_fn fn, void *arg)
 {
-	struct pg_params p = {0};
-	PGresult *res;
-
-	pg_param_text(&p, status);
-	pg_param_int(&p, before_id);
-	if (limit < 0)
-		pg_param_text(&p, NULL);   /* no limit */
-	else
-		pg_param_int(&p, limit);
-	if (read_run(st, &sql_outbox_rows, &p, "outbox_read", &res))
-		return STORE_ERR;
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_outbox_row r = {
 			.id = pg_int(res, i, 0),
@@ -240,6 +228,47 @@ int store_pg_outbox_read(struct store *st, const char *status,
 
 		fn(arg, &r);
 	}
+}
+
+int store_pg_outbox_read(struct store *st, const char *status,
+			 int64_t before_id, int64_t limit,
+			 store_outbox_row_fn fn, void *arg)
+{
+	struct pg_params p = {0};
+	PGresult *res;
+
+	pg_param_text(&p, status);
+	pg_param_int(&p, before_id);
+	if (limit < 0)
+		pg_param_text(&p, NULL);   /* no limit */
+	else
+		pg_param_int(&p, limit);
+	if (read_run(st, &sql_outbox_rows, &p, "outbox_read", &res))
+		return STORE_ERR;
+	outbox_rows(res, fn, arg);
+	PQclear(res);
+	return STORE_OK;
+}
+
+PG_SQL(sql_outbox_rows_for,
+       "SELECT id, kind, dedupe_key, account_id, payload, status,"
+       " attempts, next_attempt_at_ms, last_error, created_at_ms,"
+       " updated_at_ms FROM outbox WHERE account_id = $1::text"
+       " AND strpos(payload, $2::text) > 0 ORDER BY id DESC LIMIT $3::bigint");
+
+int store_pg_outbox_read_for(struct store *st, const char *account_id,
+			     const char *needle, int64_t limit,
+			     store_outbox_row_fn fn, void *arg)
+{
+	struct pg_params p = {0};
+	PGresult *res;
+
+	pg_param_text(&p, account_id);
+	pg_param_text(&p, needle);
+	pg_param_int(&p, limit);
+	if (read_run(st, &sql_outbox_rows_for, &p, "outbox_read_for", &res))
+		return STORE_ERR;
+	outbox_rows(res, fn, arg);
 	PQclear(res);
 	return STORE_OK;
 }

@@ -275,6 +275,11 @@ int store_pg_outbox_counts(struct store *st,
 int store_pg_outbox_read(struct store *st, const char *status,
 			 int64_t before_id, int64_t limit,
 			 store_outbox_row_fn fn, void *arg);
+int store_pg_outbox_read_for(struct store *st, const char *account_id,
+			     const char *needle, int64_t limit,
+			     store_outbox_row_fn fn, void *arg);
+int store_pg_audit_read_for(struct store *st, const char *target,
+			    int64_t limit, store_audit_fn fn, void *arg);
 int store_pg_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 			       void *arg);
 int store_pg_tx_outbox_give_up(struct store_tx *tx, int64_t id,

@@ -440,21 +440,9 @@ int store_pg_link_holder_read(struct store *st, const char *provider,
 	return STORE_OK;
 }
 
-int store_pg_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
-			void *arg)
+/* Hands each row of an audit result to fn. */
+static void audit_rows(const PGresult *res, store_audit_fn fn, void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
-	struct pg_params p = {0};
-	PGresult *res;
-
-	if (!c)
-		return STORE_ERR;
-	param_limit(&p, limit);
-	res = pg_run(c, &sql_read_audit, &p, "audit_read");
-	if (!res) {
-		pg_reader_release(st, c);
-		return STORE_ERR;
-	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_audit a = {
 			.id = pg_int(res, i, 0),
@@ -467,7 +455,45 @@ int store_pg_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 
 		fn(arg, &a);
 	}
+}
+
+int store_pg_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
+			void *arg)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+	struct pg_params p = {0};
+	PGresult *res;
+
+	if (!c)
+		return STORE_ERR;
+	param_limit(&p, limit);
+	res = pg_run(c, &sql_read_audit, &p, "audit_read");
+	if (res)
+		audit_rows(res, fn, arg);
 	PQclear(res);
 	pg_reader_release(st, c);
-	return STORE_OK;
+	return res ? STORE_OK : STORE_ERR;
+}
+
+PG_SQL(sql_read_audit_for,
+       "SELECT id, at_ms, actor, action, target, detail FROM audit"
+       " WHERE target = $1 ORDER BY id LIMIT $2");
+
+int store_pg_audit_read_for(struct store *st, const char *target,
+			    int64_t limit, store_audit_fn fn, void *arg)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+	struct pg_params p = {0};
+	PGresult *res;
+
+	if (!c)
+		return STORE_ERR;
+	pg_param_text(&p, target);
+	pg_param_int(&p, limit);
+	res = pg_run(c, &sql_read_audit_for, &p, "audit_read_for");
+	if (res)
+		audit_rows(res, fn, arg);
+	PQclear(res);
+	pg_reader_release(st, c);
+	return res ? STORE_OK : STORE_ERR;
 }

@@ -303,6 +303,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		" attempts, next_attempt_at_ms, last_error, created_at_ms,"
 		" updated_at_ms FROM outbox WHERE (?1 IS NULL OR status = ?1)"
 		" AND (?2 = 0 OR id < ?2) ORDER BY id DESC LIMIT ?3",
+	[STMT_READ_OUTBOX_FOR] =
+		"SELECT id, kind, dedupe_key, account_id, payload, status,"
+		" attempts, next_attempt_at_ms, last_error, created_at_ms,"
+		" updated_at_ms FROM outbox WHERE account_id = ?1"
+		" AND instr(payload, ?2) > 0 ORDER BY id DESC LIMIT ?3",
+	[STMT_READ_AUDIT_FOR] =
+		"SELECT id, at_ms, actor, action, target, detail FROM audit"
+		" WHERE target = ?1 ORDER BY id LIMIT ?2",
 	[STMT_READ_OUTBOX_KINDS] =
 		"SELECT kind, status, count(*) FROM outbox"
 		" WHERE status != 'delivered' GROUP BY kind, status",

@@ -258,6 +258,10 @@ static const char *const migrations[] = {
 	"  shortfall TEXT NOT NULL,"
 	"  revoked_at_ms INTEGER NOT NULL"
 	");",
+	/* 14: what support staff look up about one fulfilment: its
+	 * deliveries (by account) and its audit records (by target). */
+	"CREATE INDEX outbox_by_account ON outbox (account_id, id);"
+	"CREATE INDEX audit_by_target ON audit (target, id);",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -85,6 +85,28 @@ int store_sqlite_outbox_read(struct store *st, const char *status,
 	return rc;
 }
 
+int store_sqlite_outbox_read_for(struct store *st, const char *account_id,
+				 const char *needle, int64_t limit,
+				 store_outbox_row_fn fn, void *arg)
+{
+	struct row_ctx ctx = { .row_fn = fn, .arg = arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_OUTBOX_FOR);
+	if (s) {
+		sqlite3_bind_text(s, 1, account_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, needle, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 3, limit);
+		rc = read_rows(c, s, outbox_row, &ctx, "outbox_read_for");
+	}
+	store_reader_release(st, c);
+	return rc;
+}
+
 static void kind_row(sqlite3_stmt *s, struct row_ctx *ctx)
 {
 	ctx->kind_fn(ctx->arg, text_or_null(s, 0),

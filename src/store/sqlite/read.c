@@ -552,6 +552,26 @@ int store_sqlite_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 	return rc;
 }
 
+int store_sqlite_audit_read_for(struct store *st, const char *target,
+				int64_t limit, store_audit_fn fn, void *arg)
+{
+	struct audit_ctx ac = { fn, arg };
+	struct store_conn *c = store_reader_acquire(st);
+	sqlite3_stmt *s;
+	int rc = STORE_ERR;
+
+	if (!c)
+		return STORE_ERR;
+	s = store_conn_stmt(c, STMT_READ_AUDIT_FOR);
+	if (s) {
+		sqlite3_bind_text(s, 1, target, -1, SQLITE_STATIC);
+		sqlite3_bind_int64(s, 2, limit);
+		rc = each_row(c, s, audit_row, &ac, "audit_read_for");
+	}
+	store_reader_release(st, c);
+	return rc;
+}
+
 struct event_ctx {
 	store_event_fn fn;
 	void *arg;

@@ -94,6 +94,8 @@ enum store_stmt {
 	STMT_READ_OUTBOX_DUE,
 	STMT_READ_OUTBOX_COUNTS,
 	STMT_READ_OUTBOX_ROWS,
+	STMT_READ_OUTBOX_FOR,
+	STMT_READ_AUDIT_FOR,
 	STMT_READ_OUTBOX_KINDS,
 	STMT_READ_BROADCAST_UNTIL,
 	STMT_READ_BROADCAST_PENDING,
@@ -324,6 +326,11 @@ int store_sqlite_outbox_counts(struct store *st,
 int store_sqlite_outbox_read(struct store *st, const char *status,
 			     int64_t before_id, int64_t limit,
 			     store_outbox_row_fn fn, void *arg);
+int store_sqlite_outbox_read_for(struct store *st, const char *account_id,
+				 const char *needle, int64_t limit,
+				 store_outbox_row_fn fn, void *arg);
+int store_sqlite_audit_read_for(struct store *st, const char *target,
+				int64_t limit, store_audit_fn fn, void *arg);
 int store_sqlite_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 				   void *arg);
 int store_sqlite_tx_outbox_give_up(struct store_tx *tx, int64_t id,
