@@ -85,6 +85,7 @@ struct config {
 		int64_t initial_backoff_ms;  /* default 1000 */
 		int64_t max_backoff_ms;      /* default 300000 */
 		int64_t max_attempts;        /* default 20 */
+		int64_t lease_ms;            /* default 60000 */
 	} outbox;
 	struct {
 		char *webhook_url;           /* "": no webhook */

@@ -615,6 +615,13 @@ const struct config_option config_options[] = {
 		.help = "deliveries tried before a row is dead",
 	},
 	{
+		.section = "outbox", .key = "lease_ms",
+		.env = "GRANTD_OUTBOX_LEASE_MS",
+		.type = CONFIG_INT, .min = 1000, .max = 3600000,
+		.def = "60000", .offset = OPT_AT(outbox.lease_ms),
+		.help = "how long a claimed delivery is a node's before another may take it",
+	},
+	{
 		.section = "events", .key = "webhook_url",
 		.env = "GRANTD_EVENTS_WEBHOOK_URL",
 		.type = CONFIG_STRING, .check = check_optional_url,

@@ -475,6 +475,7 @@ static int start_pull(struct server *s)
 		.initial_backoff_ms = c->outbox.initial_backoff_ms,
 		.max_backoff_ms = c->outbox.max_backoff_ms,
 		.max_attempts = c->outbox.max_attempts,
+		.lease_ms = c->outbox.lease_ms,
 	};
 	unsigned char key[UTIL_SEAL_KEY_LEN];
 	struct pull_options po = {

@@ -204,3 +204,30 @@ def test_a_fulfilment_shows_its_deliveries_and_audit(make_grantd):
     assert a["action"] == "fulfillment.revoked"
     assert a["detail"]["reason"] == "refund #9"
     assert a["actor"] == "api:ops"
+
+
+def operator_routes():
+    """Every (method, path) of the router under /v1/operator/, read from
+    the route tables as the OpenAPI test does."""
+    import re
+    from conftest import REPO
+    found = set()
+    for path in (REPO / "src").rglob("*.c"):
+        for m in re.finditer(r'\{\s*HTTP_(GET|POST|PUT|DELETE),\s*"(/v1/operator/[^"]*)"',
+                             path.read_text()):
+            found.add((m.group(1), m.group(2)))
+    return sorted(found)
+
+
+def test_every_operator_route_refuses_other_scopes(g):
+    routes = operator_routes()
+    assert len(routes) >= 8, routes
+    for method, path in routes:
+        url = (path.replace("{account_id}", "player-1")
+               .replace("{fulfillment_id}", "f_0000000000000001")
+               .replace("{id}", "1"))
+        for key in (g.partner_key, g.prime_key):
+            r = g.request(method, url, key=key, json={"reason": "x"})
+            assert r.status_code == 403, (method, url, r.status_code)
+            assert r.json()["error"]["code"] == "Forbidden"
+        assert g.request(method, url, json={}).status_code == 401, url

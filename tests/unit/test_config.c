@@ -756,6 +756,7 @@ Test(config, dump_lists_every_key_in_table_order)
 		"outbox.initial_backoff_ms = 1000\n"
 		"outbox.max_backoff_ms = 300000\n"
 		"outbox.max_attempts = 20\n"
+		"outbox.lease_ms = 60000\n"
 		"events.webhook_url = \n"
 		"events.webhook_secret = \n"
 		"events.webhook_events = \n"
