@@ -266,6 +266,42 @@ def test_answers_validate_against_the_schemas(make_grantd, check):
                            params={"userId": "player-1"}), "GET", hook, 404)
     assert body["error"]["code"] == "NotFound"
 
+    # events and revocations
+    events = check(g.request("GET", "/v1/events", key=pk),
+                   "GET", "/v1/events", 200)
+    assert "grant.created" in {e["type"] for e in events["events"]}
+    check(g.request("GET", "/v1/events", key=pk,
+                    params={"after": events["next_cursor"], "limit": 1}),
+          "GET", "/v1/events", 200)
+    check(g.request("GET", "/v1/events", key=pk, params={"after": "x"}),
+          "GET", "/v1/events", 400)
+    records = g.history("player-1")
+    done = next(r["fulfillment_id"] for r in records
+                if r["provider_entitlement_record_status"] == "completed")
+    failed = next(r["fulfillment_id"] for r in records
+                  if r["provider_entitlement_record_status"] == "failed")
+    revoke = "/v1/fulfillments/{fulfillment_id}/revoke"
+    for key in (pk, g.ops_key):  # the second is a replay
+        body = check(g.request("POST", f"/v1/fulfillments/{done}/revoke",
+                               key=key, json={"reason": "refunded"}),
+                     "POST", revoke, 200)
+        assert body["removed"]["stackables"]
+    body = check(g.request("POST", f"/v1/fulfillments/{failed}/revoke",
+                           key=pk, json={"reason": "x"}), "POST", revoke, 409)
+    assert body["error"]["code"] == "NotGranted"
+    check(g.request("POST", "/v1/fulfillments/f_0000000000000999/revoke",
+                    key=pk, json={"reason": "x"}), "POST", revoke, 404)
+    check(g.request("POST", f"/v1/fulfillments/{done}/revoke", key=pk,
+                    json={"reason": ""}), "POST", revoke, 400)
+    check(g.request("POST", f"/v1/fulfillments/{done}/revoke",
+                    key=g.prime_key, json={"reason": "x"}),
+          "POST", revoke, 403)
+    body = check(g.request("GET", hist.replace("{account_id}", "player-1"),
+                           key=pk), "GET", hist, 200)
+    assert "revoked" in {r["provider_entitlement_record_status"]
+                         for r in body["provider_entitlement_records"]}
+    check(g.request("GET", "/v1/events", key=pk), "GET", "/v1/events", 200)
+
     # OAuth: a client that does not authenticate
     body = check(g.request("POST", "/oauth2/token",
                            data={"grant_type": "client_credentials"}),
@@ -299,7 +335,7 @@ def test_answers_validate_against_the_schemas(make_grantd, check):
     check(g.request("GET", "/openapi.yaml"), "GET", "/openapi.yaml", 200)
 
     # a good share of the document was exercised
-    assert len({(m, t) for m, t, _ in check.checked}) >= 25
+    assert len({(m, t) for m, t, _ in check.checked}) >= 27
 
 
 def test_outbox_deliveries_validate(make_grantd, check, fake_twitch):
