@@ -1,5 +1,5 @@
 # Thin driver over CMake: deps, build, run, test, bench. See README.md.
-.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan fuzz fuzz-smoke bench clean
+.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan fuzz fuzz-smoke openapi-lint bench clean
 
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
@@ -119,6 +119,20 @@ test:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e-asan
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory openapi-lint
+
+# Lints docs/openapi.yaml with Redocly's CLI at a pinned version (rules:
+# redocly.yaml, .redocly.lint-ignore.yaml), installed from npm under
+# build/npm the first time. Needs Node.js 20.19+ or 22.12+ with npm.
+REDOCLY_VERSION = 2.77.0
+REDOCLY = build/npm/node_modules/.bin/redocly
+REDOCLY_ENV = REDOCLY_TELEMETRY=off REDOCLY_SUPPRESS_UPDATE_NOTICE=true
+openapi-lint:
+	@grep -qs '"version": "$(REDOCLY_VERSION)"' \
+		build/npm/node_modules/@redocly/cli/package.json || \
+		npm install --prefix build/npm --no-audit --no-fund --save-exact \
+			@redocly/cli@$(REDOCLY_VERSION) >/dev/null
+	@$(REDOCLY_ENV) $(REDOCLY) lint docs/openapi.yaml
 
 # The banned functions (src/util/util.h) must fail to build: a call to
 # each, compiled as grantd's sources are, has to be refused.

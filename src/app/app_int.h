@@ -85,4 +85,11 @@ void app_outbox_give_up(struct http_request *req);
 /* GET /metrics (metrics.c). */
 void app_metrics(struct http_request *req);
 
+/* docs/openapi.yaml, NUL-terminated, and its length without the NUL
+ * (generated from the file at build time by cmake/embed.cmake). */
+extern const unsigned char app_openapi_yaml[];
+extern const size_t app_openapi_yaml_len;
+/* GET /openapi.yaml (openapi.c): the document as application/yaml. */
+void app_openapi(struct http_request *req);
+
 #endif

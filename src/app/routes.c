@@ -137,6 +137,8 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		{ HTTP_GET, "/readyz", readyz, 0, 0, "readyz", ctx, NULL },
 		{ HTTP_GET, "/metrics", app_metrics, AUTH_SCOPE_OPERATOR, 0,
 		  "metrics", ctx, NULL },
+		{ HTTP_GET, "/openapi.yaml", app_openapi, 0, 0, "openapi", ctx,
+		  NULL },
 		{ HTTP_GET, "/v1/operator/outbox", app_outbox_list,
 		  AUTH_SCOPE_OPERATOR, 0, "operator.outbox.list", ctx, NULL },
 		{ HTTP_POST, "/v1/operator/outbox/{id}/retry", app_outbox_retry,
