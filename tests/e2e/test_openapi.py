@@ -332,6 +332,33 @@ def test_answers_validate_against_the_schemas(make_grantd, check):
                            key=g.ops_key),
                  "POST", "/v1/operator/outbox/retry-dead", 200)
     assert body == {"retried": 0}
+    give_up = "/v1/operator/outbox/{id}/give-up"
+    check(g.request("POST", "/v1/operator/outbox/999/give-up", key=g.ops_key,
+                    json={"reason": "x"}), "POST", give_up, 409)
+    check(g.request("POST", "/v1/operator/outbox/abc/give-up", key=g.ops_key,
+                    json={"reason": "x"}), "POST", give_up, 404)
+    check(g.request("POST", "/v1/operator/outbox/999/give-up", key=g.ops_key,
+                    json={}), "POST", give_up, 400)
+    # support staff's fulfilment routes
+    search = "/v1/operator/fulfillments"
+    body = check(g.request("GET", search, key=g.ops_key,
+                           params={"limit": 2}), "GET", search, 200)
+    fid = body["fulfillments"][0]["fulfillment_id"]
+    check(g.request("GET", search, key=g.ops_key,
+                    params={"status": "x"}), "GET", search, 400)
+    one = "/v1/operator/fulfillments/{fulfillment_id}"
+    check(g.request("GET", f"{search}/{fid}", key=g.ops_key), "GET", one, 200)
+    check(g.request("GET", f"{search}/f_00000000000fffff", key=g.ops_key),
+          "GET", one, 404)
+    hist = "/v1/operator/accounts/{account_id}/entitlements/history"
+    check(g.request("GET", "/v1/operator/accounts/player-1/entitlements/history",
+                    key=g.ops_key), "GET", hist, 200)
+    state = "/v1/operator/accounts/{account_id}/state"
+    check(g.request("PUT", "/v1/operator/accounts/player-2/state",
+                    key=g.ops_key, json={"state": "banned", "reason": "r"}),
+          "PUT", state, 200)
+    check(g.request("PUT", "/v1/operator/accounts/ghost/state", key=g.ops_key,
+                    json={"state": "banned", "reason": "r"}), "PUT", state, 404)
     check(g.request("GET", "/openapi.yaml"), "GET", "/openapi.yaml", 200)
 
     # a good share of the document was exercised
