@@ -259,10 +259,12 @@ static void reply_throttled(struct http_request *req)
 static enum MHD_Result dispatch(struct http_request *req)
 {
 	req->state = HTTP_REQ_HANDLING;
+	util_trace_set(req->request_id);
 	if (req->throttled)
 		reply_throttled(req);
 	else
 		req->route->route->handler(req);
+	util_trace_set(NULL);
 	if (req->state == HTTP_REQ_SUSPENDED)
 		return MHD_YES;
 	if (!req->response)

@@ -231,6 +231,10 @@ void ops_log_begin_always(struct ops_log_line *l, enum ops_log_level level,
 	put_str(l, level_names[level]);
 	put_str(l, "\",\"event\":");
 	put_json_str(l, event);
+	if (*util_trace_get()) {
+		put_str(l, ",\"request_id\":");
+		put_json_str(l, util_trace_get());
+	}
 }
 
 bool ops_log_begin(struct ops_log_line *l, enum ops_log_level level,

@@ -111,6 +111,7 @@ static void collect(void *arg, const struct store_outbox_item *it)
 	d->item.dedupe_key = util_xstrdup(it->dedupe_key);
 	d->item.account_id = it->account_id ? util_xstrdup(it->account_id) : NULL;
 	d->item.payload = util_xstrdup(it->payload);
+	d->item.request_id = it->request_id ? util_xstrdup(it->request_id) : NULL;
 	d->outcome.id = it->id;
 }
 
@@ -121,6 +122,7 @@ static void release(struct batch *b)
 		free((char *)b->done[i].item.dedupe_key);
 		free((char *)b->done[i].item.account_id);
 		free((char *)b->done[i].item.payload);
+		free((char *)b->done[i].item.request_id);
 	}
 	free(b->done);
 }
@@ -188,16 +190,21 @@ static void deliver_all(struct batch *b)
 		}
 		d->handled = true;
 		if (k) {
+			util_trace_set(d->item.request_id);
 			d->verdict = k->fn(k->ctx, &d->item, d->error,
 					   sizeof(d->error));
+			util_trace_set(NULL);
 		} else {
 			snprintf(d->error, sizeof(d->error), "nothing delivers "
 				 "\"%s\" rows", d->item.kind);
 			d->verdict = OUTBOX_RETRY;
 		}
 	}
-	for (size_t i = 0; i < b->n; i++)
+	for (size_t i = 0; i < b->n; i++) {
+		util_trace_set(b->done[i].item.request_id);
 		settle(b->ob, &b->done[i]);
+		util_trace_set(NULL);
+	}
 }
 
 static int record_apply(struct store_tx *tx, void *arg)

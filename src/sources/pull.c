@@ -185,6 +185,7 @@ int pull_queue(struct pull *p, struct pull_task *t)
 	pthread_mutex_lock(&p->lock);
 	if (!p->stopping) {
 		t->next_ = NULL;
+		snprintf(t->trace_, sizeof(t->trace_), "%s", util_trace_get());
 		if (p->tail)
 			p->tail->next_ = t;
 		else
@@ -215,7 +216,10 @@ static void *worker_main(void *arg)
 		if (!p->head)
 			p->tail = NULL;
 		pthread_mutex_unlock(&p->lock);
+		/* run may free t: the id is set from it first */
+		util_trace_set(t->trace_);
 		t->run(t);
+		util_trace_set(NULL);
 		pthread_mutex_lock(&p->lock);
 	}
 	pthread_mutex_unlock(&p->lock);

@@ -12,6 +12,7 @@
 struct pull_task {
 	void (*run)(struct pull_task *t);
 	struct pull_task *next_;
+	char trace_[UTIL_TRACE_MAX]; /* the request it was queued for */
 };
 
 struct pull {

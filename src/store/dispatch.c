@@ -255,10 +255,16 @@ int store_tx_oauth_state_spend(struct store_tx *tx, const char *state_hash,
 							 result);
 }
 
+/* A row names the request whose work queued it: the writer's thread has
+ * it while the intent runs. */
 int store_tx_outbox_add(struct store_tx *tx, const struct store_outbox_item *it,
 			int64_t now_ms, bool *added)
 {
-	return tx->st->driver->ops->tx_outbox_add(tx, it, now_ms, added);
+	struct store_outbox_item row = *it;
+
+	if (!row.request_id && *util_trace_get())
+		row.request_id = util_trace_get();
+	return tx->st->driver->ops->tx_outbox_add(tx, &row, now_ms, added);
 }
 
 int store_tx_outbox_record(struct store_tx *tx,

@@ -153,6 +153,7 @@ struct store_intent {
 	 * in a cycle. */
 	const char *order_key;
 	struct store_intent *next_;  /* private to the writer */
+	char trace_[UTIL_TRACE_MAX]; /* private: the request it was queued for */
 	int rc_;                     /* private to the writer */
 };
 
@@ -528,6 +529,9 @@ struct store_outbox_item {
 	const char *account_id;    /* may be NULL */
 	const char *payload;       /* JSON text */
 	int64_t attempts;          /* deliveries tried so far */
+	/* the request whose work queued it ("" or NULL: none); on add, NULL
+	 * takes the calling thread's (util_trace_get) */
+	const char *request_id;
 };
 
 /* Adds a pending row due at once, unless a pending row of the same kind

@@ -24,6 +24,7 @@
  * an intent is answered only once its commit is confirmed. */
 #include "store/store_int.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -118,6 +119,18 @@ static struct store_intent *sort_by_key(struct store_intent *list)
 	return list;
 }
 
+/* Applies an intent, its request's id set on the thread meanwhile (log
+ * lines and outbox rows name it). */
+static int apply_one(struct store_tx *tx, struct store_intent *in)
+{
+	int rc;
+
+	util_trace_set(in->trace_);
+	rc = in->apply(tx, in);
+	util_trace_set(NULL);
+	return rc;
+}
+
 /* Runs one intent in its own savepoint; its result goes to in->rc_.
  * Returns -1 if the transaction itself is broken. */
 static int run_intent(struct store *st, struct store_tx *tx,
@@ -127,7 +140,7 @@ static int run_intent(struct store *st, struct store_tx *tx,
 
 	if (ops->savepoint(tx))
 		return -1;
-	in->rc_ = in->apply(tx, in);
+	in->rc_ = apply_one(tx, in);
 	if (in->rc_ == STORE_OK && settle(st, tx))
 		in->rc_ = STORE_ERR;   /* one of its writes failed */
 	if (in->rc_ == STORE_OK)
@@ -197,7 +210,7 @@ static void add_intents(struct store *st, struct store_tx *tx, struct batch *b,
 			if (run_intent(st, tx, in))
 				break_batch(st, tx, b);
 		} else {
-			in->rc_ = in->apply(tx, in);
+			in->rc_ = apply_one(tx, in);
 			if (in->rc_ != STORE_OK && transient(st, tx))
 				break_batch(st, tx, b);
 			else if (in->rc_ != STORE_OK)
@@ -213,7 +226,9 @@ void store_answer_batch(struct store_intent *batch)
 	for (; in; in = next) {
 		next = in->next_;  /* done may free the intent */
 		in->next_ = NULL;
+		util_trace_set(in->trace_);
 		in->done(in, in->rc_);
+		util_trace_set(NULL);
 	}
 }
 
@@ -471,6 +486,7 @@ int store_submit(struct store *st, struct store_intent *in)
 	struct store_writer *w = &st->writer;
 
 	in->next_ = NULL;
+	snprintf(in->trace_, sizeof(in->trace_), "%s", util_trace_get());
 	pthread_mutex_lock(&w->t.lock);
 	if (util_thread_stopping(&w->t) || !w->t.started) {
 		pthread_mutex_unlock(&w->t.lock);

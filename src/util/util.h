@@ -181,6 +181,16 @@ static inline bool util_thread_stopping(struct util_thread *t)
 	return atomic_load(&t->stopping);
 }
 
+/* ---- the request a thread works for (trace.c) --------------------------- */
+
+/* The id of the HTTP request whose work the calling thread is doing ("" if
+ * none), so that log lines and the outbox rows written for it name it.
+ * Set by the HTTP server around a handler, by the writer around an
+ * intent, by the outbox around a delivery. Thread-local. */
+#define UTIL_TRACE_MAX 136   /* request ids are at most 128 characters */
+void util_trace_set(const char *request_id);   /* NULL or "": none */
+const char *util_trace_get(void);              /* borrowed, never NULL */
+
 /* ---- sealing secrets at rest (seal.c) ----------------------------------- */
 
 #define UTIL_SEAL_KEY_LEN 32

@@ -8,8 +8,9 @@
 PG_SQL(sql_outbox_add,
        "INSERT INTO outbox (kind, dedupe_key, account_id, payload, status,"
        " attempts, next_attempt_at_ms, lease_until_ms, created_at_ms,"
-       " updated_at_ms) VALUES ($1::text, $2::text, $3::text, $4::text,"
-       " 'pending', 0, $5::bigint, 0, $5::bigint, $5::bigint)"
+       " updated_at_ms, request_id) VALUES ($1::text, $2::text, $3::text,"
+       " $4::text, 'pending', 0, $5::bigint, 0, $5::bigint, $5::bigint,"
+       " $6::text)"
        " ON CONFLICT (kind, dedupe_key) WHERE status = 'pending' DO NOTHING");
 PG_SQL(sql_outbox_record,
        "UPDATE outbox SET status = $2::text, attempts = outbox.attempts + 1,"
@@ -37,9 +38,10 @@ PG_SQL(sql_outbox_claim,
        "   split_part(outbox.dedupe_key, ':', 1)))"
        "  ORDER BY next_attempt_at_ms, id LIMIT $3::bigint"
        "  FOR UPDATE SKIP LOCKED)"
-       " RETURNING id, kind, dedupe_key, account_id, payload, attempts)"
-       " SELECT id, kind, dedupe_key, account_id, payload, attempts"
-       " FROM claimed ORDER BY id");
+       " RETURNING id, kind, dedupe_key, account_id, payload, attempts,"
+       " request_id)"
+       " SELECT id, kind, dedupe_key, account_id, payload, attempts,"
+       " request_id FROM claimed ORDER BY id");
 PG_SQL(sql_outbox_due,
        "SELECT 1 FROM outbox WHERE status = 'pending'"
        " AND next_attempt_at_ms <= $1::bigint"
@@ -86,6 +88,8 @@ int store_pg_tx_outbox_add(struct store_tx *tx,
 	pg_param_text(&p, it->account_id);
 	pg_param_text(&p, it->payload);
 	pg_param_int(&p, now_ms);
+	pg_param_text(&p, it->request_id && *it->request_id ? it->request_id :
+		      NULL);
 	rc = pg_exec(pg_tx_conn(tx), &sql_outbox_add, &p, "outbox_add",
 		     &changed);
 	if (rc)
@@ -141,6 +145,7 @@ int store_pg_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
 			.account_id = pg_text(res, i, 3),
 			.payload = pg_text(res, i, 4),
 			.attempts = pg_int(res, i, 5),
+			.request_id = pg_text(res, i, 6),
 		};
 
 		fn(arg, &it);

@@ -154,7 +154,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_OUTBOX_ADD] =
 		"INSERT INTO outbox (kind, dedupe_key, account_id, payload, status,"
 		" attempts, next_attempt_at_ms, lease_until_ms, created_at_ms,"
-		" updated_at_ms) VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5, ?5)"
+		" updated_at_ms, request_id)"
+		" VALUES (?1, ?2, ?3, ?4, 'pending', 0, ?5, 0, ?5, ?5, ?6)"
 		" ON CONFLICT (kind, dedupe_key) WHERE status = 'pending' DO NOTHING",
 	[STMT_OUTBOX_CLAIM] =
 		"UPDATE outbox SET lease_until_ms = ?1 + ?2, updated_at_ms = ?1"
@@ -169,7 +170,8 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"  instr(e.dedupe_key, ':')) = substr(outbox.dedupe_key, 1,"
 		"  instr(outbox.dedupe_key, ':'))))"
 		" ORDER BY next_attempt_at_ms, id LIMIT ?3)"
-		" RETURNING id, kind, dedupe_key, account_id, payload, attempts",
+		" RETURNING id, kind, dedupe_key, account_id, payload, attempts,"
+		" request_id",
 	[STMT_OUTBOX_RECORD] =
 		"UPDATE outbox SET status = ?2, attempts = attempts + 1,"
 		" next_attempt_at_ms = ?3, lease_until_ms = 0, last_error = ?4,"

@@ -262,6 +262,8 @@ static const char *const migrations[] = {
 	 * deliveries (by account) and its audit records (by target). */
 	"CREATE INDEX outbox_by_account ON outbox (account_id, id);"
 	"CREATE INDEX audit_by_target ON audit (target, id);",
+	/* 15: the request whose work queued a delivery, for its log lines. */
+	"ALTER TABLE outbox ADD COLUMN request_id TEXT;",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

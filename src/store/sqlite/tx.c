@@ -682,6 +682,7 @@ int store_sqlite_tx_outbox_add(struct store_tx *tx,
 	bind_text(s, 3, it->account_id);
 	bind_text(s, 4, it->payload);
 	sqlite3_bind_int64(s, 5, now_ms);
+	bind_text(s, 6, it->request_id && *it->request_id ? it->request_id : NULL);
 	if (step_done(store_tx_conn(tx), s, "outbox_add"))
 		return STORE_ERR;
 	*added = sqlite3_changes(store_tx_conn(tx)->db) > 0;
@@ -724,6 +725,7 @@ static void claimed_release(struct claim_run *c)
 		free((char *)c->rows[i].item.dedupe_key);
 		free((char *)c->rows[i].item.account_id);
 		free((char *)c->rows[i].item.payload);
+		free((char *)c->rows[i].item.request_id);
 	}
 	c->n = 0;
 }
@@ -759,6 +761,7 @@ static int claim_apply(struct store_tx *tx, void *arg)
 		it->account_id = col_dup(s, 3);
 		it->payload = col_dup(s, 4);
 		it->attempts = sqlite3_column_int64(s, 5);
+		it->request_id = col_dup(s, 6);
 	}
 	sqlite3_reset(s);
 	if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
