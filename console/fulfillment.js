@@ -76,8 +76,8 @@ export async function fulfillmentPage(view, id, _params, result) {
   revoke.addEventListener('click', () => revokeDialog(f, (r) => {
     fulfillmentPage(view, id, _params, r);
   }));
+  if (result) view.append(removedView(result));
   view.append(
-    result ? removedView(result) : null,
     details([
       ['Account', h('a', { href: `#/account/${seg(f.player_id)}` }, f.player_id)],
       ['Status', h('span', { class: `status ${status}` }, status)],
@@ -99,5 +99,4 @@ export async function fulfillmentPage(view, id, _params, result) {
         { label: 'Instance', cell: (g) => (g.instance_id ? h('code', {}, g.instance_id) : '') },
       ], f.grants, 'It granted nothing.')),
     h('div', { class: 'buttons' }, revoke));
-  if (result) view.querySelector('.notice')?.focus?.();
 }

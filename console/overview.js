@@ -38,25 +38,19 @@ function sparkline(title, points, unit) {
       coords.length ? s('polyline', { points: coords.join(' '), class: 'line' }) : null));
 }
 
-// Horizontal bars, one per key of `counts`.
+// Horizontal bars, one per key of `counts`: the labels and values are text,
+// each bar a small SVG that stretches with the screen.
 function bars(title, counts) {
   const entries = Object.entries(counts).sort((a, b) => b[1] - a[1]);
-  if (!entries.length) {
-    return h('figure', { class: 'chart wide' }, h('figcaption', {}, h('span', {}, title)),
-      h('p', { class: 'empty' }, 'No fulfilments yet.'));
-  }
   const max = Math.max(1, ...entries.map((e) => e[1]));
-  const rowH = 22;
-  const height = entries.length * rowH;
-  const label = entries.map(([k, v]) => `${k}: ${v}`).join('; ');
   return h('figure', { class: 'chart wide' },
     h('figcaption', {}, h('span', {}, title)),
-    s('svg', { viewBox: `0 0 ${W * 2} ${height}`, role: 'img', 'aria-label': `${title}: ${label}` },
-      s('title', {}, label),
-      entries.map(([k, v], i) => s('g', { transform: `translate(0 ${i * rowH})` },
-        s('text', { x: 0, y: 15, class: 'bar-label' }, k),
-        s('rect', { x: 230, y: 4, height: 14, width: Math.max(1, (v / max) * (W * 2 - 300)), class: 'bar' }),
-        s('text', { x: W * 2 - 4, y: 15, class: 'bar-value', 'text-anchor': 'end' }, String(v))))));
+    entries.length ? h('ul', { class: 'bars' }, entries.map(([k, v]) => h('li', {},
+      h('span', { class: 'bar-label' }, k),
+      s('svg', { viewBox: '0 0 100 10', preserveAspectRatio: 'none', 'aria-hidden': 'true' },
+        s('rect', { x: 0, y: 0, height: 10, width: Math.max(0.5, (v / max) * 100), class: 'bar' })),
+      h('span', { class: 'bar-value' }, String(v)))))
+      : h('p', { class: 'empty' }, 'No fulfilments yet.'));
 }
 
 export async function overviewPage(view) {

@@ -8,7 +8,7 @@ libmicrohttpd-dev libjansson-dev libsqlite3-dev libcyaml-dev libyaml-dev libssl-
 libcurl4-openssl-dev libpq-dev
 libcriterion-dev libjwt-dev sqlite3 curl openssl python3 python3-pytest
 python3-requests python3-requests-oauthlib python3-pycryptodome wrk
-postgresql python3-psycopg2 python3-prometheus-client"
+postgresql python3-psycopg2 python3-prometheus-client chromium nodejs"
 
 missing=""
 for p in $PACKAGES; do
