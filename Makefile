@@ -1,5 +1,5 @@
 # Thin driver over CMake: deps, build, run, test, bench. See README.md.
-.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan fuzz fuzz-smoke openapi-lint bench clean
+.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan browser-test fuzz fuzz-smoke openapi-lint bench clean
 
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
@@ -92,6 +92,16 @@ e2e-asan: build-asan
 	GRANTD_BIN=$(CURDIR)/build-asan/grantd GRANTD_SANITIZER_CHECK=1 \
 		GRANTD_TEST_DRIVERS=postgres $(PYTHON) -m pytest -q $(E2E_ASAN_PG)
 
+# The operator console in a real browser: Debian's chromium driven by
+# playwright-core (pinned, installed once under build/npm) against a real
+# grantd; screenshots land in tests/browser/screenshots/.
+PLAYWRIGHT_VERSION = 1.49.1
+browser-test: build
+	@test -f build/npm/node_modules/playwright-core/package.json || \
+		npm install --prefix build/npm --no-audit --no-fund \
+			playwright-core@$(PLAYWRIGHT_VERSION) >/dev/null
+	GRANTD_BIN=$(CURDIR)/build/grantd node --test tests/browser/console.test.mjs
+
 # Runs every fuzzer for FUZZ_SECONDS over its committed corpus; a crash,
 # leak or sanitizer report fails the target (the input is left in build-fuzz/).
 fuzz-smoke: build-fuzz
@@ -110,8 +120,8 @@ fuzz: FUZZ_SECONDS = 300
 fuzz: fuzz-smoke
 
 # Unit tests (ASan/UBSan), a short fuzz of every parser, the outbound
-# end-to-end tests against the sanitized build, then the whole end-to-end
-# suite against the release binary; ends with pytest's summary line.
+# end-to-end tests against the sanitized build, the whole end-to-end suite
+# against the release binary, then the console in a browser.
 test:
 	@$(MAKE) --no-print-directory check-banned
 	@$(MAKE) --no-print-directory unit
@@ -119,6 +129,7 @@ test:
 	@$(MAKE) --no-print-directory fuzz-smoke
 	@$(MAKE) --no-print-directory e2e-asan
 	@$(MAKE) --no-print-directory e2e
+	@$(MAKE) --no-print-directory browser-test
 	@$(MAKE) --no-print-directory openapi-lint
 
 # Lints docs/openapi.yaml with Redocly's CLI at a pinned version (rules:

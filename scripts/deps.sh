@@ -9,7 +9,7 @@ libcurl4-openssl-dev libpq-dev
 libcriterion-dev libjwt-dev sqlite3 curl openssl python3 python3-pytest
 python3-requests python3-requests-oauthlib python3-pycryptodome wrk
 postgresql python3-psycopg2 python3-prometheus-client
-python3-yaml python3-jsonschema"
+python3-yaml python3-jsonschema chromium nodejs"
 
 missing=""
 for p in $PACKAGES; do

@@ -65,13 +65,14 @@ struct app_ctx {
 	struct linking *linking;
 	const struct gamepot_settings *gamepot; /* GAMEPOT's routes' ctx */
 	struct offers_relay *offers;  /* the TentuPlay relay's route ctx */
+	const char *catalog_path;     /* catalog.path, for reloads */
 };
 
 /* Most sources grantd may know. */
 #define APP_SOURCES_MAX 16
 
 /* Fills `routes` (at least APP_ROUTES_MAX entries) and returns the count. */
-#define APP_ROUTES_MAX 56
+#define APP_ROUTES_MAX 64
 size_t app_routes_build(struct http_route *routes, struct app_ctx *ctx);
 
 /* GET /v1/operator/outbox and POST /v1/operator/outbox/{id}/retry,
@@ -81,6 +82,43 @@ void app_outbox_retry(struct http_request *req);
 /* POST /v1/operator/outbox/{id}/give-up {"reason"}: a waiting delivery
  * is marked dead with the reason, audited. */
 void app_outbox_give_up(struct http_request *req);
+
+/* ---- the catalog in force (catalog_routes.c) ---- */
+
+/* What a reload acts on; all borrowed. */
+struct app_catalog_reload_args {
+	struct store *store;            /* for the audit record */
+	struct catalog_holder *holder;
+	const char *path;
+	const char *actor;              /* "server", "api:<key name>" */
+};
+/* Rereads the catalog file and, if it is valid, puts it in force (SIGHUP
+ * and POST /v1/operator/catalog/reload); either way an audit record says
+ * so. Returns 0 with the entitlement count in *entries (if not NULL), or
+ * -1 with every problem appended to `problems_out` (if not NULL) and the
+ * catalog in force kept. */
+int app_catalog_reload(const struct app_catalog_reload_args *a,
+		       struct util_strlist *problems_out, size_t *entries);
+/* The catalog as GET /v1/operator/catalog shows it (a new object). */
+json_t *app_catalog_json(const struct catalog *c);
+/* GET /v1/operator/catalog and POST /v1/operator/catalog/reload; route
+ * ctx: struct app_ctx. */
+void app_catalog_get(struct http_request *req);
+void app_catalog_reload_post(struct http_request *req);
+
+/* GET /console/ and /console/{file}, the operator console's static files
+ * (console.c); no credential, route ctx unused. */
+void app_console_index(struct http_request *req);
+/* The console's files, embedded at build time (the generated
+ * console_assets.c); static, sorted by name. */
+struct app_console_asset {
+	const char *name;             /* "app.js" */
+	const unsigned char *data;    /* len bytes, then a NUL */
+	size_t len;
+};
+extern const struct app_console_asset app_console_assets[];
+extern const size_t app_console_asset_count;
+void app_console_file(struct http_request *req);
 
 /* GET /metrics (metrics.c). */
 void app_metrics(struct http_request *req);

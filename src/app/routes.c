@@ -125,6 +125,18 @@ size_t app_routes_build(struct http_route *r, struct app_ctx *ctx)
 		{ HTTP_GET, "/v1/operator/accounts/{account_id}/entitlements/history",
 		  partner_history_get, AUTH_SCOPE_OPERATOR, 0,
 		  "operator.history", st, NULL },
+		{ HTTP_GET, "/v1/operator/accounts/{account_id}",
+		  partner_operator_account_get, AUTH_SCOPE_OPERATOR, 0,
+		  "operator.account", st, NULL },
+		{ HTTP_GET, "/v1/operator/catalog", app_catalog_get,
+		  AUTH_SCOPE_OPERATOR, 0, "operator.catalog", ctx, NULL },
+		{ HTTP_POST, "/v1/operator/catalog/reload", app_catalog_reload_post,
+		  AUTH_SCOPE_OPERATOR, 0, "operator.catalog.reload", ctx, NULL },
+		/* the console's files are public; its data routes need the key */
+		{ HTTP_GET, "/console/", app_console_index, 0, 0, "console",
+		  ctx, NULL },
+		{ HTTP_GET, "/console/{file}", app_console_file, 0, 0,
+		  "console.file", ctx, NULL },
 		{ HTTP_GET, "/v1/events", partner_events_get, AUTH_SCOPE_PARTNER,
 		  0, "events.get", st, NULL },
 		/* the game backend (refunds) and support staff alike */

@@ -26,7 +26,6 @@
 
 #define DRAIN_TIMEOUT_MS 30000
 #define AUTH_REFRESH_MS 1000
-#define AUDIT_PROBLEMS_MAX 20  /* catalog problems kept in an audit record */
 #define STDERR_PROBLEMS_MAX 50 /* catalog problems printed at start-up */
 
 struct server {
@@ -615,6 +614,7 @@ static int start(struct server *s)
 	s->engine = engine_new(&eopts, s->store, s->catalog);
 	s->ctx.store = s->store;
 	s->ctx.catalog = s->catalog;
+	s->ctx.catalog_path = s->cfg.catalog.path;
 	s->ctx.engine = s->engine;
 	s->ctx.auth = s->auth;
 	if (start_pull(s))
@@ -636,44 +636,11 @@ static int start(struct server *s)
 	return start_http(s);
 }
 
-/* The audit detail of a refused catalog: its first problems. */
-static json_t *problems_detail(const struct util_strlist *problems)
-{
-	json_t *list = json_array();
-
-	for (size_t i = 0; i < problems->len && i < AUDIT_PROBLEMS_MAX; i++)
-		json_array_append_new(list, json_string(problems->items[i]));
-	return json_pack("{s:I, s:o}", "problem_count", (json_int_t)problems->len,
-			 "problems", list);
-}
-
 static void reload_catalog(struct server *s)
 {
-	const char *path = s->cfg.catalog.path;
-	struct util_strlist problems;
-	struct ops_log_line l;
-	struct catalog *c;
-
-	util_strlist_init(&problems);
-	c = app_catalog_load(path, "catalog_reload_failed", &problems);
-	if (!c) {
-		app_audit_record(s->store, "server", "catalog.reload_failed", path,
-				 problems_detail(&problems));
-		util_strlist_release(&problems);
-		return;  /* the old catalog stays in force; the log says why */
-	}
-	util_strlist_release(&problems);
-	if (ops_log_begin(&l, OPS_LOG_INFO, "catalog_reloaded")) {
-		ops_log_str(&l, "path", path);
-		ops_log_int(&l, "entitlements", (int64_t)catalog_entitlement_count(c));
-		ops_log_int(&l, "items", (int64_t)catalog_item_count(c));
-		ops_log_end(&l);
-	}
-	app_audit_record(s->store, "server", "catalog.reloaded", path,
-			 json_pack("{s:I, s:I}", "entitlements",
-				   (json_int_t)catalog_entitlement_count(c),
-				   "items", (json_int_t)catalog_item_count(c)));
-	catalog_holder_swap(s->catalog, c);
+	app_catalog_reload(&(struct app_catalog_reload_args){
+		.store = s->store, .holder = s->catalog,
+		.path = s->cfg.catalog.path, .actor = "server" }, NULL, NULL);
 }
 
 /* SIGHUP also rereads the signing keys; a bad file keeps those in force. */

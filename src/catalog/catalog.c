@@ -73,8 +73,10 @@ void catalog__free(struct catalog *c)
 		free(c->bundles[i].id);
 		free(c->bundles[i].grants);
 	}
-	for (size_t i = 0; i < c->n_entries; i++)
+	for (size_t i = 0; i < c->n_entries; i++) {
 		free((char *)c->entries[i].pub.id);
+		free(c->entries[i].provider_details);
+	}
 	for (int p = 0; p < CATALOG_PROVIDER_COUNT; p++) {
 		for (size_t i = 0; i < c->providers[p].len; i++)
 			free((char *)c->providers[p].keys[i].key);
@@ -140,6 +142,8 @@ int catalog_parse(const char *data, size_t len, struct catalog **out,
 	}
 	c = util_xcalloc(1, sizeof(*c));
 	atomic_init(&c->refs, 1);
+	util_sha256_hex(data, len, c->version);
+	c->loaded_at_ms = util_now_ms();
 	if (catalog__build(c, root, problems))
 		goto out;
 	*out = c;
@@ -199,6 +203,36 @@ const struct catalog_item *catalog_item_by_id(const struct catalog *c,
 
 	k = catalog__index_find(&c->items_by_id, catalog_id);
 	return k ? &c->items[k->pos] : NULL;
+}
+
+const char *catalog_version(const struct catalog *c)
+{
+	return c->version;
+}
+
+int64_t catalog_loaded_at_ms(const struct catalog *c)
+{
+	return c->loaded_at_ms;
+}
+
+const struct catalog_item *catalog_item_at(const struct catalog *c, size_t i)
+{
+	return i < c->n_items ? &c->items[i] : NULL;
+}
+
+const struct catalog_entitlement *catalog_entitlement_at(
+	const struct catalog *c, size_t i)
+{
+	return i < c->n_entries ? &c->entries[i].pub : NULL;
+}
+
+const char *catalog_entitlement_provider_details(
+	const struct catalog_entitlement *e)
+{
+	const struct catalog_entry *entry =
+		UTIL_CONTAINER_OF(e, const struct catalog_entry, pub);
+
+	return entry->provider_details ? entry->provider_details : "[]";
 }
 
 size_t catalog_item_count(const struct catalog *c)

@@ -108,6 +108,20 @@ const struct catalog_entitlement *catalog_entitlement_by_id(
 const struct catalog_item *catalog_item_by_id(const struct catalog *c,
 					      const char *catalog_id);
 
+/* What the snapshot was made from: the SHA-256 of the document, 64 hex
+ * digits (borrowed), and when it was parsed (ms since epoch). */
+const char *catalog_version(const struct catalog *c);
+int64_t catalog_loaded_at_ms(const struct catalog *c);
+/* The i-th item and entitlement in file order (borrowed), or NULL past the
+ * end (catalog_item_count, catalog_entitlement_count). */
+const struct catalog_item *catalog_item_at(const struct catalog *c, size_t i);
+const struct catalog_entitlement *catalog_entitlement_at(
+	const struct catalog *c, size_t i);
+/* An entitlement's providerDetails array as in the document, compact JSON
+ * text (borrowed from the snapshot that holds `e`). */
+const char *catalog_entitlement_provider_details(
+	const struct catalog_entitlement *e);
+
 /* Counts, for summaries and logs. */
 size_t catalog_item_count(const struct catalog *c);
 size_t catalog_bundle_count(const struct catalog *c);

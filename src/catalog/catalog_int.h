@@ -34,10 +34,13 @@ struct catalog_bundle {
 struct catalog_entry {
 	struct catalog_entitlement pub; /* id owned; the rest borrowed */
 	struct catalog_grant single;
+	char *provider_details;         /* owned: providerDetails, compact JSON */
 };
 
 struct catalog {
 	atomic_size_t refs;
+	char version[65];           /* SHA-256 of the document, hex */
+	int64_t loaded_at_ms;
 	struct catalog_item *items; /* owned, strings included */
 	size_t n_items;
 	struct catalog_bundle *bundles;

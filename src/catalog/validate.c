@@ -762,6 +762,9 @@ static void parse_entitlement(struct ctx *x, json_t *j, size_t i, void *arg)
 	get_positive_int(x, j, "limitPerAccount", false, INT64_MAX,
 			 &e->pub.limit_per_account);
 	x->entry = i;
+	if (json_is_array(json_object_get(j, "providerDetails")))
+		e->provider_details = json_dumps(
+			json_object_get(j, "providerDetails"), JSON_COMPACT);
 	each_object(x, "providerDetails",
 		    get_array(x, j, "providerDetails", true),
 		    parse_provider_detail, NULL);

@@ -33,7 +33,8 @@ typedef void (*http_handler_fn)(struct http_request *req);
 #define HTTP_ROUTE_ANY_SCOPE 4u
 
 /* One row of the route table. A pattern is a path whose segments are
- * literals or "{name}" parameters, e.g. "/v1/accounts/{account_id}".
+ * literals or "{name}" parameters, e.g. "/v1/accounts/{account_id}"; it
+ * may end with a slash ("/console/"), which the request path must too.
  * Parameters are percent-decoded and must be non-empty. */
 struct http_route {
 	enum http_method method;
@@ -209,6 +210,10 @@ void http_reply_json(struct http_request *req, unsigned status, json_t *body);
 /* Replies with `text` (owned: taken over and freed) as `content_type`. */
 void http_reply_text(struct http_request *req, unsigned status,
 		     const char *content_type, char *text);
+/* Replies with `len` static bytes (not copied; must outlive the reply) as
+ * `content_type`. */
+void http_reply_bytes(struct http_request *req, unsigned status,
+		      const char *content_type, const void *data, size_t len);
 /* Replies with no body and no Content-Type (204 No Content). */
 void http_reply_empty(struct http_request *req, unsigned status);
 /* Replies with a static JSON text (not copied; must outlive the reply). */

@@ -64,6 +64,14 @@ void http_reply_static(struct http_request *req, unsigned status,
 		       strlen(json), (void *)json, MHD_RESPMEM_PERSISTENT));
 }
 
+void http_reply_bytes(struct http_request *req, unsigned status,
+		      const char *content_type, const void *data, size_t len)
+{
+	finish_typed(req, status, MHD_create_response_from_buffer(
+			     len, (void *)data, MHD_RESPMEM_PERSISTENT),
+		     content_type);
+}
+
 static void reply_owned(struct http_request *req, unsigned status, char *text,
 			size_t len)
 {

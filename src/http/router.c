@@ -57,7 +57,10 @@ static int compile_one(struct http_compiled_route *cr, const struct http_route *
 		while (*p && *p != '/')
 			p++;
 		len = (size_t)(p - start);
-		if (len == 0 || cr->n_segments == HTTP_MAX_SEGMENTS)
+		if (cr->n_segments == HTTP_MAX_SEGMENTS)
+			goto bad;
+		/* an empty segment only as a trailing slash ("/console/") */
+		if (len == 0 && (*p != '\0' || cr->n_segments == 0))
 			goto bad;
 		cr->owned[cr->n_segments] = util_xstrndup(start, len);
 		if (start[0] == '{' && start[len - 1] == '}' && len > 2) {

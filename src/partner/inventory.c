@@ -30,13 +30,28 @@ static void add_instance(void *arg, const struct store_instance_row *r)
 					(json_int_t)r->acquired_at_ms));
 }
 
+int partner_inventory_json(struct store *st, const char *id, json_t **out)
+{
+	struct inventory_json inv = { json_array(), json_array() };
+
+	*out = NULL;
+	if (store_inventory_read(st, id, add_stackable, add_instance, &inv)) {
+		json_decref(inv.stackables);
+		json_decref(inv.instanced);
+		return -1;
+	}
+	*out = json_pack("{s:o, s:o}", "stackables", inv.stackables,
+			 "instanced", inv.instanced);
+	return 0;
+}
+
 void partner_inventory_get(struct http_request *req)
 {
 	const struct partner_inventory *pi = http_request_ctx(req);
 	struct store *st = pi->store;
 	const char *id = partner_account_param(req);
-	struct inventory_json inv;
 	struct store_account a;
+	json_t *inv;
 	int rc;
 
 	if (!id || !partner_account_found(req, st, id, &a))
@@ -45,17 +60,12 @@ void partner_inventory_get(struct http_request *req)
 		partner_reply_store_error(req, rc);
 		return;
 	}
-	inv.stackables = json_array();
-	inv.instanced = json_array();
-	if (store_inventory_read(st, id, add_stackable, add_instance, &inv)) {
-		json_decref(inv.stackables);
-		json_decref(inv.instanced);
+	if (partner_inventory_json(st, id, &inv)) {
 		partner_reply_store_error(req, STORE_ERR);
 		return;
 	}
-	http_reply_json(req, 200, json_pack("{s:s, s:o, s:o}", "account_id", id,
-					    "stackables", inv.stackables,
-					    "instanced", inv.instanced));
+	json_object_set_new(inv, "account_id", json_string(id));
+	http_reply_json(req, 200, inv);
 }
 
 /* A nullable string or time as JSON. */

@@ -233,6 +233,19 @@ static void add_link(void *arg, const struct store_link *l)
 					     l->state, l->linked_at_ms));
 }
 
+int partner_links_json(struct store *st, const char *id, json_t **out)
+{
+	json_t *links = json_array();
+
+	*out = NULL;
+	if (store_links_read(st, id, add_link, links)) {
+		json_decref(links);
+		return -1;
+	}
+	*out = links;
+	return 0;
+}
+
 void partner_links_get(struct http_request *req)
 {
 	struct store *st = ((struct partner_links *)http_request_ctx(req))->store;
@@ -242,9 +255,7 @@ void partner_links_get(struct http_request *req)
 
 	if (!id || !partner_account_found(req, st, id, &a))
 		return;
-	links = json_array();
-	if (store_links_read(st, id, add_link, links)) {
-		json_decref(links);
+	if (partner_links_json(st, id, &links)) {
 		partner_reply_store_error(req, STORE_ERR);
 		return;
 	}

@@ -27,6 +27,9 @@ void partner_history_get(struct http_request *req);
  * scope operator; route ctx: struct store. */
 void partner_fulfillments_search(struct http_request *req);
 void partner_fulfillment_get(struct http_request *req);
+/* GET /v1/operator/accounts/{account_id}: the account, its links and its
+ * inventory in one reply; scope operator; route ctx: struct store. */
+void partner_operator_account_get(struct http_request *req);
 /* Route ctx of the link handlers: a new link queues a background sync in
  * the outbox, which is woken once it commits. Both borrowed. */
 struct partner_links {

@@ -13,5 +13,12 @@ json_t *partner_parse_object(const char *body, size_t len, const char *key,
 json_t *partner_record_json(const struct store_history_row *r);
 /* A new JSON object describing the account. */
 json_t *partner_account_json(const struct store_account *a);
+/* Reads the account's links as a new JSON array (as GET …/links lists
+ * them) into *out (owned). Returns 0, or -1 for a store failure. */
+int partner_links_json(struct store *st, const char *id, json_t **out);
+/* Reads the account's inventory as a new JSON object {"stackables": [...],
+ * "instanced": [...]} into *out (owned). Returns 0, or -1 for a store
+ * failure. */
+int partner_inventory_json(struct store *st, const char *id, json_t **out);
 
 #endif

@@ -969,3 +969,38 @@ Test(catalog_refs, holder_swap_under_concurrent_readers)
 	cr_assert_eq(atomic_load(&s.bad_reads), 0);
 	catalog_holder_free(s.h);
 }
+
+Test(catalog, version_order_and_provider_details)
+{
+	static const char doc[] = "{\"items\": [{\"catalogId\": \"gold\", "
+		"\"kind\": \"stackable\"}, {\"catalogId\": \"gems\", \"kind\": "
+		"\"stackable\"}], \"entitlements\": [{\"id\": \"b\", \"stackable\": "
+		"{\"catalogId\": \"gold\", \"amount\": 1}, \"providerDetails\": "
+		"[{\"primeGaming\": {\"sku\": \"s1\"}}, {\"twitchDrop\": "
+		"{\"rewardId\": \"r1\"}}]}, {\"id\": \"a\", \"stackable\": "
+		"{\"catalogId\": \"gems\", \"amount\": 2}, \"providerDetails\": []}]}";
+	struct util_strlist p;
+	struct catalog *c = NULL;
+	char hex[65];
+	int64_t before = util_now_ms();
+
+	util_strlist_init(&p);
+	cr_assert_eq(catalog_parse(doc, strlen(doc), &c, &p), 0);
+	util_sha256_hex(doc, strlen(doc), hex);
+	cr_assert_str_eq(catalog_version(c), hex);
+	cr_assert_geq(catalog_loaded_at_ms(c), before);
+	/* file order, not id order */
+	cr_assert_str_eq(catalog_entitlement_at(c, 0)->id, "b");
+	cr_assert_str_eq(catalog_entitlement_at(c, 1)->id, "a");
+	cr_assert_null(catalog_entitlement_at(c, 2));
+	cr_assert_str_eq(catalog_item_at(c, 1)->catalog_id, "gems");
+	cr_assert_null(catalog_item_at(c, 2));
+	cr_assert_str_eq(catalog_entitlement_provider_details(
+				 catalog_entitlement_at(c, 0)),
+			 "[{\"primeGaming\":{\"sku\":\"s1\"}},"
+			 "{\"twitchDrop\":{\"rewardId\":\"r1\"}}]");
+	cr_assert_str_eq(catalog_entitlement_provider_details(
+				 catalog_entitlement_at(c, 1)), "[]");
+	catalog_unref(c);
+	util_strlist_release(&p);
+}

@@ -17,6 +17,8 @@ static const struct http_route table[] = {
 	{ HTTP_GET, "/v1/accounts/{account_id}/inventory", noop, 0, 0, "inv", NULL, NULL },
 	{ HTTP_GET, "/v1/hook/{secret}/buy", noop, 0, HTTP_ROUTE_SECRET_PARAMS,
 	  "hook", NULL, NULL },
+	{ HTTP_GET, "/console/", noop, 0, 0, "console", NULL, NULL },
+	{ HTTP_GET, "/console/{file}", noop, 0, 0, "console.file", NULL, NULL },
 };
 
 static struct http_server server;
@@ -122,5 +124,39 @@ Test(router, secret_params_are_redacted_matched_or_not)
 
 		cr_assert_str_eq(got, cases[i].want, "%s", cases[i].url);
 		free(got);
+	}
+}
+
+Test(router, trailing_slash_is_a_segment_of_its_own)
+{
+	unsigned allowed;
+	bool bad;
+
+	cr_assert_str_eq(match("GET", "/console/", &allowed, &bad), "console");
+	cr_assert_str_eq(match("GET", "/console/app.js", &allowed, &bad),
+			 "console.file");
+	cr_assert_str_eq(http_request_param(&req, "file"), "app.js");
+	cr_assert_null(match("GET", "/console", &allowed, &bad));
+	cr_assert_null(match("GET", "/console//", &allowed, &bad));
+	cr_assert_null(match("GET", "/v1/accounts/", &allowed, &bad));
+}
+
+Test(router, empty_segments_are_refused_but_a_trailing_slash)
+{
+	static const struct http_route bad_tables[][1] = {
+		{ { HTTP_GET, "/", noop, 0, 0, "root", NULL, NULL } },
+		{ { HTTP_GET, "/a//b", noop, 0, 0, "double", NULL, NULL } },
+		{ { HTTP_GET, "/a//", noop, 0, 0, "double end", NULL, NULL } },
+	};
+
+	for (size_t i = 0; i < UTIL_ARRAY_LEN(bad_tables); i++) {
+		struct http_server s = { 0 };
+		char *err = NULL;
+
+		s.opts.routes = bad_tables[i];
+		s.opts.n_routes = 1;
+		cr_assert_eq(http_router_compile(&s, &err), -1, "%zu", i);
+		free(err);
+		http_router_free(&s);
 	}
 }
