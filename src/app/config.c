@@ -185,6 +185,11 @@ static void schema_init(struct yaml_schema *s)
 	s->n_secs = 1;
 	for (size_t i = 0; i < config_options_len; i++)
 		schema_add_option(s, i);
+	/* events.webhooks, a list of mappings, is read apart
+	 * (config_webhooks.c): libcyaml only lets it be */
+	schema_add_field(s, schema_section(s, "events", 6),
+			 (cyaml_schema_field_t)CYAML_FIELD_IGNORE("webhooks",
+						CYAML_FLAG_OPTIONAL));
 	s->top = (cyaml_schema_value_t){
 		.type = CYAML_MAPPING,
 		/* a document with nothing in it ("---" alone) is empty too */
@@ -730,8 +735,10 @@ int config_load_mem(const char *name, const char *data, size_t len,
 	apply_defaults(out);
 	schema_init(&schema);
 	config_pos_scan(src.data, src.len, &pos);
-	if (name && yaml_load(&src, &raw) == 0)
+	if (name && yaml_load(&src, &raw) == 0) {
 		apply_file(&src, raw, out);
+		config_webhooks_load(name, src.data, src.len, out, errors);
+	}
 	if (getenv_fn)
 		apply_env(getenv_fn, out, errors);
 	yaml_free(&schema, raw);
@@ -780,6 +787,7 @@ out:
 
 void config_release(struct config *c)
 {
+	config_webhooks_release(c);
 	for (size_t i = 0; i < config_options_len; i++)
 		config_option_clear(&config_options[i], c);
 	memset(c, 0, sizeof(*c));
@@ -794,4 +802,9 @@ void config_dump(const struct config *c, struct util_buf *out)
 		config_option_format(opt, c, out);
 		util_buf_putc(out, '\n');
 	}
+	/* the list's URLs, never its secrets */
+	util_buf_printf(out, "events.webhooks = %zu", c->events.n_webhooks);
+	for (size_t i = 0; i < c->events.n_webhooks; i++)
+		util_buf_printf(out, "%s%s", i ? ", " : " (", c->events.webhooks[i].url);
+	util_buf_puts(out, c->events.n_webhooks ? ")\n" : "\n");
 }

@@ -25,6 +25,13 @@ struct config_provider {
 
 /* The whole configuration after defaults, file and environment are merged.
  * Every string is owned by the struct and freed by config_release. */
+/* One webhook of events.webhooks. */
+struct config_webhook {
+	char *url;
+	char *secret;
+	struct util_strlist events;          /* types; empty: all */
+};
+
 struct config {
 	struct {
 		char *listen;            /* "127.0.0.1:8080"; host:port, [v6]:port */
@@ -91,6 +98,9 @@ struct config {
 		char *webhook_url;           /* "": no webhook */
 		char *webhook_secret;        /* secret; required with the url */
 		struct util_strlist webhook_events; /* types; empty: all */
+		/* events.webhooks: a list of {url, secret, events} (owned) */
+		struct config_webhook *webhooks;
+		size_t n_webhooks;
 	} events;
 	struct {
 		char *project_id;            /* "": any projectId is refused */

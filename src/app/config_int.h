@@ -38,6 +38,17 @@ struct config_option {
 	bool secret;                   /* config_dump shows "(set)", not it */
 };
 
+/* A provider's or webhook's URL: http(s), no query, fragment or trailing
+ * slash, no spaces. Returns 0 or -1. */
+int config_check_url(const char *v);
+
+/* events.webhooks, a list of mappings the table cannot describe: read from
+ * the file's text with libyaml (config_webhooks.c) into c, problems
+ * ("<file>:<line>:<col>: events.webhooks[i].key: …") appended to errors. */
+void config_webhooks_load(const char *name, const char *data, size_t len,
+			  struct config *c, struct util_strlist *errors);
+void config_webhooks_release(struct config *c);
+
 /* Every key, in the order config_dump prints them. */
 extern const struct config_option config_options[];
 extern const size_t config_options_len;

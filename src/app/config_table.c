@@ -99,7 +99,7 @@ static int check_public_url(const char *v)
 
 /* A provider's endpoint or base URL: http(s), no query, fragment or
  * trailing slash (grantd appends paths), no spaces. */
-static int check_url(const char *v)
+int config_check_url(const char *v)
 {
 	size_t n = strlen(v);
 
@@ -124,10 +124,10 @@ static int check_event_type(const char *v)
 	return engine_event_type_known(v) ? 0 : -1;
 }
 
-/* tentuplay.verify_url: "" (the relay is off) or a URL as check_url. */
+/* tentuplay.verify_url: "" (the relay is off) or a URL as config_check_url. */
 static int check_optional_url(const char *v)
 {
-	return *v ? check_url(v) : 0;
+	return *v ? config_check_url(v) : 0;
 }
 
 /* An HTTP header name: 1 to 64 token characters (RFC 9110 §5.1). */
@@ -369,7 +369,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.primegaming", .key = "authorize_url",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_AUTHORIZE_URL",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://www.amazon.com/ap/oa", .offset = OPT_AT(providers.primegaming.authorize_url),
 		.help = "LWA authorize page players are sent to",
@@ -377,7 +377,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.primegaming", .key = "token_url",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_TOKEN_URL",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.amazon.com/auth/o2/token", .offset = OPT_AT(providers.primegaming.token_url),
 		.help = "LWA token endpoint",
@@ -385,7 +385,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.primegaming", .key = "profile_url",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_PROFILE_URL",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.amazon.com/user/profile", .offset = OPT_AT(providers.primegaming.profile_url),
 		.help = "LWA profile endpoint (the player's user_id)",
@@ -393,7 +393,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.primegaming", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_PRIMEGAMING_API_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://twitch.amazon.com/api", .offset = OPT_AT(providers.primegaming.api_base),
 		.help = "Prime Gaming entitlements API",
@@ -436,7 +436,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.twitch", .key = "auth_base",
 		.env = "GRANTD_PROVIDERS_TWITCH_AUTH_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://id.twitch.tv/oauth2", .offset = OPT_AT(providers.twitch.auth_base),
 		.help = "Twitch OAuth base (token, authorize, validate)",
@@ -444,7 +444,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.twitch", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_TWITCH_API_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.twitch.tv/helix", .offset = OPT_AT(providers.twitch.api_base),
 		.help = "Twitch Helix API base",
@@ -508,7 +508,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.epic", .key = "auth_base",
 		.env = "GRANTD_PROVIDERS_EPIC_AUTH_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.epicgames.dev/epic/oauth/v2", .offset = OPT_AT(providers.epic.auth_base),
 		.help = "Epic OAuth base (token)",
@@ -516,7 +516,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.epic", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_EPIC_API_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://api.epicgames.dev/epic/ecom/v3", .offset = OPT_AT(providers.epic.api_base),
 		.help = "Epic Ecom API base",
@@ -552,7 +552,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "providers.steam", .key = "api_base",
 		.env = "GRANTD_PROVIDERS_STEAM_API_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://partner.steam-api.com", .offset = OPT_AT(providers.steam.api_base),
 		.help = "Steam partner Web API base",
@@ -676,7 +676,7 @@ const struct config_option config_options[] = {
 	{
 		.section = "gamepot", .key = "api_base",
 		.env = "GRANTD_GAMEPOT_API_BASE",
-		.type = CONFIG_STRING, .check = check_url,
+		.type = CONFIG_STRING, .check = config_check_url,
 		.rule = "must be an http:// or https:// URL without a query, fragment or trailing slash",
 		.def = "https://gamepot.apigw.ntruss.com",
 		.offset = OPT_AT(gamepot.api_base),

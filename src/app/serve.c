@@ -47,7 +47,8 @@ struct server {
 	const struct pull_settings *pull_by_source[APP_SOURCES_MAX];
 	struct gamepot_settings gamepot;
 	struct util_cidr *gamepot_nets;
-	struct engine_webhook webhook;   /* events.webhook_* */
+	/* events.webhooks, or the one of events.webhook_* */
+	struct engine_webhook webhooks[ENGINE_WEBHOOKS_MAX];
 	struct app_ctx ctx;
 	struct http_route routes[APP_ROUTES_MAX];
 	struct http_server *http;
@@ -101,27 +102,42 @@ static int read_pem(const char *key, const char *path, struct util_buf *out)
 	return 0;
 }
 
-/* events.webhook_*: the webhook events are queued for, if a URL is set
- * (then a secret must be too). Returns 0 or -1 (printed). */
+/* The webhooks events are queued for: events.webhooks (each checked as
+ * it was read), or the single one of events.webhook_*, whose URL needs a
+ * secret too. Their order is their index in deliveries' keys: append new
+ * ones at the end. Returns 0 or -1 (printed). */
 static int configure_webhooks(struct server *s)
 {
 	const struct config *c = &s->cfg;
+	bool flat = c->events.webhook_url && *c->events.webhook_url;
+	size_t n = 0;
 
 	engine_events_configure(NULL, 0);
-	if (!c->events.webhook_url || !*c->events.webhook_url)
-		return 0;
-	if (!c->events.webhook_secret || !*c->events.webhook_secret) {
+	if (flat && c->events.n_webhooks) {
+		fprintf(stderr, "grantd: events: set events.webhooks or "
+			"events.webhook_url, not both\n");
+		return -1;
+	}
+	if (flat && (!c->events.webhook_secret || !*c->events.webhook_secret)) {
 		fprintf(stderr, "grantd: events.webhook_secret: required with "
 			"events.webhook_url (it signs every delivery)\n");
 		return -1;
 	}
-	s->webhook = (struct engine_webhook){
-		.url = c->events.webhook_url,
-		.secret = c->events.webhook_secret,
-		.events = (const char *const *)c->events.webhook_events.items,
-		.n_events = c->events.webhook_events.len,
-	};
-	engine_events_configure(&s->webhook, 1);
+	if (flat)
+		s->webhooks[n++] = (struct engine_webhook){
+			.url = c->events.webhook_url,
+			.secret = c->events.webhook_secret,
+			.events = (const char *const *)c->events.webhook_events.items,
+			.n_events = c->events.webhook_events.len,
+		};
+	for (size_t i = 0; i < c->events.n_webhooks && n < ENGINE_WEBHOOKS_MAX; i++)
+		s->webhooks[n++] = (struct engine_webhook){
+			.url = c->events.webhooks[i].url,
+			.secret = c->events.webhooks[i].secret,
+			.events = (const char *const *)c->events.webhooks[i].events.items,
+			.n_events = c->events.webhooks[i].events.len,
+		};
+	engine_events_configure(n ? s->webhooks : NULL, n);
 	return 0;
 }
 

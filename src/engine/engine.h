@@ -265,6 +265,9 @@ bool engine_event_type_known(const char *type);
 #define ENGINE_EVENT_WEBHOOK_KIND "event.webhook"
 
 /* A webhook events are sent to (events.webhook_*). Strings borrowed. */
+/* Most webhooks events are queued for. */
+#define ENGINE_WEBHOOKS_MAX 16
+
 struct engine_webhook {
 	const char *url;
 	const char *secret;          /* signs each delivery (HMAC-SHA256) */

@@ -440,3 +440,41 @@ def test_kill_9_under_load_loses_no_event_and_sends_none_uncommitted(
             assert firsts == sorted(firsts), account
     finally:
         rx.stop()
+
+
+def test_a_list_of_webhooks_each_gets_its_types(make_grantd):
+    """events.webhooks: each receiver gets the types it names (all when
+    it names none), signed with its own secret; set with the flat keys
+    too, start-up refuses."""
+    grants, everything = Receiver(), Receiver()
+    try:
+        cfg = {"events": {"webhooks": [
+            {"url": grants.url, "secret": SECRET,
+             "events": ["grant.created"]},
+            {"url": everything.url, "secret": SECRET}]},
+            "outbox": FAST_OUTBOX}
+        g = make_grantd(config=cfg)
+        g.prime_key = g.create_key("prime", "fulfillment:primegaming")
+        g.partner_key = g.create_key("backend", "partner")
+        g.start()
+        assert g.put_account("player-1").status_code == 201
+        assert g.fulfill("player-1", "pg_gold_100", "t-l").status_code == 200
+        assert g.put_account("player-1", "suspended").status_code == 200
+        everything.wait_accepted(2)
+        grants.wait_accepted(1)
+        time.sleep(0.3)
+        assert [a[2]["type"] for a in grants.accepted] == ["grant.created"]
+        assert sorted(a[2]["type"] for a in everything.accepted) == \
+            ["account.suspended", "grant.created"]
+        for rx in (grants, everything):
+            for headers, body, _ in rx.accepted:
+                assert signature_ok(headers, body)
+        g.stop()
+        cfg["events"]["webhook_url"] = grants.url
+        cfg["events"]["webhook_secret"] = SECRET
+        g.write_config(cfg)
+        err = g.serve_fails()
+        assert "set events.webhooks or events.webhook_url, not both" in err
+    finally:
+        grants.stop()
+        everything.stop()

@@ -776,7 +776,8 @@ Test(config, dump_lists_every_key_in_table_order)
 		"tentuplay.timezone = UTC\n"
 		"tentuplay.grant_on_redeem = false\n"
 		"tentuplay.timeout_ms = 5000\n"
-		"log.level = info\n");
+		"log.level = info\n"
+		"events.webhooks = 0\n");
 	free(text);
 	config_release(&c);
 }
@@ -894,4 +895,56 @@ Test(config, tentuplay_keys_are_checked)
 	cr_assert_str_eq(c.tentuplay.timezone, "+09:00");
 	cr_assert_str_eq(c.tentuplay.verify_url, "http://127.0.0.1:9/verify");
 	config_release(&c);
+}
+
+Test(config, webhooks_list_is_read_checked_and_dumped_without_secrets)
+{
+	struct util_strlist errs;
+	struct config c;
+	const char *path = write_yaml(
+		"events:\n"
+		"  webhooks:\n"
+		"    - url: https://game.example/hooks/grantd\n"
+		"      secret: s3cret\n"
+		"      events: [grant.created, grant.revoked]\n"
+		"    - url: http://127.0.0.1:9000/all\n"
+		"      secret: other\n");
+	char *text;
+
+	util_strlist_init(&errs);
+	cr_assert_eq(config_load(path, fake_getenv, &c, &errs), 0);
+	cr_assert_eq(c.events.n_webhooks, 2);
+	cr_assert_str_eq(c.events.webhooks[0].url,
+			 "https://game.example/hooks/grantd");
+	cr_assert_eq(c.events.webhooks[0].events.len, 2);
+	cr_assert_eq(c.events.webhooks[1].events.len, 0);
+	text = dump(&c);
+	cr_assert(strstr(text, "events.webhooks = 2 (https://game.example/"
+			 "hooks/grantd, http://127.0.0.1:9000/all)\n"));
+	cr_assert_null(strstr(text, "s3cret"));
+	free(text);
+	config_release(&c);
+	util_strlist_release(&errs);
+}
+
+Test(config, webhooks_list_problems_are_named_with_their_place)
+{
+	expect_one("events:\n  webhooks:\n    - url: ftp://x\n      secret: s\n",
+		   "@:3:7: events.webhooks[0].url: must be an http:// or "
+		   "https:// URL without a query, fragment or trailing slash");
+	expect_one("events:\n  webhooks:\n    - url: http://a.example\n",
+		   "@:3:7: events.webhooks[0].secret: required (it signs every "
+		   "delivery)");
+	expect_one("events:\n  webhooks:\n    - url: http://a.example\n"
+		   "      secret: s\n      events: [grant.eaten]\n",
+		   "@:5:16: events.webhooks[0].events: must be a list of event "
+		   "types (grant.created, grant.revoked, account.suspended, "
+		   "link.created)");
+	expect_one("events:\n  webhooks:\n    - url: http://a.example\n"
+		   "      secret: s\n      colour: red\n",
+		   "@:5:7: events.webhooks[0]: unknown key (known: url, secret, "
+		   "events)");
+	expect_one("events:\n  webhooks: http://a.example\n",
+		   "@:2:13: events.webhooks: must be a list of {url, secret, "
+		   "events}");
 }
