@@ -203,8 +203,8 @@ static const char *const migrations[] = {
 	"  shortfall text NOT NULL,"
 	"  revoked_at_ms bigint NOT NULL);",
 	/* 4: what support staff look up about one fulfilment (SQLite's 14). */
-	"CREATE INDEX outbox_by_account ON outbox (account_id, id);"
-	"CREATE INDEX audit_by_target ON audit (target, id);",
+	("CREATE INDEX outbox_by_account ON outbox (account_id, id);"
+	 "CREATE INDEX audit_by_target ON audit (target, id);"),
 	/* 5: the request whose work queued a delivery (SQLite's 15). */
 	"ALTER TABLE outbox ADD COLUMN request_id text;",
 };

@@ -260,8 +260,8 @@ static const char *const migrations[] = {
 	");",
 	/* 14: what support staff look up about one fulfilment: its
 	 * deliveries (by account) and its audit records (by target). */
-	"CREATE INDEX outbox_by_account ON outbox (account_id, id);"
-	"CREATE INDEX audit_by_target ON audit (target, id);",
+	("CREATE INDEX outbox_by_account ON outbox (account_id, id);"
+	 "CREATE INDEX audit_by_target ON audit (target, id);"),
 	/* 15: the request whose work queued a delivery, for its log lines. */
 	"ALTER TABLE outbox ADD COLUMN request_id TEXT;",
 };
