@@ -285,12 +285,44 @@ static int evaluate(struct store_tx *tx, struct engine_job *job,
 
 /* ---- writing the record and the grants -------------------------------- */
 
+/* The entitlement as it arrived, as JSON text (owned; NULL if it cannot
+ * be made): what support staff see of the request. An entitlement holds
+ * no secret (a webhook's secret is its path, credentials are headers). */
+static char *request_json(const struct engine_job *job)
+{
+	char at[25];
+	json_t *j;
+	char *text;
+
+	util_rfc3339_format(job->ent.received_at_ms, at);
+	j = json_pack("{s:s, s:s, s:s, s:s, s:I, s:s, s:b}",
+		      "source", job->ent.source,
+		      "external_id", job->ent.external_id,
+		      "account_id", job->ent.account_id,
+		      "provider_item_id", job->ent.provider_item_id,
+		      "quantity", (json_int_t)job->ent.quantity,
+		      "received_at", at,
+		      "record_only", job->ent.record_only);
+	if (j && job->ent.fingerprint_extra) {
+		/* the rest of the request (GAMEPOT's fields), as JSON if it is */
+		json_t *d = json_loads(job->ent.fingerprint_extra,
+				       JSON_DECODE_ANY, NULL);
+
+		json_object_set_new(j, "details", d ? d :
+				    json_string(job->ent.fingerprint_extra));
+	}
+	text = j ? json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+	json_decref(j);
+	return text;
+}
+
 static int record(struct store_tx *tx, struct engine_job *job,
 		  const struct store_fulfilment_ref *ref, const char *skipped,
 		  int64_t now, int64_t *row)
 {
 	bool ok = job->outcome == ENGINE_GRANTED;
 	struct store_fulfilment_ref existing;
+	char *request = request_json(job);
 	int rc;
 	struct store_fulfilment f = {
 		.source = job->ent.source,
@@ -305,19 +337,22 @@ static int record(struct store_tx *tx, struct engine_job *job,
 		.created_at_ms = now,
 		.updated_at_ms = now,
 		.fulfilled_at_ms = ok ? now : 0,
+		.request = request,
 	};
 
 	if (ref->found) {
 		memcpy(job->fulfillment_id, ref->fulfillment_id,
 		       sizeof(job->fulfillment_id));
 		*row = ref->row;
-		return store_tx_fulfilment_update(tx, ref->row, &f);
+		rc = store_tx_fulfilment_update(tx, ref->row, &f);
+	} else {
+		rc = store_tx_fulfilment_claim(tx, &f, row, &existing);
+		/* STORE_CONFLICT: another writer recorded it */
+		if (rc == 0)
+			store_fulfilment_id_format(*row, job->fulfillment_id);
 	}
-	rc = store_tx_fulfilment_claim(tx, &f, row, &existing);
-	if (rc)
-		return rc;  /* STORE_CONFLICT: another writer recorded it */
-	store_fulfilment_id_format(*row, job->fulfillment_id);
-	return 0;
+	free(request);
+	return rc;
 }
 
 /* Grants line i of the entry; a unique item is granted once at most. Each

@@ -167,7 +167,11 @@ static int read_related(struct store *st, const char *id, struct detail *d)
 
 static void set_record(void *arg, const struct store_history_row *r)
 {
+	json_t *request = r->request ? json_loads(r->request, 0, NULL) : NULL;
+
 	((struct detail *)arg)->record = partner_record_json(r);
+	json_object_set_new(((struct detail *)arg)->record, "entitlement",
+			    request ? request : json_null());
 }
 
 static void add_grant(void *arg, int line, const char *catalog_id,

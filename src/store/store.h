@@ -231,6 +231,8 @@ struct store_fulfilment {
 	int64_t created_at_ms;
 	int64_t updated_at_ms;
 	int64_t fulfilled_at_ms;        /* 0 unless completed */
+	/* the entitlement as it arrived (JSON text), or NULL */
+	const char *request;
 };
 
 /* What the engine needs to know about an existing fulfilment. */
@@ -792,6 +794,9 @@ struct store_history_row {
 	const char *skipped;            /* JSON array text, may be NULL */
 	int64_t created_at_ms;
 	int64_t fulfilled_at_ms;        /* 0 if not completed */
+	/* the entitlement as it arrived (JSON text); only store_fulfilment_read
+	 * sets it, and NULL if not kept */
+	const char *request;
 };
 typedef void (*store_history_fn)(void *arg, const struct store_history_row *r);
 

@@ -2,6 +2,7 @@
 account, provider, external id, status and time, newest first in cursor
 pages that stay stable while grants keep arriving; one fulfilment with its
 grants; the Pragma-shaped history; all behind the operator scope."""
+import json
 import threading
 import time
 
@@ -231,3 +232,22 @@ def test_every_operator_route_refuses_other_scopes(g):
             assert r.status_code == 403, (method, url, r.status_code)
             assert r.json()["error"]["code"] == "Forbidden"
         assert g.request(method, url, json={}).status_code == 401, url
+
+
+def test_a_fulfilment_shows_the_entitlement_as_it_arrived(g):
+    assert g.fulfill("player-1", "pg_gold_100", "t-arr").status_code == 200
+    [rec] = search(g, external_id="t-arr")["fulfillments"]
+    body = g.request("GET", f"{SEARCH}/{rec['fulfillment_id']}",
+                     key=g.ops_key).json()
+    ent = body["entitlement"]
+    assert ent["source"] == "primegaming" and ent["external_id"] == "t-arr"
+    assert ent["account_id"] == "player-1"
+    assert ent["provider_item_id"] == "pg_gold_100" and ent["quantity"] == 1
+    assert ent["received_at"].endswith("Z") and ent["record_only"] is False
+    assert g.prime_key not in json.dumps(body)
+    # a refused one keeps what arrived too
+    assert g.fulfill("player-1", "pg_nope", "t-arr-2").status_code == 400
+    [bad] = search(g, external_id="t-arr-2")["fulfillments"]
+    body = g.request("GET", f"{SEARCH}/{bad['fulfillment_id']}",
+                     key=g.ops_key).json()
+    assert body["entitlement"]["provider_item_id"] == "pg_nope"

@@ -207,6 +207,8 @@ static const char *const migrations[] = {
 	 "CREATE INDEX audit_by_target ON audit (target, id);"),
 	/* 5: the request whose work queued a delivery (SQLite's 15). */
 	"ALTER TABLE outbox ADD COLUMN request_id text;",
+	/* 6: the entitlement as it arrived (SQLite's 16). */
+	"ALTER TABLE fulfillments ADD COLUMN request text;",
 };
 
 /* Any 64-bit number the nodes agree on: "grantd" in ASCII. */

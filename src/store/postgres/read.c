@@ -145,26 +145,36 @@ int store_pg_inventory_read(struct store *st, const char *account_id,
 	return rc;
 }
 
+/* Row i of a fulfilments result (FULFILMENT_COLUMNS) as history; fid is
+ * its id's storage. */
+static void history_fill(const PGresult *res, int i,
+			 struct store_history_row *r,
+			 char fid[STORE_FULFILMENT_ID_LEN + 1])
+{
+	*r = (struct store_history_row){
+		.fulfillment_id = fid,
+		.source = pg_text(res, i, 1),
+		.external_id = pg_text(res, i, 2),
+		.account_id = pg_text(res, i, 3),
+		.provider_item_id = pg_text(res, i, 4),
+		.entitlement_id = pg_text(res, i, 5),
+		.status = pg_text(res, i, 6),
+		.error_code = pg_text(res, i, 7),
+		.skipped = pg_text(res, i, 8),
+		.created_at_ms = pg_int(res, i, 9),
+		.fulfilled_at_ms = pg_int(res, i, 10),
+	};
+	store_fulfilment_id_format(pg_int(res, i, 0), fid);
+}
+
 /* Hands each row of a fulfilments result (FULFILMENT_COLUMNS) to fn. */
 static void history_rows(const PGresult *res, store_history_fn fn, void *arg)
 {
 	for (int i = 0; i < PQntuples(res); i++) {
 		char fid[STORE_FULFILMENT_ID_LEN + 1];
-		struct store_history_row r = {
-			.fulfillment_id = fid,
-			.source = pg_text(res, i, 1),
-			.external_id = pg_text(res, i, 2),
-			.account_id = pg_text(res, i, 3),
-			.provider_item_id = pg_text(res, i, 4),
-			.entitlement_id = pg_text(res, i, 5),
-			.status = pg_text(res, i, 6),
-			.error_code = pg_text(res, i, 7),
-			.skipped = pg_text(res, i, 8),
-			.created_at_ms = pg_int(res, i, 9),
-			.fulfilled_at_ms = pg_int(res, i, 10),
-		};
+		struct store_history_row r;
 
-		store_fulfilment_id_format(pg_int(res, i, 0), fid);
+		history_fill(res, i, &r, fid);
 		fn(arg, &r);
 	}
 }
@@ -206,7 +216,10 @@ PG_SQL(sql_read_search, FULFILMENT_COLUMNS
        " AND ($4::text IS NULL OR status = $4)"
        " AND created_at_ms >= $5 AND created_at_ms < $6"
        " AND row_id < $7 ORDER BY row_id DESC LIMIT $8");
-PG_SQL(sql_read_fulfilment, FULFILMENT_COLUMNS " WHERE row_id = $1");
+PG_SQL(sql_read_fulfilment,
+       "SELECT row_id, source, external_id, account_id, provider_item_id,"
+       " entitlement_id, status, error_code, skipped, created_at_ms,"
+       " fulfilled_at_ms, request FROM fulfillments WHERE row_id = $1");
 PG_SQL(sql_read_grants,
        "SELECT line, catalog_id, amount, instance_id FROM grants"
        " WHERE fulfillment_row = $1 ORDER BY line");
@@ -267,7 +280,12 @@ int store_pg_fulfilment_read(struct store *st, int64_t row,
 		goto out;
 	*found = PQntuples(f) == 1;
 	if (*found) {
-		history_rows(f, fn, arg);
+		char fid[STORE_FULFILMENT_ID_LEN + 1];
+		struct store_history_row r;
+
+		history_fill(f, 0, &r, fid);
+		r.request = pg_text(f, 0, 11);
+		fn(arg, &r);
 		grant_rows(g, gfn, arg);
 	}
 	rc = STORE_OK;

@@ -27,14 +27,14 @@ PG_SQL(sql_fulfilment_claim,
        "INSERT INTO fulfillments (source, external_id,"
        " account_id, provider_item_id, entitlement_id,"
        " request_fingerprint, status, error_code, skipped,"
-       " created_at_ms, updated_at_ms, fulfilled_at_ms)"
-       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+       " created_at_ms, updated_at_ms, fulfilled_at_ms, request)"
+       " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
        " ON CONFLICT (source, external_id) DO NOTHING RETURNING row_id");
 PG_SQL(sql_fulfilment_update,
        "UPDATE fulfillments SET account_id = $2, provider_item_id = $3,"
        " entitlement_id = $4, request_fingerprint = $5, status = $6,"
        " error_code = $7, skipped = $8, updated_at_ms = $9,"
-       " fulfilled_at_ms = $10 WHERE row_id = $1");
+       " fulfilled_at_ms = $10, request = $11 WHERE row_id = $1");
 PG_SQL(sql_claim_count,
        "SELECT count FROM claims"
        " WHERE account_id = $1 AND entitlement_id = $2");
@@ -217,6 +217,7 @@ int store_pg_tx_fulfilment_claim(struct store_tx *tx,
 	pg_param_int(&p, f->created_at_ms);
 	pg_param_int(&p, f->updated_at_ms);
 	pg_param_time(&p, f->fulfilled_at_ms);
+	pg_param_text(&p, f->request);
 	res = pg_run(pg_tx_conn(tx), &sql_fulfilment_claim, &p,
 		     "fulfilment_claim");
 	if (!res)
@@ -249,6 +250,7 @@ int store_pg_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 	pg_param_text(&p, f->skipped);
 	pg_param_int(&p, f->updated_at_ms);
 	pg_param_time(&p, f->fulfilled_at_ms);
+	pg_param_text(&p, f->request);
 	return pg_exec_deferred(pg_tx_conn(tx), &sql_fulfilment_update, &p,
 				"fulfilment_update");
 }

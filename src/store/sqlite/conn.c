@@ -28,14 +28,14 @@ static const char *const stmt_sql[STMT_COUNT] = {
 		"INSERT INTO fulfillments (source, external_id,"
 		" account_id, provider_item_id, entitlement_id,"
 		" request_fingerprint, status, error_code, skipped,"
-		" created_at_ms, updated_at_ms, fulfilled_at_ms)"
-		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+		" created_at_ms, updated_at_ms, fulfilled_at_ms, request)"
+		" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 		" ON CONFLICT (source, external_id) DO NOTHING",
 	[STMT_FULFILMENT_UPDATE] =
 		"UPDATE fulfillments SET account_id = ?2, provider_item_id = ?3,"
 		" entitlement_id = ?4, request_fingerprint = ?5, status = ?6,"
 		" error_code = ?7, skipped = ?8, updated_at_ms = ?9,"
-		" fulfilled_at_ms = ?10 WHERE row_id = ?1",
+		" fulfilled_at_ms = ?10, request = ?11 WHERE row_id = ?1",
 	[STMT_CLAIM_COUNT] =
 		"SELECT count FROM claims"
 		" WHERE account_id = ?1 AND entitlement_id = ?2",
@@ -270,7 +270,7 @@ static const char *const stmt_sql[STMT_COUNT] = {
 	[STMT_READ_FULFILMENT] =
 		"SELECT row_id, source, external_id, account_id,"
 		" provider_item_id, entitlement_id, status, error_code, skipped,"
-		" created_at_ms, fulfilled_at_ms FROM fulfillments"
+		" created_at_ms, fulfilled_at_ms, request FROM fulfillments"
 		" WHERE row_id = ?1",
 	[STMT_READ_CREDENTIALS] =
 		"SELECT id, kind, name, secret_hash, scopes, created_at_ms,"

@@ -264,6 +264,8 @@ static const char *const migrations[] = {
 	 "CREATE INDEX audit_by_target ON audit (target, id);"),
 	/* 15: the request whose work queued a delivery, for its log lines. */
 	"ALTER TABLE outbox ADD COLUMN request_id TEXT;",
+	/* 16: the entitlement as it arrived, for support staff. */
+	"ALTER TABLE fulfillments ADD COLUMN request TEXT;",
 };
 
 static int exec_sql(sqlite3 *db, const char *sql, char **err, const char *what)

@@ -137,11 +137,11 @@ struct history_ctx {
 	void *arg;
 };
 
-static void history_row(sqlite3_stmt *s, void *ctx)
+/* A fulfilments row (columns 0-10) as history; fid is its id's storage. */
+static void history_fill(sqlite3_stmt *s, struct store_history_row *r,
+			 char fid[STORE_FULFILMENT_ID_LEN + 1])
 {
-	struct history_ctx *hc = ctx;
-	char fid[STORE_FULFILMENT_ID_LEN + 1];
-	struct store_history_row r = {
+	*r = (struct store_history_row){
 		.fulfillment_id = fid,
 		.source = col_text(s, 1),
 		.external_id = col_text(s, 2),
@@ -154,8 +154,16 @@ static void history_row(sqlite3_stmt *s, void *ctx)
 		.created_at_ms = sqlite3_column_int64(s, 9),
 		.fulfilled_at_ms = col_time(s, 10),
 	};
-
 	store_fulfilment_id_format(sqlite3_column_int64(s, 0), fid);
+}
+
+static void history_row(sqlite3_stmt *s, void *ctx)
+{
+	struct history_ctx *hc = ctx;
+	char fid[STORE_FULFILMENT_ID_LEN + 1];
+	struct store_history_row r;
+
+	history_fill(s, &r, fid);
 	hc->fn(hc->arg, &r);
 }
 
@@ -259,12 +267,17 @@ struct found_ctx {
 	bool *found;
 };
 
+/* A fulfilment with the entitlement as it arrived (column 11). */
 static void found_row(sqlite3_stmt *s, void *ctx)
 {
 	struct found_ctx *fc = ctx;
+	char fid[STORE_FULFILMENT_ID_LEN + 1];
+	struct store_history_row r;
 
 	*fc->found = true;
-	history_row(s, &fc->hc);
+	history_fill(s, &r, fid);
+	r.request = col_text(s, 11);
+	fc->hc.fn(fc->hc.arg, &r);
 }
 
 /* Both statements run in one read transaction: one snapshot. */

@@ -144,6 +144,7 @@ int store_sqlite_tx_fulfilment_claim(struct store_tx *tx,
 	sqlite3_bind_int64(s, 10, f->created_at_ms);
 	sqlite3_bind_int64(s, 11, f->updated_at_ms);
 	bind_time(s, 12, f->fulfilled_at_ms);
+	bind_text(s, 13, f->request);
 	if (step_done(store_tx_conn(tx), s, "fulfilment_claim"))
 		return STORE_ERR;
 	if (sqlite3_changes(store_tx_conn(tx)->db) == 0) {
@@ -173,6 +174,7 @@ int store_sqlite_tx_fulfilment_update(struct store_tx *tx, int64_t row,
 	bind_text(s, 8, f->skipped);
 	sqlite3_bind_int64(s, 9, f->updated_at_ms);
 	bind_time(s, 10, f->fulfilled_at_ms);
+	bind_text(s, 11, f->request);
 	return step_done(store_tx_conn(tx), s, "fulfilment_update");
 }
 
