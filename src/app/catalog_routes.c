@@ -54,6 +54,9 @@ int app_catalog_reload(const struct app_catalog_reload_args *a,
 			util_strlist_add(problems_out, "%s", problems.items[i]);
 		goto out;
 	}
+	/* in force first: once the log says reloaded, requests use it (the
+	 * holder keeps c alive, and the lock keeps any other reload out) */
+	catalog_holder_swap(a->holder, c);
 	log_reloaded(a->path, c);
 	app_audit_record(a->store, a->actor, "catalog.reloaded", a->path,
 			 json_pack("{s:I, s:I, s:s}", "entitlements",
@@ -62,7 +65,6 @@ int app_catalog_reload(const struct app_catalog_reload_args *a,
 				   "version", catalog_version(c)));
 	if (entries)
 		*entries = catalog_entitlement_count(c);
-	catalog_holder_swap(a->holder, c);
 	rc = 0;
 out:
 	pthread_mutex_unlock(&reload_lock);

@@ -262,6 +262,8 @@ def test_migration_renames_older_duplicate_names(gm):
                                     " ORDER BY type = 'table'").fetchall():
             if name not in schema2:
                 c.execute(f"DROP {kind.upper()} {name}")
+        # and the columns later migrations added to schema 2's tables
+        c.execute("ALTER TABLE fulfillments DROP COLUMN request")
         c.execute("PRAGMA user_version = 2")
         c.execute("UPDATE credentials SET name = 'same', created_at_ms = ?"
                   " WHERE id IN (?, ?, ?)", (1000, *ids[:3]))
