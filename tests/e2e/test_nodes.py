@@ -4,7 +4,6 @@ for a limited entry or a unique item has one winner, a node killed under
 load loses nothing the other or it acknowledged), and keys made on one node
 work on the other."""
 import json
-import random
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -14,10 +13,10 @@ import requests
 
 from conftest import ready
 from invariants import check_ledger, completed_once
+from test_guarantees import post, run_load
 
 pytestmark = pytest.mark.postgres_only
 
-FULFILL = "/v1/primegaming/fulfillment"
 
 
 def two_nodes(make_grantd):
@@ -27,13 +26,6 @@ def two_nodes(make_grantd):
     b.prime_key, b.partner_key, b.ops_key = a.prime_key, a.partner_key, a.ops_key
     b.start()
     return a, b
-
-
-def post(session, g, account, sku, txn):
-    return session.post(g.url(FULFILL), timeout=20,
-                        headers={"Authorization": f"Bearer {g.prime_key}"},
-                        json={"account_id": account, "sku": sku,
-                              "transaction_id": txn})
 
 
 def race(nodes, n, request_for):
@@ -108,24 +100,6 @@ def test_a_key_made_on_one_node_works_on_the_other_within_a_second(make_grantd):
     assert r.status_code == 200, r.text
 
 
-def load(g, stop, acked, errors, worker):
-    """Fresh fulfilments until `stop` or the node dies; acknowledged ids
-    go to `acked`."""
-    with requests.Session() as s:
-        for i in range(100000):
-            if stop.is_set():
-                return
-            txn = f"n-w{worker}-{i}-{random.random()}"
-            try:
-                r = post(s, g, f"player-{worker % 4}", "pg_gold_100", txn)
-            except requests.RequestException:
-                return
-            if r.status_code == 200:
-                acked.append(txn)
-            else:
-                errors.append((r.status_code, r.text))
-
-
 def test_kill_9_of_one_node_under_load_loses_nothing(make_grantd):
     """8 threads load both nodes; node a is killed with SIGKILL; node b
     keeps serving; every acknowledged grant is there exactly once."""
@@ -133,7 +107,7 @@ def test_kill_9_of_one_node_under_load_loses_nothing(make_grantd):
     for w in range(4):
         a.put_account(f"player-{w}")
     stop, acked, errors = threading.Event(), [], []
-    workers = [threading.Thread(target=load,
+    workers = [threading.Thread(target=run_load,
                                 args=(a if w % 2 else b, stop, acked, errors, w))
                for w in range(8)]
     for t in workers:

@@ -295,9 +295,9 @@ int pg_command(struct pg_conn *c, const char *command, const char *what)
 
 /* ---- connections ------------------------------------------------------- */
 
-/* What every session sets: timeouts, bytea in hex, commits durable, and
+/* What every connection sets: timeouts, bytea in hex, commits durable, and
  * no NOTICEs (libpq would print them on stderr). */
-static int session_setup(struct store *st, struct pg_conn *c, char **err)
+static int connection_setup(struct store *st, struct pg_conn *c, char **err)
 {
 	char sql[160];
 	PGresult *res;
@@ -308,7 +308,7 @@ static int session_setup(struct store *st, struct pg_conn *c, char **err)
 		 st->opts.postgres.statement_timeout_ms);
 	res = PQexec(c->pg, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK) {
-		*err = util_xasprintf("cannot set up the session: %s",
+		*err = util_xasprintf("cannot set up the connection: %s",
 				      PQerrorMessage(c->pg));
 		PQclear(res);
 		return -1;
@@ -352,7 +352,7 @@ int pg_conn_open(struct store *st, struct pg_conn **out, char **err)
 				      "out of memory");
 		goto fail;
 	}
-	if (session_setup(st, c, err))
+	if (connection_setup(st, c, err))
 		goto fail;
 	*out = c;
 	return 0;
@@ -375,7 +375,7 @@ bool pg_conn_lost(const struct pg_conn *c)
 	return PQstatus(c->pg) != CONNECTION_OK;
 }
 
-/* A new session entirely (after a failover the server is another one):
+/* A new connection entirely (after a failover the server is another one):
  * statements are prepared again as they are used. */
 int pg_conn_reset(struct store *st, struct pg_conn *c)
 {
@@ -394,7 +394,7 @@ int pg_conn_reset(struct store *st, struct pg_conn *c)
 	c->in_tx = false;
 	c->queued = 0;
 	atomic_fetch_add(&store_pg(st)->reconnects, 1);
-	if (session_setup(st, c, &err)) {
+	if (connection_setup(st, c, &err)) {
 		free(err);
 		return STORE_ERR;
 	}
@@ -453,6 +453,19 @@ void pg_reader_release(struct store *st, struct pg_conn *c)
 	pg->free_readers = c;
 	pthread_cond_signal(&pg->reader_freed);
 	pthread_mutex_unlock(&pg->lock);
+}
+
+int pg_read_run(struct store *st, struct pg_sql *sql,
+		const struct pg_params *p, const char *what, PGresult **out)
+{
+	struct pg_conn *c = pg_reader_acquire(st);
+
+	*out = NULL;
+	if (!c)
+		return STORE_ERR;
+	*out = pg_run(c, sql, p, what);
+	pg_reader_release(st, c);
+	return *out ? STORE_OK : STORE_ERR;
 }
 
 int pg_read_begin(struct pg_conn *c)

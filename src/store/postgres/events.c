@@ -51,18 +51,13 @@ int store_pg_events_read(struct store *st, int64_t after_txid,
 			 int64_t after_id, int64_t limit, store_event_fn fn,
 			 void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
 	struct pg_params p = {0};
 	PGresult *res;
 
-	if (!c)
-		return STORE_ERR;
 	pg_param_int(&p, after_txid);
 	pg_param_int(&p, after_id);
 	pg_param_int(&p, limit);
-	res = pg_run(c, &sql_events_read, &p, "events_read");
-	pg_reader_release(st, c);
-	if (!res)
+	if (pg_read_run(st, &sql_events_read, &p, "events_read", &res))
 		return STORE_ERR;
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_event e = {

@@ -154,22 +154,6 @@ int store_pg_outbox_claim(struct store *st, int64_t now_ms, int64_t lease_ms,
 	return STORE_OK;
 }
 
-/* Runs a read statement on a reader connection; the result (owned) goes
- * to *out. */
-static int read_run(struct store *st, struct pg_sql *sql,
-		    const struct pg_params *p, const char *what,
-		    PGresult **out)
-{
-	struct pg_conn *c = pg_reader_acquire(st);
-
-	*out = NULL;
-	if (!c)
-		return STORE_ERR;
-	*out = pg_run(c, sql, p, what);
-	pg_reader_release(st, c);
-	return *out ? STORE_OK : STORE_ERR;
-}
-
 int store_pg_outbox_due(struct store *st, int64_t now_ms, bool *due)
 {
 	struct pg_params p = {0};
@@ -177,7 +161,7 @@ int store_pg_outbox_due(struct store *st, int64_t now_ms, bool *due)
 
 	*due = false;
 	pg_param_int(&p, now_ms);
-	if (read_run(st, &sql_outbox_due, &p, "outbox_due", &res))
+	if (pg_read_run(st, &sql_outbox_due, &p, "outbox_due", &res))
 		return STORE_ERR;
 	*due = PQntuples(res) > 0;
 	PQclear(res);
@@ -199,7 +183,7 @@ int store_pg_outbox_counts(struct store *st,
 	PGresult *res;
 
 	memset(counts, 0, (STORE_OUTBOX_DEAD + 1) * sizeof(*counts));
-	if (read_run(st, &sql_outbox_counts, NULL, "outbox_counts", &res))
+	if (pg_read_run(st, &sql_outbox_counts, NULL, "outbox_counts", &res))
 		return STORE_ERR;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *status = pg_text(res, i, 0);
@@ -248,7 +232,7 @@ int store_pg_outbox_read(struct store *st, const char *status,
 		pg_param_text(&p, NULL);   /* no limit */
 	else
 		pg_param_int(&p, limit);
-	if (read_run(st, &sql_outbox_rows, &p, "outbox_read", &res))
+	if (pg_read_run(st, &sql_outbox_rows, &p, "outbox_read", &res))
 		return STORE_ERR;
 	outbox_rows(res, fn, arg);
 	PQclear(res);
@@ -271,7 +255,7 @@ int store_pg_outbox_read_for(struct store *st, const char *account_id,
 	pg_param_text(&p, account_id);
 	pg_param_text(&p, needle);
 	pg_param_int(&p, limit);
-	if (read_run(st, &sql_outbox_rows_for, &p, "outbox_read_for", &res))
+	if (pg_read_run(st, &sql_outbox_rows_for, &p, "outbox_read_for", &res))
 		return STORE_ERR;
 	outbox_rows(res, fn, arg);
 	PQclear(res);
@@ -283,7 +267,7 @@ int store_pg_outbox_kinds_read(struct store *st, store_outbox_kind_fn fn,
 {
 	PGresult *res;
 
-	if (read_run(st, &sql_outbox_kinds, NULL, "outbox_kinds", &res))
+	if (pg_read_run(st, &sql_outbox_kinds, NULL, "outbox_kinds", &res))
 		return STORE_ERR;
 	for (int i = 0; i < PQntuples(res); i++)
 		fn(arg, pg_text(res, i, 0), status_of(pg_text(res, i, 1)),

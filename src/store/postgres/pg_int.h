@@ -124,7 +124,7 @@ void pg_copy_text(const PGresult *res, int row, int col, char *out,
 		  size_t size);
 
 /* Opens a connection to the store's server (storage.postgres.url) and sets
- * its session (statement_timeout). Returns 0 or -1 + *err (owned). */
+ * its settings (statement_timeout). Returns 0 or -1 + *err (owned). */
 int pg_conn_open(struct store *st, struct pg_conn **out, char **err);
 void pg_conn_close(struct pg_conn *c);
 /* True if the connection is lost (it is reopened before its next use). */
@@ -166,6 +166,10 @@ static inline struct pg_conn *pg_tx_conn(struct store_tx *tx)
 struct pg_conn *pg_reader_acquire(struct store *st);
 void pg_reader_release(struct store *st, struct pg_conn *c);
 int pg_read_begin(struct pg_conn *c);
+/* Runs one read statement on a reader connection (taken and given back);
+ * its result (owned) goes to *out. Returns 0 or STORE_ERR. */
+int pg_read_run(struct store *st, struct pg_sql *sql,
+		const struct pg_params *p, const char *what, PGresult **out);
 void pg_read_end(struct pg_conn *c);
 
 /* Applies pending migrations under an advisory lock. Returns 0 or -1 +

@@ -300,16 +300,11 @@ out:
 int store_pg_credentials_read(struct store *st, store_credential_fn fn,
 			      void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
 	PGresult *res;
 
-	if (!c)
+	if (pg_read_run(st, &sql_read_credentials, NULL, "credentials_read",
+			&res))
 		return STORE_ERR;
-	res = pg_run(c, &sql_read_credentials, NULL, "credentials_read");
-	if (!res) {
-		pg_reader_release(st, c);
-		return STORE_ERR;
-	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_credential cr = {
 			.id = pg_text(res, i, 0),
@@ -328,26 +323,21 @@ int store_pg_credentials_read(struct store *st, store_credential_fn fn,
 		fn(arg, &cr);
 	}
 	PQclear(res);
-	pg_reader_release(st, c);
 	return STORE_OK;
 }
 
 int store_pg_credential_live(struct store *st, const char *secret_hash,
 			     const char *id, int64_t now_ms, bool *found)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
 	struct pg_params p = {0};
 	PGresult *res;
 
 	*found = false;
-	if (!c)
-		return STORE_ERR;
 	pg_param_text(&p, secret_hash);
 	pg_param_text(&p, id);
 	pg_param_int(&p, now_ms);
-	res = pg_run(c, &sql_read_credential_live, &p, "credential_live");
-	pg_reader_release(st, c);
-	if (!res)
+	if (pg_read_run(st, &sql_read_credential_live, &p, "credential_live",
+			&res))
 		return STORE_ERR;
 	*found = PQntuples(res) > 0;
 	PQclear(res);
@@ -357,16 +347,11 @@ int store_pg_credential_live(struct store *st, const char *secret_hash,
 int store_pg_signing_keys_read(struct store *st, store_signing_key_fn fn,
 			       void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
 	PGresult *res;
 
-	if (!c)
+	if (pg_read_run(st, &sql_read_signing_keys, NULL, "signing_keys_read",
+			&res))
 		return STORE_ERR;
-	res = pg_run(c, &sql_read_signing_keys, NULL, "signing_keys_read");
-	if (!res) {
-		pg_reader_release(st, c);
-		return STORE_ERR;
-	}
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_signing_key k = {
 			.kid = pg_text(res, i, 0),
@@ -378,7 +363,6 @@ int store_pg_signing_keys_read(struct store *st, store_signing_key_fn fn,
 		fn(arg, &k);
 	}
 	PQclear(res);
-	pg_reader_release(st, c);
 	return STORE_OK;
 }
 
@@ -478,19 +462,15 @@ static void audit_rows(const PGresult *res, store_audit_fn fn, void *arg)
 int store_pg_audit_read(struct store *st, int64_t limit, store_audit_fn fn,
 			void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
 	struct pg_params p = {0};
 	PGresult *res;
 
-	if (!c)
-		return STORE_ERR;
 	param_limit(&p, limit);
-	res = pg_run(c, &sql_read_audit, &p, "audit_read");
-	if (res)
-		audit_rows(res, fn, arg);
+	if (pg_read_run(st, &sql_read_audit, &p, "audit_read", &res))
+		return STORE_ERR;
+	audit_rows(res, fn, arg);
 	PQclear(res);
-	pg_reader_release(st, c);
-	return res ? STORE_OK : STORE_ERR;
+	return STORE_OK;
 }
 
 PG_SQL(sql_read_audit_for,
@@ -500,18 +480,14 @@ PG_SQL(sql_read_audit_for,
 int store_pg_audit_read_for(struct store *st, const char *target,
 			    int64_t limit, store_audit_fn fn, void *arg)
 {
-	struct pg_conn *c = pg_reader_acquire(st);
 	struct pg_params p = {0};
 	PGresult *res;
 
-	if (!c)
-		return STORE_ERR;
 	pg_param_text(&p, target);
 	pg_param_int(&p, limit);
-	res = pg_run(c, &sql_read_audit_for, &p, "audit_read_for");
-	if (res)
-		audit_rows(res, fn, arg);
+	if (pg_read_run(st, &sql_read_audit_for, &p, "audit_read_for", &res))
+		return STORE_ERR;
+	audit_rows(res, fn, arg);
 	PQclear(res);
-	pg_reader_release(st, c);
-	return res ? STORE_OK : STORE_ERR;
+	return STORE_OK;
 }
