@@ -79,6 +79,7 @@ struct http_request {
 	struct util_buf body;
 	size_t discarded;
 	bool failed_early;     /* an error reply is ready; the body is drained */
+	bool framing_error;    /* the message's length is in doubt: answer, close */
 	int64_t failed_at_us;  /* when it became ready (monotonic) */
 
 	size_t n_params;
@@ -129,6 +130,22 @@ const struct http_compiled_route *http_router_match(struct http_server *s,
 enum http_method http_method_parse(const char *name);
 /* Writes "GET, POST" style text for an Allow header. */
 void http_methods_format(unsigned methods, char *out, size_t size);
+
+/* Framing (framing.c). Checks the request line and header block of a new
+ * request (`target` the path as received, `version` as libmicrohttpd read
+ * it): HTTP/1.1 or 1.0 (else 505), a path without spaces or control
+ * characters (400), path and query within max_header_bytes (414), the whole
+ * block within it (431), no field name with whitespace, no repeated Content-Length,
+ * Transfer-Encoding, Authorization, Host, Content-Type or Expect, a Host
+ * in HTTP/1.1, not both Content-Length and Transfer-Encoding, no transfer
+ * coding but "chunked" (501). Returns true, or false with the error reply
+ * (Connection: close) built on req. */
+bool http_framing_check(struct http_request *req, const char *target,
+			const char *version);
+/* The origin-form path of a request target: `target` itself, or inside an
+ * absolute-form target ("http://host:port/p?q") the part from its path on
+ * (borrowed from target); NULL when an absolute-form target has no path. */
+const char *http_framing_origin_path(const char *target);
 
 /* Statistics (stats.c): counts a finished request. */
 void http_stats_record(struct http_request *req);

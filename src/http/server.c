@@ -176,16 +176,33 @@ static bool turned_away(struct http_request *req)
 	return true;
 }
 
+/* The framing rules (framing.c), and a target the router can match: an
+ * absolute-form target ("http://host/path") is served as its path. */
+static bool framed(struct http_request *req, const char *target,
+		   const char *version)
+{
+	if (!req->url) {
+		http_reply_header(req, "Connection", "close");
+		http_reply_error(req, 400, "InvalidRequest", "an absolute-form "
+				 "request target must have a path");
+	} else if (http_framing_check(req, target, version)) {
+		return true;
+	}
+	req->framing_error = true;
+	return false;
+}
+
 static struct http_request *request_new(struct http_server *s,
 					struct MHD_Connection *conn,
-					const char *url, const char *method)
+					const char *url, const char *method,
+					const char *version)
 {
 	struct http_request *req = util_xcalloc(1, sizeof(*req));
 
 	req->server = s;
 	req->conn = conn;
-	req->url = url;
-	req->log_path = http_router_redact(s, url);
+	req->url = http_framing_origin_path(url);
+	req->log_path = http_router_redact(s, req->url ? req->url : "/");
 	req->method = method;
 	req->start_us = util_mono_us();
 	req->state = HTTP_REQ_READING;
@@ -193,8 +210,8 @@ static struct http_request *request_new(struct http_server *s,
 	util_strlist_init(&req->query_values);
 	atomic_fetch_add(&s->in_flight, 1);
 	assign_request_id(req);
-	if (turned_away(req) || !route_request(req) || !authenticate(req) ||
-	    !check_body_rules(req))
+	if (turned_away(req) || !framed(req, url, version) || !route_request(req) ||
+	    !authenticate(req) || !check_body_rules(req))
 		fail_early(req);
 	return req;
 }
@@ -235,7 +252,8 @@ static bool answer_before_body(const struct http_request *req)
 {
 	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
 
-	return expects_continue(req) ||
+	/* with its length in doubt, the body cannot be drained */
+	return req->framing_error || expects_continue(req) ||
 	       (cl && strtoull(cl, NULL, 10) > HTTP_DRAIN_MAX);
 }
 
@@ -279,9 +297,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 {
 	struct http_request *req = *con_cls;
 
-	(void)version;
 	if (!req) {
-		*con_cls = req = request_new(cls, conn, url, method);
+		*con_cls = req = request_new(cls, conn, url, method, version);
 		if (req->failed_early && answer_before_body(req))
 			return http_request_queue(req);
 		return MHD_YES;
@@ -425,8 +442,12 @@ static int start_daemon(struct http_server *s, int fd, int family, char **err)
 		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
 		/* Per-connection memory for the request line, headers and
 		 * buffers (bodies go to the request's own buffer). libmicrohttpd
-		 * zeroes it for every request, so it is kept small. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT, o->max_header_bytes,
+		 * zeroes it for every request, so it is kept small; the
+		 * headroom over max_header_bytes lets a header block over that
+		 * limit reach framing.c, which answers it in JSON, where
+		 * libmicrohttpd would close or answer in HTML. */
+		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+		o->max_header_bytes * 3 / 2 + 4096,
 		MHD_OPTION_ARRAY, tls,
 		MHD_OPTION_END);
 	if (!s->daemon) {
