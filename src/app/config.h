@@ -38,8 +38,9 @@ struct config {
 		int64_t threads;         /* HTTP threads, 1..64, default 2 */
 		int64_t max_body_bytes;  /* 1..16777216, default 65536 */
 		int64_t connection_timeout_seconds; /* idle timeout, default 30 */
+		int64_t request_header_timeout_seconds; /* default 10 */
 		int64_t max_connections;        /* default 1024 */
-		int64_t max_connections_per_ip; /* default 256; 0: no limit */
+		int64_t max_connections_per_ip; /* default 64; 0: no limit */
 		int64_t max_header_bytes;       /* default 16384 */
 		struct {
 			char *cert_file;     /* "" (default): plain HTTP */

@@ -188,17 +188,26 @@ const struct config_option config_options[] = {
 		.help = "a connection idle this long is closed",
 	},
 	{
+		.section = "server", .key = "request_header_timeout_seconds",
+		.env = "GRANTD_SERVER_REQUEST_HEADER_TIMEOUT_SECONDS",
+		.type = CONFIG_INT, .min = 1, .max = 3600,
+		.def = "10", .offset = OPT_AT(server.request_header_timeout_seconds),
+		.help = "a new connection's request line and headers must be in "
+			"this soon, however slowly they trickle",
+	},
+	{
 		.section = "server", .key = "max_connections",
 		.env = "GRANTD_SERVER_MAX_CONNECTIONS",
 		.type = CONFIG_INT, .min = 1, .max = 65536,
 		.def = "1024", .offset = OPT_AT(server.max_connections),
-		.help = "open connections at most; more wait until one closes",
+		.help = "open connections at most; when nearly full, the one idle "
+			"longest is closed",
 	},
 	{
 		.section = "server", .key = "max_connections_per_ip",
 		.env = "GRANTD_SERVER_MAX_CONNECTIONS_PER_IP",
 		.type = CONFIG_INT, .min = 0, .max = 65536,
-		.def = "256", .offset = OPT_AT(server.max_connections_per_ip),
+		.def = "64", .offset = OPT_AT(server.max_connections_per_ip),
 		.help = "open connections per client address; 0: no limit (behind a proxy)",
 	},
 	{

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -271,6 +272,20 @@ static void log_listening(struct server *s)
 	free(address);
 }
 
+/* Lets the process hold as many descriptors as it is allowed to: the
+ * connection table (server.max_connections) plus the database's, the
+ * outbound clients' and the log's, which the usual soft limit of 1024
+ * does not cover. */
+static void raise_fd_limit(void)
+{
+	struct rlimit r;
+
+	if (getrlimit(RLIMIT_NOFILE, &r) == 0 && r.rlim_cur < r.rlim_max) {
+		r.rlim_cur = r.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &r);
+	}
+}
+
 static int start_http(struct server *s)
 {
 	const struct config *c = &s->cfg;
@@ -279,6 +294,8 @@ static int start_http(struct server *s)
 		.threads = (int)c->server.threads,
 		.max_body_bytes = (size_t)c->server.max_body_bytes,
 		.connection_timeout_s = (unsigned)c->server.connection_timeout_seconds,
+		.request_header_timeout_s =
+			(unsigned)c->server.request_header_timeout_seconds,
 		.max_connections = (unsigned)c->server.max_connections,
 		.max_connections_per_ip = (unsigned)c->server.max_connections_per_ip,
 		.max_header_bytes = (size_t)c->server.max_header_bytes,
@@ -293,6 +310,7 @@ static int start_http(struct server *s)
 	char *err = NULL;
 
 	opts.n_routes = app_routes_build(s->routes, &s->ctx);
+	raise_fd_limit();
 	s->listen_fd = 0;          /* the server owns it now */
 	if (http_server_start(&opts, &s->http, &err)) {
 		fprintf(stderr, "grantd: %s\n", err);

@@ -84,6 +84,8 @@ struct http_options {
 	int threads;                 /* >= 1; 1 uses poll mode, more a thread pool */
 	size_t max_body_bytes;
 	unsigned connection_timeout_s;  /* idle connections are closed */
+	/* a connection's first request header block must be in this soon */
+	unsigned request_header_timeout_s;
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0: no limit */
 	size_t max_header_bytes;        /* per-connection memory for headers */

@@ -4,6 +4,7 @@
 #define GRANTD_HTTP_INT_H
 
 #include <microhttpd.h>
+#include <pthread.h>
 #include <stdatomic.h>
 
 #include "http/http.h"
@@ -38,8 +39,23 @@ struct http_compiled_route {
 	struct http_counters counters;
 };
 
+/* The connection guard (guard.c): every open connection, newest first. */
+struct http_guard_conn;
+struct http_guard {
+	pthread_mutex_t lock;
+	pthread_cond_t wake;
+	pthread_t thread;
+	bool initialised, running, stopping;
+	struct http_guard_conn *head;
+	unsigned count;           /* connections in the list */
+	unsigned closing;         /* of which shut down, not yet closed */
+	atomic_ullong header_timeouts;
+	atomic_ullong evictions;
+};
+
 struct http_server {
 	struct http_options opts;
+	struct http_guard guard;
 	struct MHD_Daemon *daemon;
 	struct http_compiled_route *routes;
 	size_t n_routes;
@@ -146,6 +162,23 @@ bool http_framing_check(struct http_request *req, const char *target,
  * absolute-form target ("http://host:port/p?q") the part from its path on
  * (borrowed from target); NULL when an absolute-form target has no path. */
 const char *http_framing_origin_path(const char *target);
+
+/* The connection guard (guard.c). A connection's request header block
+ * must be in within request_header_timeout_s of its opening, and within
+ * connection_timeout_s of its previous answer; past that it is shut down.
+ * When a new connection leaves fewer than max_connections/16 (at least 4)
+ * free, the connection idle longest is shut down, one that never
+ * completed a request first. */
+int http_guard_start(struct http_server *s, char **err);
+void http_guard_stop(struct http_server *s);
+void http_guard_free(struct http_server *s);
+/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback (cls: the server). */
+void http_guard_notify(void *cls, struct MHD_Connection *conn,
+		       void **socket_context,
+		       enum MHD_ConnectionNotificationCode code);
+/* A request's header block is in / its answer is done. */
+void http_guard_request_began(struct http_server *s, struct MHD_Connection *conn);
+void http_guard_request_ended(struct http_server *s, struct MHD_Connection *conn);
 
 /* Statistics (stats.c): counts a finished request. */
 void http_stats_record(struct http_request *req);

@@ -298,6 +298,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct http_request *req = *con_cls;
 
 	if (!req) {
+		http_guard_request_began(cls, conn);
 		*con_cls = req = request_new(cls, conn, url, method, version);
 		if (req->failed_early && answer_before_body(req))
 			return http_request_queue(req);
@@ -348,9 +349,9 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct http_server *s = cls;
 	struct http_request *req = *con_cls;
 
-	(void)conn;
 	if (!req)
 		return;
+	http_guard_request_ended(s, conn);
 	log_request(req, toe);
 	http_stats_record(req);
 	http_request_free(req);
@@ -436,6 +437,7 @@ static int start_daemon(struct http_server *s, int fd, int family, char **err)
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
 		MHD_OPTION_THREAD_POOL_SIZE, pool,
 		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+		MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s,
 		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
 		MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
 		MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
@@ -476,6 +478,8 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 		s->opts.max_connections = 1024;
 	if (!s->opts.max_header_bytes)
 		s->opts.max_header_bytes = 16 * 1024;
+	if (!s->opts.request_header_timeout_s)
+		s->opts.request_header_timeout_s = 10;
 	if (util_random_bytes(prefix, sizeof(prefix))) {
 		*err = util_xstrdup("cannot read random bytes");
 		goto out;
@@ -485,7 +489,7 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 		fd = opts->listen_fd;    /* ours now, whatever happens */
 		family = opts->listen_family;
 	}
-	if (http_router_compile(s, err) ||
+	if (http_router_compile(s, err) || http_guard_start(s, err) ||
 	    (fd < 0 && http_listen_open(opts->listen, &fd, &family, err)))
 		goto out;
 	/* libmicrohttpd closes the socket it is given on some failures and
@@ -541,8 +545,10 @@ void http_server_stop(struct http_server *s)
 {
 	if (!s)
 		return;
+	http_guard_stop(s);
 	if (s->daemon)
 		MHD_stop_daemon(s->daemon);
+	http_guard_free(s);
 	http_router_free(s);
 	free(s);
 }

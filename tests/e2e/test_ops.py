@@ -306,7 +306,9 @@ def open_sockets(pid):
 @pytest.mark.parametrize("threads", [1, 2])
 def test_256_concurrent_keep_alive_connections(make_grantd, threads):
     n, rounds = 256, 2
-    g = make_grantd(config={"server": {"threads": threads}})
+    # one client address: over the default of 64 per address
+    g = make_grantd(config={"server": {"threads": threads,
+                                       "max_connections_per_ip": n}})
     g.prime_key = g.create_key("prime", "fulfillment:primegaming")
     g.partner_key = g.create_key("backend", "partner")
     g.start()

@@ -455,11 +455,11 @@ Test(config, unknown_key_at_top_level)
 Test(config, unknown_key_nested)
 {
 	expect_one("server:\n  listen: \"1.2.3.4:5\"\n  thredas: 4\n",
-		   "@:3:3: unknown key \"thredas\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
+		   "@:3:3: unknown key \"thredas\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, request_header_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
 	expect_one("storage:\n  driver: sqlite\n  sqlite:\n    pth: x\n",
 		   "@:4:5: unknown key \"pth\" in storage.sqlite (known keys: path, synchronous)");
 	expect_one("server: {listen: \"a:1\", \"bo gus\": 1}\n",
-		   "@:1:25: unknown key \"bo gus\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
+		   "@:1:25: unknown key \"bo gus\" in server (known keys: listen, threads, max_body_bytes, connection_timeout_seconds, request_header_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls)");
 }
 
 Test(config, unknown_key_that_exists_elsewhere_points_at_the_right_one)
@@ -473,7 +473,7 @@ Test(config, unknown_key_that_exists_elsewhere_points_at_the_right_one)
 Test(config, scalar_where_section_expected)
 {
 	expect_one("server: 5\n",
-		   "@:1:9: server: must be a section with the keys listen, threads, max_body_bytes, connection_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls, not a single value");
+		   "@:1:9: server: must be a section with the keys listen, threads, max_body_bytes, connection_timeout_seconds, request_header_timeout_seconds, max_connections, max_connections_per_ip, max_header_bytes, tls, not a single value");
 	expect_one("storage:\n  sqlite: [a]\n",
 		   "@:2:11: storage.sqlite: must be a section with the keys path, synchronous, not a list");
 }
@@ -697,8 +697,9 @@ Test(config, dump_lists_every_key_in_table_order)
 		"server.threads = 2\n"
 		"server.max_body_bytes = 65536\n"
 		"server.connection_timeout_seconds = 30\n"
+		"server.request_header_timeout_seconds = 10\n"
 		"server.max_connections = 1024\n"
-		"server.max_connections_per_ip = 256\n"
+		"server.max_connections_per_ip = 64\n"
 		"server.max_header_bytes = 16384\n"
 		"server.tls.cert_file = \n"
 		"server.tls.key_file = \n"
