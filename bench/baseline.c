@@ -20,6 +20,7 @@
 struct options {
 	uint16_t port;
 	unsigned threads;
+	size_t max_header_bytes;	/* 0: libmicrohttpd's default */
 };
 
 /* Per-request state: the body read so far. Freed in on_completed. */
@@ -31,12 +32,14 @@ struct body {
 };
 
 static const char reply_ok[] = "{}";
+static const char reply_health[] = "{\"status\":\"ok\"}";
 static const char reply_too_large[] =
 	"{\"error\":{\"code\":\"PayloadTooLarge\",\"message\":\"body too large\"}}";
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: grantd_baseline [--port N] [--threads T]\n");
+	fprintf(stderr, "usage: grantd_baseline [--port N] [--threads T] "
+		"[--max-header-bytes N]\n");
 	exit(2);
 }
 
@@ -56,6 +59,7 @@ static void parse_args(int argc, char **argv, struct options *o)
 {
 	o->port = 0;
 	o->threads = 2;
+	o->max_header_bytes = 0;
 	for (int i = 1; i < argc; i++) {
 		if (i + 1 >= argc)
 			usage();
@@ -63,6 +67,8 @@ static void parse_args(int argc, char **argv, struct options *o)
 			o->port = (uint16_t)parse_ulong(argv[++i], 65535);
 		else if (strcmp(argv[i], "--threads") == 0)
 			o->threads = (unsigned)parse_ulong(argv[++i], 64);
+		else if (strcmp(argv[i], "--max-header-bytes") == 0)
+			o->max_header_bytes = parse_ulong(argv[++i], 1u << 24);
 		else
 			usage();
 	}
@@ -121,8 +127,6 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	struct body *b = *con_cls;
 
 	(void)cls;
-	(void)url;
-	(void)method;
 	(void)version;
 	if (!b) {
 		b = calloc(1, sizeof(*b));
@@ -138,6 +142,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 	}
 	if (b->too_large)
 		return send_reply(conn, 413, reply_too_large);
+	if (strcmp(method, "GET") == 0 && strcmp(url, "/healthz") == 0)
+		return send_reply(conn, MHD_HTTP_OK, reply_health);
 	return send_reply(conn, MHD_HTTP_OK, reply_ok);
 }
 
@@ -173,6 +179,10 @@ static struct MHD_Daemon *start_daemon(const struct options *o)
 				MHD_OPTION_THREAD_POOL_SIZE, pool,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL,
 				MHD_OPTION_CONNECTION_TIMEOUT, 30u,
+				/* grantd sets it from server.max_header_bytes */
+				o->max_header_bytes ? MHD_OPTION_CONNECTION_MEMORY_LIMIT
+						    : MHD_OPTION_END,
+				o->max_header_bytes,
 				MHD_OPTION_END);
 }
 
