@@ -5,7 +5,7 @@ set -eu
 
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libcyaml-dev libyaml-dev libssl-dev
-libcurl4-openssl-dev libpq-dev
+libcurl4-openssl-dev libpq-dev libh2o-evloop-dev
 libcriterion-dev libjwt-dev sqlite3 curl openssl python3 python3-pytest
 python3-requests python3-requests-oauthlib python3-pycryptodome wrk
 postgresql python3-psycopg2 python3-prometheus-client
