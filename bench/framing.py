@@ -9,8 +9,8 @@ server that answers any POST 200 {} and GET /healthz {"status":"ok"}.
                                        build/grantd_baseline_h2o on ephemeral
                                        loopback ports, run every case on both,
                                        print a markdown table side by side
-  bench/framing.py --compare --throughput
-                                       also wrk both (POST of a ~100-byte JSON
+  bench/framing.py [--compare] --throughput
+                                       (also) wrk both (POST of a 100-byte JSON
                                        body, 2 threads, 64 connections, 10 s,
                                        3 rounds alternating)
 
@@ -404,7 +404,7 @@ def stop_server(p):
 
 WRK_LUA = """wrk.method = "POST"
 wrk.headers["Content-Type"] = "application/json"
-wrk.body = '{"account_id":"bench-4711","sku":"bench_gold_100","transaction_id":"wrk-0-123456789","n":1}'
+wrk.body = '{"account_id":"bench-4711","sku":"bench_gold_100","transaction_id":"wrk-0-123456789","note":"xxxxx"}'
 """
 
 
@@ -450,7 +450,7 @@ def throughput(ports, rounds=3, seconds=10):
     print(f"\nratio h2o/MHD: {b / a:.2f}")
 
 
-def compare(with_throughput):
+def compare(with_framing, with_throughput):
     procs = []
     try:
         ports = []
@@ -458,18 +458,8 @@ def compare(with_throughput):
             p, port = start_server(BUILD / binary)
             procs.append(p)
             ports.append(port)
-        results = [run_all(port) for port in ports]
-        print("| case | " + " | ".join(n for n, _ in SERVERS) + " |")
-        print("|---|---|---|")
-        for i, (name, _) in enumerate(results[0]):
-            cells = [f"{describe(res[i][1])} **{res[i][1]['verdict']}**"
-                     if res[i][1]['verdict'] == "PASS" else
-                     f"{describe(res[i][1])} {res[i][1]['verdict']}"
-                     for res in results]
-            print(f"| {name} | " + " | ".join(cells) + " |")
-        totals = [sum(r["verdict"] == "PASS" for _, r in res) for res in results]
-        print("| **passed** | " + " | ".join(f"{t}/{len(results[0])}" for t in totals)
-              + " |", flush=True)
+        if with_framing:
+            print_table([run_all(port) for port in ports])
         if with_throughput:
             print()
             throughput(ports)
@@ -478,14 +468,28 @@ def compare(with_throughput):
             stop_server(p)
 
 
+def print_table(results):
+    print("| case | " + " | ".join(n for n, _ in SERVERS) + " |")
+    print("|---|---|---|")
+    for i, (name, _) in enumerate(results[0]):
+        cells = [f"{describe(res[i][1])} **{res[i][1]['verdict']}**"
+                 if res[i][1]['verdict'] == "PASS" else
+                 f"{describe(res[i][1])} {res[i][1]['verdict']}"
+                 for res in results]
+        print(f"| {name} | " + " | ".join(cells) + " |")
+    totals = [sum(r["verdict"] == "PASS" for _, r in res) for res in results]
+    print("| **passed** | " + " | ".join(f"{t}/{len(results[0])}" for t in totals)
+          + " |", flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--port", type=int)
     ap.add_argument("--compare", action="store_true")
     ap.add_argument("--throughput", action="store_true")
     a = ap.parse_args()
-    if a.compare:
-        compare(a.throughput)
+    if a.compare or a.throughput:
+        compare(a.compare, a.throughput)
     elif a.port:
         print_single(run_all(a.port))
     else:
