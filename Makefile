@@ -5,7 +5,7 @@ JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
 CONFIG     ?= examples/grantd.yaml
 FUZZ_SECONDS ?= 5
-FUZZERS    = fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path fuzz_oauth_request fuzz_access_token fuzz_provider_answers fuzz_link_params fuzz_offer_decode fuzz_gamepot_query fuzz_gamepot_login fuzz_gamepot_payment fuzz_offer_redeem fuzz_events_cursor
+FUZZERS    = fuzz_http_head fuzz_primegaming_body fuzz_partner_body fuzz_catalog fuzz_config fuzz_codec fuzz_http_path fuzz_oauth_request fuzz_access_token fuzz_provider_answers fuzz_link_params fuzz_offer_decode fuzz_gamepot_query fuzz_gamepot_login fuzz_gamepot_payment fuzz_offer_redeem fuzz_events_cursor
 
 all: build
 

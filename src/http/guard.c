@@ -1,12 +1,14 @@
-/* http/guard.c: the connection table's defence against clients that hold
- * connections without using them — a deadline for each request's header
- * block, and room kept free for new clients by closing the oldest idle
- * connection when the table is nearly full. */
+/* http/guard.c: the connection table — the limit per client address, a
+ * deadline for each request's head, and room kept free for new clients by
+ * closing the oldest idle connection when the table is nearly full. A
+ * connection's descriptor stays open while it is in the table, so the
+ * guard's shutdown() always reaches the connection it means. */
 #include "http/http_int.h"
 
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 #include <time.h>
 
@@ -14,20 +16,6 @@
 
 /* How often the deadlines are checked. */
 #define GUARD_TICK_MS 200
-
-/* One tracked connection. `fd` stays open while the entry is in the list:
- * libmicrohttpd reports a connection closed before it closes the socket,
- * and that report unlinks the entry under the same lock shutdown() is
- * called under. */
-struct http_guard_conn {
-	struct http_guard_conn *prev, *next;
-	int fd;
-	bool busy;           /* a request is being read or answered */
-	bool served;         /* at least one request was answered */
-	bool closing;        /* shut down by the guard; closing soon */
-	int64_t idle_since_us;
-	int64_t deadline_us; /* its next header block must be in by then */
-};
 
 /* Connections kept free for new clients: 1/16 of the table, at least 4
  * (fewer if the table itself is tiny). */
@@ -41,7 +29,7 @@ static unsigned reserve_of(unsigned max)
 }
 
 /* Called with the lock held. */
-static void shut(struct http_server *s, struct http_guard_conn *c,
+static void shut(struct http_server *s, struct http_conn *c,
 		 bool overdue)
 {
 	c->closing = true;
@@ -56,11 +44,11 @@ static void shut(struct http_server *s, struct http_guard_conn *c,
  * without a request in progress, preferring one that has never sent a
  * whole request. Returns false if there is none. Called with the lock
  * held. */
-static bool evict_one(struct http_server *s, const struct http_guard_conn *spare)
+static bool evict_one(struct http_server *s, const struct http_conn *spare)
 {
-	struct http_guard_conn *best = NULL;
+	struct http_conn *best = NULL;
 
-	for (struct http_guard_conn *c = s->guard.head; c; c = c->next) {
+	for (struct http_conn *c = s->guard.head; c; c = c->g_next) {
 		if (c->busy || c->closing || c == spare)
 			continue;
 		if (!best || (best->served && !c->served) ||
@@ -78,84 +66,140 @@ static unsigned open_count(const struct http_server *s)
 	return s->guard.count - s->guard.closing;
 }
 
-static void conn_started(struct http_server *s, struct MHD_Connection *conn,
-			 void **socket_context)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-	struct http_guard_conn *c = util_xcalloc(1, sizeof(*c));
-	unsigned max = s->opts.max_connections;
-	int64_t now = util_mono_us();
+/* ---- connections per client address ------------------------------------- */
 
-	c->fd = ci ? ci->connect_fd : -1;
+struct http_ip_count {
+	struct http_ip_count *next;
+	unsigned char addr[16];
+	unsigned n;
+};
+
+/* The address bytes of a client (4 or 16) into key; returns a bucket. */
+static size_t ip_key(const struct http_conn *c, unsigned char key[16])
+{
+	const struct sockaddr *sa = (const struct sockaddr *)&c->addr;
+	size_t h = 0;
+
+	memset(key, 0, 16);
+	if (sa->sa_family == AF_INET6)
+		memcpy(key, &((const struct sockaddr_in6 *)sa)->sin6_addr, 16);
+	else
+		memcpy(key, &((const struct sockaddr_in *)sa)->sin_addr, 4);
+	for (int i = 0; i < 16; i++)
+		h = h * 31 + key[i];
+	return h % 256;
+}
+
+/* The count for c's address, created at 0 if `create`. */
+static struct http_ip_count *ip_count(struct http_server *s,
+				      const struct http_conn *c, bool create)
+{
+	unsigned char key[16];
+	size_t b = ip_key(c, key);
+	struct http_ip_count *e;
+
+	for (e = s->guard.by_ip[b]; e; e = e->next)
+		if (memcmp(e->addr, key, 16) == 0)
+			return e;
+	if (!create)
+		return NULL;
+	e = util_xcalloc(1, sizeof(*e));
+	memcpy(e->addr, key, 16);
+	e->next = s->guard.by_ip[b];
+	s->guard.by_ip[b] = e;
+	return e;
+}
+
+static void ip_release(struct http_server *s, const struct http_conn *c)
+{
+	unsigned char key[16];
+	size_t b = ip_key(c, key);
+
+	for (struct http_ip_count **p = &s->guard.by_ip[b]; *p; p = &(*p)->next) {
+		struct http_ip_count *e = *p;
+
+		if (memcmp(e->addr, key, 16) != 0)
+			continue;
+		if (--e->n == 0) {
+			*p = e->next;
+			free(e);
+		}
+		return;
+	}
+}
+
+/* ---- the table ------------------------------------------------------------ */
+
+bool http_guard_add(struct http_server *s, struct http_conn *c)
+{
+	unsigned max = s->opts.max_connections, per_ip = s->opts.max_connections_per_ip;
+	int64_t now = util_mono_us();
+	bool ok = false;
+	struct http_ip_count *ip;
+
 	c->idle_since_us = now;
 	c->deadline_us = now + (int64_t)s->opts.request_header_timeout_s * 1000000;
 	pthread_mutex_lock(&s->guard.lock);
-	c->next = s->guard.head;
+	ip = per_ip ? ip_count(s, c, true) : NULL;
+	if (ip && ip->n >= per_ip) {
+		atomic_fetch_add(&s->guard.refused_per_ip, 1);
+		goto out;
+	}
+	while (open_count(s) + 1 + reserve_of(max) > max && evict_one(s, c))
+		;
+	if (open_count(s) >= max)
+		goto out;        /* every connection has a request in progress */
+	if (ip) {
+		ip->n++;
+		c->counted_ip = true;
+	}
+	c->g_next = s->guard.head;
 	if (s->guard.head)
-		s->guard.head->prev = c;
+		s->guard.head->g_prev = c;
 	s->guard.head = c;
 	s->guard.count++;
-	while (open_count(s) + reserve_of(max) > max && evict_one(s, c))
-		;
+	c->in_guard = true;
+	ok = true;
+out:
+	if (ip && !ip->n) {      /* made for this refused connection */
+		ip->n = 1;
+		ip_release(s, c);
+	}
 	pthread_mutex_unlock(&s->guard.lock);
-	*socket_context = c;
+	return ok;
 }
 
-static void conn_closed(struct http_server *s, struct http_guard_conn *c)
+void http_guard_remove(struct http_server *s, struct http_conn *c)
 {
+	if (!c->in_guard)
+		return;
 	pthread_mutex_lock(&s->guard.lock);
-	if (c->prev)
-		c->prev->next = c->next;
+	if (c->g_prev)
+		c->g_prev->g_next = c->g_next;
 	else
-		s->guard.head = c->next;
-	if (c->next)
-		c->next->prev = c->prev;
+		s->guard.head = c->g_next;
+	if (c->g_next)
+		c->g_next->g_prev = c->g_prev;
 	s->guard.count--;
 	if (c->closing)
 		s->guard.closing--;
+	if (c->counted_ip)
+		ip_release(s, c);
+	c->in_guard = false;
 	pthread_mutex_unlock(&s->guard.lock);
-	free(c);
 }
 
-void http_guard_notify(void *cls, struct MHD_Connection *conn,
-		       void **socket_context,
-		       enum MHD_ConnectionNotificationCode code)
+void http_guard_request_began(struct http_server *s, struct http_conn *c)
 {
-	struct http_server *s = cls;
-
-	if (code == MHD_CONNECTION_NOTIFY_STARTED)
-		conn_started(s, conn, socket_context);
-	else if (*socket_context)
-		conn_closed(s, *socket_context);
-}
-
-static struct http_guard_conn *conn_of(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return ci ? ci->socket_context : NULL;
-}
-
-void http_guard_request_began(struct http_server *s, struct MHD_Connection *conn)
-{
-	struct http_guard_conn *c = conn_of(conn);
-
-	if (!c)
-		return;
 	pthread_mutex_lock(&s->guard.lock);
 	c->busy = true;
 	pthread_mutex_unlock(&s->guard.lock);
 }
 
-void http_guard_request_ended(struct http_server *s, struct MHD_Connection *conn)
+void http_guard_request_ended(struct http_server *s, struct http_conn *c)
 {
-	struct http_guard_conn *c = conn_of(conn);
 	int64_t now = util_mono_us();
 
-	if (!c)
-		return;
 	pthread_mutex_lock(&s->guard.lock);
 	c->busy = false;
 	c->served = true;
@@ -171,7 +215,7 @@ static void shut_overdue(struct http_server *s)
 	int64_t now = util_mono_us();
 
 	pthread_mutex_lock(&s->guard.lock);
-	for (struct http_guard_conn *c = s->guard.head; c; c = c->next) {
+	for (struct http_conn *c = s->guard.head; c; c = c->g_next) {
 		if (c->busy || c->closing || c->deadline_us > now)
 			continue;
 		shut(s, c, true);
@@ -220,6 +264,7 @@ int http_guard_start(struct http_server *s, char **err)
 				      strerror(rc));
 		return -1;
 	}
+	pthread_setname_np(s->guard.thread, "grantd-http-gd");
 	s->guard.running = true;
 	return 0;
 }
@@ -240,6 +285,13 @@ void http_guard_free(struct http_server *s)
 {
 	if (!s->guard.initialised)
 		return;
+	for (size_t i = 0; i < 256; i++)
+		while (s->guard.by_ip[i]) {
+			struct http_ip_count *e = s->guard.by_ip[i];
+
+			s->guard.by_ip[i] = e->next;
+			free(e);
+		}
 	pthread_cond_destroy(&s->guard.wake);
 	pthread_mutex_destroy(&s->guard.lock);
 }

@@ -1,4 +1,4 @@
-/* http: the libmicrohttpd server — route table, request bodies, request ids,
+/* http: the HTTP/1.1 server — route table, request bodies, request ids,
  * authentication hook, JSON replies, and suspend/resume for replies that
  * wait on a commit. */
 #ifndef GRANTD_HTTP_H

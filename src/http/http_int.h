@@ -3,9 +3,11 @@
 #ifndef GRANTD_HTTP_INT_H
 #define GRANTD_HTTP_INT_H
 
-#include <microhttpd.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/socket.h>
+#include <sys/types.h>
 
 #include "http/http.h"
 #include "util/util.h"
@@ -13,14 +15,75 @@
 #define HTTP_MAX_SEGMENTS 16
 #define HTTP_MAX_PARAMS 4
 #define HTTP_MAX_EXTRA_HEADERS 6
-/* After an early error (413, 401, …) the rest of the body is read and
- * thrown away, and the reply goes out once it is all in: libmicrohttpd can
- * queue a reply only before the body or after it, and closing a socket
- * with unread data sends a reset that makes most clients (which send the
- * whole body before reading) lose the reply. Past these bounds, in bytes
- * drained and in time since the error, the connection is dropped. */
+/* After an early error (413, 401, …) on a request whose length is known,
+ * the rest of the body is read and thrown away, and the reply goes out
+ * once it is all in: closing a socket with unread data sends a reset that
+ * makes most clients (which send the whole body before reading) lose the
+ * reply. Past these bounds, in bytes drained and in time since the error,
+ * the connection is dropped. */
 #define HTTP_DRAIN_MAX (64ull * 1024 * 1024)
 #define HTTP_DRAIN_US (30ll * 1000 * 1000)
+
+/* ---- parsing (parse.c) ---------------------------------------------------- */
+
+#define HTTP_MAX_FIELDS 100
+
+/* One header field; pointers into the connection's copy of the head. */
+struct http_field {
+	const char *name;
+	size_t name_len;
+	const char *value;       /* without surrounding whitespace */
+	size_t value_len;
+};
+
+struct http_head {
+	const char *method;
+	size_t method_len;
+	const char *target;      /* as sent: origin or absolute form */
+	size_t target_len;
+	int minor;               /* HTTP/1.<minor>: 0 or 1 */
+	size_t n_fields;
+	struct http_field fields[HTTP_MAX_FIELDS];
+};
+
+/* Why a request was refused: an HTTP status, a grantd error code, a
+ * message (static strings). */
+struct http_parse_error {
+	unsigned status;
+	const char *code;
+	const char *message;
+};
+
+/* Parses a request head at the start of buf[0, len) (RFC 9112, strictly:
+ * CRLF line ends, no NUL or control bytes, no whitespace before a colon, no
+ * folding, one space between the parts of the request line, HTTP/1.1 or
+ * 1.0). Fields point into buf. Returns the head's length (through the
+ * blank line) when it is complete, 0 if more bytes are needed, or -1 with
+ * *err filled (431 or 414 once `max` bytes hold no complete head). */
+long http_parse_head(const char *buf, size_t len, size_t max,
+		     struct http_head *h, struct http_parse_error *err);
+/* The first field named `name` (any case), NULL if none. */
+const struct http_field *http_head_field(const struct http_head *h,
+					 const char *name);
+
+/* A chunked body being decoded. */
+struct http_chunked {
+	int state;
+	uint64_t size;           /* of the chunk being read */
+	unsigned digits;
+	size_t line;
+	bool trailer_line;
+	uint64_t total, limit;   /* data bytes so far; the most allowed */
+};
+typedef void (*http_body_sink)(void *cls, const char *data, size_t n);
+void http_chunked_init(struct http_chunked *c, uint64_t limit);
+/* Decodes up to n bytes, handing the data to sink. Returns the bytes
+ * consumed (fewer than n once the body is complete), or -1 with *err
+ * filled: 400 for malformed framing, 413 past the limit. */
+long http_chunked_feed(struct http_chunked *c, const char *in, size_t n,
+		       http_body_sink sink, void *cls,
+		       struct http_parse_error *err);
+bool http_chunked_done(const struct http_chunked *c);
 
 /* Live counters behind struct http_route_stats. */
 struct http_counters {
@@ -39,41 +102,111 @@ struct http_compiled_route {
 	struct http_counters counters;
 };
 
-/* The connection guard (guard.c): every open connection, newest first. */
-struct http_guard_conn;
+struct http_loop;
+struct http_ip_count;
+
+enum http_conn_state {
+	HTTP_CONN_HEAD,       /* reading a request head */
+	HTTP_CONN_BODY,       /* reading its body */
+	HTTP_CONN_HANDLING,   /* the handler's reply is awaited (suspended) */
+	HTTP_CONN_WRITING,    /* sending a reply */
+	HTTP_CONN_LINGER,     /* reply sent, closing: reading what is left */
+};
+
+/* One client connection, owned by its loop's thread. */
+struct http_conn {
+	/* guard.c's, under the guard's lock */
+	struct http_conn *g_prev, *g_next;
+	bool busy;            /* a request is being read or answered */
+	bool served;          /* at least one request was answered */
+	bool closing;         /* shut down by the guard; closing soon */
+	bool counted_ip;      /* counted in the guard's per-address table */
+	bool in_guard;        /* in the guard's list */
+	int64_t idle_since_us;
+	int64_t deadline_us;  /* its next request head must be in by then */
+
+	/* the loop's */
+	struct http_loop *loop;
+	struct http_conn *l_prev, *l_next;
+	struct http_conn *resume_next;
+	int fd;
+	void *ssl;            /* SSL, with TLS */
+	bool tls_wants_write; /* the TLS layer waits to send before reading */
+	struct sockaddr_storage addr;
+	enum http_conn_state state;
+	char *in;
+	size_t in_len, in_cap;
+	struct util_buf out;
+	size_t out_off;
+	struct http_request *req;
+	bool chunked;
+	uint64_t body_left;
+	struct http_chunked ch;
+	bool close_after;     /* close once the reply is out */
+	bool drop;            /* a failed request's body is past the drain bounds */
+	bool again;           /* a reply went out: look at the buffer again */
+	bool closed;          /* closed; freed at the end of the loop's turn */
+	unsigned events;      /* the epoll interest registered */
+	bool registered;      /* added to the loop's epoll set */
+	int64_t last_io_us;
+	int64_t linger_until_us;
+};
+
+/* One event loop thread (loop.c). */
+struct http_loop {
+	struct http_server *server;
+	pthread_t thread;
+	bool started;
+	int epfd;
+	int wakefd;           /* eventfd: a reply is ready, or stop */
+	pthread_mutex_t lock; /* guards `resumed` */
+	struct http_conn *resumed;
+	struct http_conn *conns;
+	struct http_conn *closed;   /* freed at the end of each turn */
+	struct http_head head;      /* scratch for parsing */
+	atomic_bool stop;
+	int64_t next_sweep_us;
+};
+
+/* The connection table (guard.c): every open connection, for the limits
+ * per address, the header deadlines and making room when it is full. */
 struct http_guard {
 	pthread_mutex_t lock;
 	pthread_cond_t wake;
 	pthread_t thread;
 	bool initialised, running, stopping;
-	struct http_guard_conn *head;
+	struct http_conn *head;
 	unsigned count;           /* connections in the list */
 	unsigned closing;         /* of which shut down, not yet closed */
+	struct http_ip_count *by_ip[256];
 	atomic_ullong header_timeouts;
 	atomic_ullong evictions;
+	atomic_ullong refused_per_ip;
 };
 
 struct http_server {
 	struct http_options opts;
 	struct http_guard guard;
-	struct MHD_Daemon *daemon;
 	struct http_compiled_route *routes;
 	size_t n_routes;
 	uint16_t port;
+	int listen_fd;
+	void *tls;                /* SSL_CTX, or NULL for plain HTTP */
+	struct http_loop *loops;
+	size_t n_loops;
 	atomic_long in_flight;
 	atomic_bool draining;     /* quiesced: new requests are turned away */
+	atomic_bool accepting;
 	struct http_counters unmatched;
 	atomic_ullong next_request_id;
 	char id_prefix[9];
-	char start_error[512];    /* libmicrohttpd's first message at start */
-	atomic_bool started;      /* later messages are only logged */
 };
 
 enum http_request_state {
 	HTTP_REQ_READING,     /* headers seen, body being read */
 	HTTP_REQ_HANDLING,    /* inside the handler */
 	HTTP_REQ_SUSPENDED,   /* waiting for an asynchronous reply */
-	HTTP_REQ_ANSWERED,    /* a response is queued with MHD */
+	HTTP_REQ_ANSWERED,    /* the reply is being sent */
 };
 
 struct http_header_pair {
@@ -81,12 +214,24 @@ struct http_header_pair {
 	char *value;
 };
 
+/* A reply being built (reply.c) and sent (conn.c). */
+struct http_response {
+	const char *body;
+	size_t len;
+	char *owned;             /* freed with the response, or NULL */
+	const char *content_type;
+	bool set;
+};
+
 struct http_request {
 	struct http_server *server;
-	struct MHD_Connection *conn;
+	struct http_conn *conn;
 	const struct http_compiled_route *route;
-	const char *method;
-	const char *url;
+	const char *method;      /* in head_bytes */
+	const char *url;         /* the path as sent (in head_bytes) */
+	const char *query;       /* after '?', raw; "" when none */
+	struct http_head head;   /* fields NUL-terminated, in head_bytes */
+	char *head_bytes;        /* owned copy of the request head */
 	char *log_path;        /* url with secret segments redacted (owned) */
 	int64_t start_us;
 	char request_id[129];
@@ -95,7 +240,6 @@ struct http_request {
 	struct util_buf body;
 	size_t discarded;
 	bool failed_early;     /* an error reply is ready; the body is drained */
-	bool framing_error;    /* the message's length is in doubt: answer, close */
 	int64_t failed_at_us;  /* when it became ready (monotonic) */
 
 	size_t n_params;
@@ -108,7 +252,7 @@ struct http_request {
 	bool throttled;        /* over the rate limit: answered after the body */
 
 	unsigned status;
-	struct MHD_Response *response;  /* built reply, not yet queued */
+	struct http_response response;  /* built reply, not yet sent */
 	size_t n_headers;
 	struct http_header_pair headers[HTTP_MAX_EXTRA_HEADERS];
 
@@ -147,24 +291,94 @@ enum http_method http_method_parse(const char *name);
 /* Writes "GET, POST" style text for an Allow header. */
 void http_methods_format(unsigned methods, char *out, size_t size);
 
-/* Framing (framing.c). Checks the request line and header block of a new
- * request (`target` the path as received, `version` as libmicrohttpd read
- * it): HTTP/1.1 or 1.0 (else 505), a path without spaces or control
- * characters (400), path and query within max_header_bytes (414), the whole
- * block within it (431), no field name with whitespace, no repeated Content-Length,
- * Transfer-Encoding, Authorization, Host, Content-Type or Expect, a Host
- * in HTTP/1.1, not both Content-Length and Transfer-Encoding, no transfer
- * coding but "chunked" (501). Returns true, or false with the error reply
- * (Connection: close) built on req. */
-bool http_framing_check(struct http_request *req, const char *target,
-			const char *version);
+/* Statistics (stats.c): counts a finished request. */
+void http_stats_record(struct http_request *req);
+
+/* Framing (framing.c): the rules for a parsed head beyond its syntax. No
+ * repeated Content-Length, Transfer-Encoding, Authorization, Host,
+ * Content-Type or Expect; a Host in HTTP/1.1; not both Content-Length and
+ * Transfer-Encoding; no transfer coding but "chunked" (501); a
+ * Content-Length of digits only. Returns 0, or -1 with *err filled. On 0,
+ * *chunked and *length say how the body is framed. */
+int http_framing_check(const struct http_head *h, bool *chunked,
+		       uint64_t *length, struct http_parse_error *err);
 /* The origin-form path of a request target: `target` itself, or inside an
  * absolute-form target ("http://host:port/p?q") the part from its path on
  * (borrowed from target); NULL when an absolute-form target has no path. */
 const char *http_framing_origin_path(const char *target);
 
-/* The connection guard (guard.c). A connection's request header block
- * must be in within request_header_timeout_s of its opening, and within
+/* The request life cycle (server.c), called by the connection. */
+/* A complete, well-framed head: a new request (owned by the connection
+ * until http_request_completed). Sets *answer_now when its reply is ready
+ * and must go out before any body is read. */
+struct http_request *http_request_begin(struct http_server *s,
+					struct http_conn *conn,
+					const struct http_head *h,
+					const char *raw, size_t raw_len,
+					bool *answer_now);
+/* A refused head: a request carrying only the error reply. */
+struct http_request *http_request_refused(struct http_server *s,
+					  struct http_conn *conn,
+					  const struct http_parse_error *err);
+/* Body bytes; false when the connection must be dropped unanswered (a
+ * failed request's body past the drain bounds). */
+bool http_request_body_data(struct http_request *req, const char *data,
+			    size_t n);
+/* The body is in: run the handler (or keep the early error). */
+void http_request_body_done(struct http_request *req);
+/* The reply is sent (ok) or the connection went away (!ok): log, count
+ * and free. */
+void http_request_completed(struct http_request *req, bool ok);
+/* Whether the reply asks for the connection to close. */
+bool http_request_wants_close(const struct http_request *req);
+/* Whether the client waits for "100 Continue" before the body. */
+bool http_request_expects_continue(const struct http_request *req);
+
+/* Replies (reply.c). */
+void http_request_free(struct http_request *req);
+/* The reply's status line and headers, for the connection to send. */
+void http_reply_head(struct http_request *req, struct util_buf *out,
+		     bool close);
+
+/* Event loops (loop.c). */
+int http_loops_start(struct http_server *s, char **err);
+void http_loops_stop_accepting(struct http_server *s);
+void http_loops_stop(struct http_server *s);
+/* Sets the connection's epoll interest (EPOLLIN/EPOLLOUT bits). */
+void http_loop_watch(struct http_conn *c, unsigned events);
+/* A suspended request's reply is ready (any thread). */
+void http_conn_resume(struct http_conn *conn);
+
+/* Connections (conn.c). */
+/* A new accepted socket on loop `l` (taken over). */
+void http_conn_open(struct http_loop *l, int fd, const struct sockaddr *addr,
+		    socklen_t addr_len);
+/* Epoll reported `events` on the connection. */
+void http_conn_event(struct http_conn *c, unsigned events);
+/* Its reply is ready after a suspension (on the loop's thread). */
+void http_conn_resumed(struct http_conn *c);
+/* Closes it if it has been silent too long; called about once a second. */
+void http_conn_sweep(struct http_conn *c, int64_t now_us);
+/* Closes it (a request in flight is logged as aborted); it is freed by
+ * http_conn_free_closed at the end of the loop's turn. */
+void http_conn_close(struct http_conn *c);
+void http_conn_free_closed(struct http_loop *l);
+/* The client's address (borrowed). */
+const struct sockaddr *http_conn_addr(const struct http_conn *conn);
+
+/* TLS (tls.c). Bytes moved: > 0; 0: the peer closed; -1: would block
+ * (with TLS, c->tls_wants_write says which way); -2: failed. */
+int http_tls_init(struct http_server *s, char **err);
+void http_tls_free(struct http_server *s);
+int http_tls_attach(struct http_server *s, struct http_conn *c);
+void http_tls_detach(struct http_conn *c);
+long http_conn_recv(struct http_conn *c, char *buf, size_t n);
+long http_conn_send(struct http_conn *c, const char *buf, size_t n);
+/* Decrypted bytes waiting in the TLS layer (0 without TLS). */
+size_t http_tls_pending(const struct http_conn *c);
+
+/* The connection table (guard.c). A connection's request head must be in
+ * within request_header_timeout_s of its opening, and within
  * connection_timeout_s of its previous answer; past that it is shut down.
  * When a new connection leaves fewer than max_connections/16 (at least 4)
  * free, the connection idle longest is shut down, one that never
@@ -172,20 +386,12 @@ const char *http_framing_origin_path(const char *target);
 int http_guard_start(struct http_server *s, char **err);
 void http_guard_stop(struct http_server *s);
 void http_guard_free(struct http_server *s);
-/* libmicrohttpd's MHD_OPTION_NOTIFY_CONNECTION callback (cls: the server). */
-void http_guard_notify(void *cls, struct MHD_Connection *conn,
-		       void **socket_context,
-		       enum MHD_ConnectionNotificationCode code);
-/* A request's header block is in / its answer is done. */
-void http_guard_request_began(struct http_server *s, struct MHD_Connection *conn);
-void http_guard_request_ended(struct http_server *s, struct MHD_Connection *conn);
-
-/* Statistics (stats.c): counts a finished request. */
-void http_stats_record(struct http_request *req);
-
-/* Replies (reply.c). */
-void http_request_free(struct http_request *req);
-/* Queues the built response with MHD. Returns MHD_YES or MHD_NO. */
-enum MHD_Result http_request_queue(struct http_request *req);
+/* Registers a new connection (false: over its address's limit; do not
+ * keep it). */
+bool http_guard_add(struct http_server *s, struct http_conn *c);
+/* Unregisters it; after this the descriptor may be closed. */
+void http_guard_remove(struct http_server *s, struct http_conn *c);
+void http_guard_request_began(struct http_server *s, struct http_conn *c);
+void http_guard_request_ended(struct http_server *s, struct http_conn *c);
 
 #endif

@@ -25,18 +25,42 @@ const char *http_request_param(const struct http_request *req, const char *name)
 	return NULL;
 }
 
+/* The raw value of the first query argument named `name` (compared as
+ * sent), into *v and *n; false if absent or without '='. */
+static bool query_lookup(const char *q, const char *name, const char **v,
+			 size_t *n)
+{
+	size_t name_len = strlen(name);
+
+	while (*q) {
+		size_t len = strcspn(q, "&");
+		const char *eq = memchr(q, '=', len);
+		size_t key_len = eq ? (size_t)(eq - q) : len;
+
+		if (key_len == name_len && memcmp(q, name, name_len) == 0) {
+			if (!eq)
+				return false;
+			*v = eq + 1;
+			*n = len - key_len - 1;
+			return true;
+		}
+		q += len;
+		if (*q == '&')
+			q++;
+	}
+	return false;
+}
+
 const char *http_request_query(struct http_request *req, const char *name,
 			       bool *bad)
 {
-	const char *raw = MHD_lookup_connection_value(req->conn,
-						      MHD_GET_ARGUMENT_KIND, name);
+	const char *raw;
 	size_t n;
 	char *v;
 
 	*bad = false;
-	if (!raw)
+	if (!query_lookup(req->query, name, &raw, &n))
 		return NULL;
-	n = strlen(raw);
 	v = util_xmalloc(n + 1);
 	if (util_percent_decode(raw, n, v, true) < 0) {
 		free(v);
@@ -48,41 +72,14 @@ const char *http_request_query(struct http_request *req, const char *name,
 	return req->query_values.items[req->query_values.len - 1];
 }
 
-static enum MHD_Result add_arg(void *cls, enum MHD_ValueKind kind,
-			       const char *key, const char *value)
-{
-	struct util_buf *b = cls;
-
-	(void)kind;
-	if (b->len)
-		util_buf_putc(b, '&');
-	util_buf_puts(b, key);
-	if (value) {
-		util_buf_putc(b, '=');
-		util_buf_puts(b, value);
-	}
-	return MHD_YES;
-}
-
 const char *http_request_query_string(struct http_request *req)
 {
-	struct util_buf b;
-	char *text;
-
-	util_buf_init(&b, 0);
-	MHD_get_connection_values(req->conn, MHD_GET_ARGUMENT_KIND, add_arg, &b);
-	text = util_buf_take(&b);
-	util_strlist_add(&req->query_values, "%s", text);
-	free(text);
-	return req->query_values.items[req->query_values.len - 1];
+	return req->query;
 }
 
 const void *http_request_client_addr(const struct http_request *req)
 {
-	const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-		req->conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
-
-	return ci ? (const void *)ci->client_addr : NULL;
+	return req->conn ? http_conn_addr(req->conn) : NULL;
 }
 
 int http_request_query_int(struct http_request *req, const char *name,
@@ -104,13 +101,15 @@ int http_request_query_int(struct http_request *req, const char *name,
 
 const char *http_request_header(const struct http_request *req, const char *name)
 {
-	return MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND, name);
+	const struct http_field *f = http_head_field(&req->head, name);
+
+	return f ? f->value : NULL;
 }
 
 bool http_request_content_type_is(const struct http_request *req,
 				  const char *type)
 {
-	const char *ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	const char *ct = http_request_header(req, "Content-Type");
 	size_t n = strlen(type);
 
 	if (!ct || strncasecmp(ct, type, n) != 0)

@@ -1,4 +1,4 @@
-/* http/server.c: the libmicrohttpd daemon and the request life cycle —
+/* http/server.c: the server's start and stop, and the request life cycle —
  * route, authenticate, read the body, dispatch, log. */
 #include "http/http_int.h"
 
@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <arpa/inet.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -42,8 +43,7 @@ static void format_request_id(const char *prefix, unsigned long long n,
 
 static void assign_request_id(struct http_request *req)
 {
-	const char *given = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-							"X-Request-Id");
+	const char *given = http_request_header(req, "X-Request-Id");
 	unsigned long long n;
 
 	if (request_id_acceptable(given)) {
@@ -104,8 +104,7 @@ static bool authenticate(struct http_request *req)
 
 	if (!req->route->route->scopes)
 		return true;
-	header = MHD_lookup_connection_value(req->conn, MHD_HEADER_KIND,
-					     MHD_HTTP_HEADER_AUTHORIZATION);
+	header = http_request_header(req, "Authorization");
 	r = s->opts.auth(s->opts.auth_arg, header, req->route->route->scopes |
 			 (req->route->route->flags & HTTP_ROUTE_ANY_SCOPE ?
 			  HTTP_AUTH_ANY_SCOPE : 0), &req->principal);
@@ -147,13 +146,13 @@ static bool check_body_rules(struct http_request *req)
 
 	if (!(req->route->route->flags & HTTP_ROUTE_JSON_BODY))
 		return true;
-	ct = http_request_header(req, MHD_HTTP_HEADER_CONTENT_TYPE);
+	ct = http_request_header(req, "Content-Type");
 	if (!http_request_content_type_is(req, "application/json")) {
 		http_reply_error(req, 415, "UnsupportedMediaType", "Content-Type "
 				 "must be application/json, not \"%s\"", ct ? ct : "");
 		return false;
 	}
-	cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	cl = http_request_header(req, "Content-Length");
 	if (cl && strtoull(cl, NULL, 10) > max) {
 		reply_too_large(req);
 		return false;
@@ -174,46 +173,6 @@ static bool turned_away(struct http_request *req)
 	http_reply_error(req, 503, "ShuttingDown", "the server is shutting down; "
 			 "nothing was done, retry");
 	return true;
-}
-
-/* The framing rules (framing.c), and a target the router can match: an
- * absolute-form target ("http://host/path") is served as its path. */
-static bool framed(struct http_request *req, const char *target,
-		   const char *version)
-{
-	if (!req->url) {
-		http_reply_header(req, "Connection", "close");
-		http_reply_error(req, 400, "InvalidRequest", "an absolute-form "
-				 "request target must have a path");
-	} else if (http_framing_check(req, target, version)) {
-		return true;
-	}
-	req->framing_error = true;
-	return false;
-}
-
-static struct http_request *request_new(struct http_server *s,
-					struct MHD_Connection *conn,
-					const char *url, const char *method,
-					const char *version)
-{
-	struct http_request *req = util_xcalloc(1, sizeof(*req));
-
-	req->server = s;
-	req->conn = conn;
-	req->url = http_framing_origin_path(url);
-	req->log_path = http_router_redact(s, req->url ? req->url : "/");
-	req->method = method;
-	req->start_us = util_mono_us();
-	req->state = HTTP_REQ_READING;
-	util_buf_init(&req->body, s->opts.max_body_bytes);
-	util_strlist_init(&req->query_values);
-	atomic_fetch_add(&s->in_flight, 1);
-	assign_request_id(req);
-	if (turned_away(req) || !framed(req, url, version) || !route_request(req) ||
-	    !authenticate(req) || !check_body_rules(req))
-		fail_early(req);
-	return req;
 }
 
 static bool expects_continue(const struct http_request *req)
@@ -250,10 +209,9 @@ static bool drain_exhausted(const struct http_request *req)
  * than would ever be drained. */
 static bool answer_before_body(const struct http_request *req)
 {
-	const char *cl = http_request_header(req, MHD_HTTP_HEADER_CONTENT_LENGTH);
+	const char *cl = http_request_header(req, "Content-Length");
 
-	/* with its length in doubt, the body cannot be drained */
-	return req->framing_error || expects_continue(req) ||
+	return expects_continue(req) ||
 	       (cl && strtoull(cl, NULL, 10) > HTTP_DRAIN_MAX);
 }
 
@@ -274,7 +232,7 @@ static void reply_throttled(struct http_request *req)
 			 req->principal.retry_after_s);
 }
 
-static enum MHD_Result dispatch(struct http_request *req)
+static void dispatch(struct http_request *req)
 {
 	req->state = HTTP_REQ_HANDLING;
 	util_trace_set(req->request_id);
@@ -283,46 +241,146 @@ static enum MHD_Result dispatch(struct http_request *req)
 	else
 		req->route->route->handler(req);
 	util_trace_set(NULL);
-	if (req->state == HTTP_REQ_SUSPENDED)
-		return MHD_YES;
-	if (!req->response)
+	if (req->state != HTTP_REQ_SUSPENDED && !req->response.set)
 		util_bug(__FILE__, __LINE__, "handler returned without a reply");
-	return http_request_queue(req);
 }
 
-static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
-				  const char *url, const char *method,
-				  const char *version, const char *upload_data,
-				  size_t *upload_data_size, void **con_cls)
+/* The request's own copy of its head, each name and value NUL-terminated
+ * in place (a value ends at whitespace or CR, a name at its colon). */
+static void copy_head(struct http_request *req, const struct http_head *h,
+		      const char *raw, size_t raw_len)
 {
-	struct http_request *req = *con_cls;
+	char *b = util_xmalloc(raw_len + 1);
+	ptrdiff_t d;
 
-	if (!req) {
-		http_guard_request_began(cls, conn);
-		*con_cls = req = request_new(cls, conn, url, method, version);
-		if (req->failed_early && answer_before_body(req))
-			return http_request_queue(req);
-		return MHD_YES;
+	memcpy(b, raw, raw_len);
+	b[raw_len] = '\0';
+	d = b - raw;
+	req->head_bytes = b;
+	req->head = *h;
+	req->head.method += d;
+	req->head.target += d;
+	b[req->head.method - b + (ptrdiff_t)h->method_len] = '\0';
+	b[req->head.target - b + (ptrdiff_t)h->target_len] = '\0';
+	for (size_t i = 0; i < h->n_fields; i++) {
+		struct http_field *f = &req->head.fields[i];
+
+		f->name += d;
+		f->value += d;
+		b[f->name - b + (ptrdiff_t)f->name_len] = '\0';
+		b[f->value - b + (ptrdiff_t)f->value_len] = '\0';
 	}
-	if (req->state == HTTP_REQ_SUSPENDED)
-		return req->response ? http_request_queue(req) : MHD_YES;
-	if (*upload_data_size) {
-		consume_body(req, upload_data, *upload_data_size);
-		*upload_data_size = 0;
-		/* no reply can be queued mid-body: past the bounds, drop it */
-		if (req->failed_early && drain_exhausted(req))
-			return MHD_NO;
-		return MHD_YES;
+}
+
+/* Splits the target into path and query (in the head's copy). False if
+ * an absolute-form target has no path. */
+static bool split_target(struct http_request *req)
+{
+	char *path = (char *)http_framing_origin_path(req->head.target);
+	char *q;
+
+	if (!path)
+		return false;
+	q = strchr(path, '?');
+	if (q)
+		*q++ = '\0';
+	req->url = path;
+	req->query = q ? q : "";
+	return true;
+}
+
+static struct http_request *request_alloc(struct http_server *s,
+					  struct http_conn *conn)
+{
+	struct http_request *req = util_xcalloc(1, sizeof(*req));
+
+	req->server = s;
+	req->conn = conn;
+	req->start_us = util_mono_us();
+	req->state = HTTP_REQ_READING;
+	util_buf_init(&req->body, s->opts.max_body_bytes);
+	util_strlist_init(&req->query_values);
+	atomic_fetch_add(&s->in_flight, 1);
+	return req;
+}
+
+struct http_request *http_request_begin(struct http_server *s,
+					struct http_conn *conn,
+					const struct http_head *h,
+					const char *raw, size_t raw_len,
+					bool *answer_now)
+{
+	struct http_request *req = request_alloc(s, conn);
+	bool has_path;
+
+	copy_head(req, h, raw, raw_len);
+	req->method = req->head.method;
+	has_path = split_target(req);
+	req->log_path = http_router_redact(s, has_path ? req->url : "/");
+	assign_request_id(req);
+	if (!has_path) {
+		req->url = "/";
+		http_reply_header(req, "Connection", "close");
+		http_reply_error(req, 400, "InvalidRequest", "the request target "
+				 "must be a path, or an absolute URL with one");
+		fail_early(req);
+	} else if (turned_away(req) || !route_request(req) ||
+		   !authenticate(req) || !check_body_rules(req)) {
+		fail_early(req);
 	}
-	if (req->failed_early)
-		return http_request_queue(req);
-	return dispatch(req);
+	*answer_now = req->failed_early && answer_before_body(req);
+	return req;
+}
+
+struct http_request *http_request_refused(struct http_server *s,
+					  struct http_conn *conn,
+					  const struct http_parse_error *err)
+{
+	struct http_request *req = request_alloc(s, conn);
+
+	req->head_bytes = util_xstrdup("-");
+	req->method = req->head_bytes;
+	req->url = "-";
+	req->query = "";
+	req->log_path = util_xstrdup("-");
+	assign_request_id(req);
+	http_reply_header(req, "Connection", "close");
+	http_reply_error(req, err->status, err->code, "%s", err->message);
+	fail_early(req);
+	return req;
+}
+
+bool http_request_expects_continue(const struct http_request *req)
+{
+	return !req->failed_early && expects_continue(req);
+}
+
+bool http_request_body_data(struct http_request *req, const char *data,
+			    size_t n)
+{
+	consume_body(req, data, n);
+	/* no reply can go out mid-body: past the bounds, drop it */
+	return !(req->failed_early && drain_exhausted(req));
+}
+
+void http_request_body_done(struct http_request *req)
+{
+	if (!req->failed_early)
+		dispatch(req);
+}
+
+bool http_request_wants_close(const struct http_request *req)
+{
+	for (size_t i = 0; i < req->n_headers; i++)
+		if (strcasecmp(req->headers[i].name, "Connection") == 0 &&
+		    strcasecmp(req->headers[i].value, "close") == 0)
+			return true;
+	return false;
 }
 
 /* ---- completion: the access log --------------------------------------- */
 
-static void log_request(const struct http_request *req,
-			enum MHD_RequestTerminationCode toe)
+static void log_request(const struct http_request *req, bool ok)
 {
 	struct ops_log_line l;
 
@@ -338,130 +396,48 @@ static void log_request(const struct http_request *req,
 	ops_log_str(&l, "credential_id", req->has_principal ? req->principal.id : NULL);
 	ops_log_str(&l, "account", req->log_account);
 	ops_log_str(&l, "transaction", req->log_transaction);
-	if (toe != MHD_REQUEST_TERMINATED_COMPLETED_OK)
+	if (!ok)
 		ops_log_bool(&l, "aborted", true);
 	ops_log_end(&l);
 }
 
-static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
-			 enum MHD_RequestTerminationCode toe)
+void http_request_completed(struct http_request *req, bool ok)
 {
-	struct http_server *s = cls;
-	struct http_request *req = *con_cls;
+	struct http_server *s = req->server;
 
-	if (!req)
-		return;
-	http_guard_request_ended(s, conn);
-	log_request(req, toe);
+	log_request(req, ok);
 	http_stats_record(req);
 	http_request_free(req);
-	*con_cls = NULL;
 	atomic_fetch_sub(&s->in_flight, 1);
 }
 
-/* ---- daemon ----------------------------------------------------------- */
+/* ---- the server --------------------------------------------------------- */
 
-/* Keeps the raw path: parameters are decoded per segment by the router and
- * query values by http_request_query, so "%2F" cannot split a segment. */
-static size_t keep_escaped(void *cls, struct MHD_Connection *c, char *s)
+/* The port the listening socket is bound to. */
+static uint16_t bound_port(int fd)
 {
-	(void)cls;
-	(void)c;
-	return strlen(s);
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len))
+		return 0;
+	if (ss.ss_family == AF_INET6)
+		return ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+	return ntohs(((struct sockaddr_in *)&ss)->sin_port);
 }
 
-/* libmicrohttpd's messages, as JSON log lines. */
-__attribute__((format(printf, 2, 0)))
-static void mhd_log(void *cls, const char *fmt, va_list ap)
+static void apply_defaults(struct http_options *o)
 {
-	char msg[512];
-	size_t n;
-
-	struct http_server *s = cls;
-
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	n = strlen(msg);
-	while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-		msg[--n] = '\0';
-	/* the first message of a failed start is its cause: kept for the
-	 * error start_daemon returns (one thread runs the start) */
-	if (!atomic_load(&s->started) && !s->start_error[0])
-		snprintf(s->start_error, sizeof(s->start_error), "%s", msg);
-	ops_log(OPS_LOG_WARN, "http_error", "%s", msg);
-}
-
-/* GnuTLS priorities: TLS 1.2 and 1.3 only. */
-#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
-
-static bool tls_wanted(const struct http_options *o)
-{
-	return o->tls_cert_pem && o->tls_key_pem;
-}
-
-/* Starts libmicrohttpd on listening socket `fd` of address `family`,
- * which it takes over on success. */
-static int start_daemon(struct http_server *s, int fd, int family, char **err)
-{
-	unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_ALLOW_SUSPEND_RESUME |
-			 MHD_USE_ERROR_LOG;
-	unsigned pool = s->opts.threads > 1 ? (unsigned)s->opts.threads : 0;
-	const struct http_options *o = &s->opts;
-	const union MHD_DaemonInfo *info;
-	struct MHD_OptionItem tls[] = {
-		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)o->tls_cert_pem },
-		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)o->tls_key_pem },
-		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
-		{ MHD_OPTION_END, 0, NULL },
-	};
-
-	/* poll, not epoll: libmicrohttpd 0.9.75 with epoll stalls one thread
-	 * at multiples of 128 connections, and MHD_quiesce_daemon races its
-	 * epoll workers over removing the listening socket and aborts the
-	 * process (MHD_PANIC) now and then at shutdown. poll measured as
-	 * fast at 1 to 256 connections. */
-	flags |= MHD_USE_POLL;
-	if (family == AF_INET6)
-		flags |= MHD_USE_IPv6;
-	if (tls_wanted(o)) {
-		if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
-			*err = util_xstrdup("this libmicrohttpd has no TLS support");
-			return -1;
-		}
-		flags |= MHD_USE_TLS;
-	} else {
-		tls[0].option = MHD_OPTION_END;
-	}
-	s->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, on_request, s,
-		MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)fd,
-		MHD_OPTION_THREAD_POOL_SIZE, pool,
-		MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
-		MHD_OPTION_NOTIFY_CONNECTION, http_guard_notify, s,
-		MHD_OPTION_UNESCAPE_CALLBACK, keep_escaped, NULL,
-		MHD_OPTION_CONNECTION_TIMEOUT, o->connection_timeout_s,
-		MHD_OPTION_CONNECTION_LIMIT, o->max_connections,
-		MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_connections_per_ip,
-		/* Per-connection memory for the request line, headers and
-		 * buffers (bodies go to the request's own buffer). libmicrohttpd
-		 * zeroes it for every request, so it is kept small; the
-		 * headroom over max_header_bytes lets a header block over that
-		 * limit reach framing.c, which answers it in JSON, where
-		 * libmicrohttpd would close or answer in HTML. */
-		MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-		o->max_header_bytes * 3 / 2 + 4096,
-		MHD_OPTION_ARRAY, tls,
-		MHD_OPTION_END);
-	if (!s->daemon) {
-		*err = util_xasprintf("cannot serve on %s: %s", o->listen,
-				      s->start_error[0] ? s->start_error :
-				      "libmicrohttpd refused to start");
-		return -1;
-	}
-	atomic_store(&s->started, true);
-	info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-	s->port = info ? info->port : 0;
-	return 0;
+	if (!o->connection_timeout_s)
+		o->connection_timeout_s = 30;
+	if (!o->max_connections)
+		o->max_connections = 1024;
+	if (!o->max_header_bytes)
+		o->max_header_bytes = 16 * 1024;
+	if (!o->request_header_timeout_s)
+		o->request_header_timeout_s = 10;
+	if (o->threads < 1)
+		o->threads = 1;
 }
 
 int http_server_start(const struct http_options *opts, struct http_server **out,
@@ -469,41 +445,25 @@ int http_server_start(const struct http_options *opts, struct http_server **out,
 {
 	struct http_server *s = util_xcalloc(1, sizeof(*s));
 	unsigned char prefix[4];
-	int rc = -1, fd = -1, mhd_fd, family = AF_INET;
+	int rc = -1, family = AF_INET;
 
 	s->opts = *opts;
-	if (!s->opts.connection_timeout_s)
-		s->opts.connection_timeout_s = 30;
-	if (!s->opts.max_connections)
-		s->opts.max_connections = 1024;
-	if (!s->opts.max_header_bytes)
-		s->opts.max_header_bytes = 16 * 1024;
-	if (!s->opts.request_header_timeout_s)
-		s->opts.request_header_timeout_s = 10;
+	s->listen_fd = -1;
+	apply_defaults(&s->opts);
 	if (util_random_bytes(prefix, sizeof(prefix))) {
 		*err = util_xstrdup("cannot read random bytes");
 		goto out;
 	}
 	util_hex_encode(prefix, sizeof(prefix), s->id_prefix);
-	if (opts->listen_fd > 0) {
-		fd = opts->listen_fd;    /* ours now, whatever happens */
-		family = opts->listen_family;
-	}
-	if (http_router_compile(s, err) || http_guard_start(s, err) ||
-	    (fd < 0 && http_listen_open(opts->listen, &fd, &family, err)))
+	if (opts->listen_fd > 0)
+		s->listen_fd = opts->listen_fd;    /* ours now, whatever happens */
+	if (http_router_compile(s, err) || http_tls_init(s, err) ||
+	    http_guard_start(s, err) || (s->listen_fd < 0 &&
+	    http_listen_open(opts->listen, &s->listen_fd, &family, err)))
 		goto out;
-	/* libmicrohttpd closes the socket it is given on some failures and
-	 * not on others: it gets a copy, and this one is always closed */
-	mhd_fd = dup(fd);
-	if (mhd_fd < 0) {
-		*err = util_xasprintf("cannot listen on %s: %s", opts->listen,
-				      strerror(errno));
-		goto out;
-	}
-	rc = start_daemon(s, mhd_fd, family, err);
+	s->port = bound_port(s->listen_fd);
+	rc = http_loops_start(s, err);
 out:
-	if (fd >= 0)
-		close(fd);
 	if (rc) {
 		http_server_stop(s);
 		s = NULL;
@@ -519,13 +479,8 @@ uint16_t http_server_port(const struct http_server *s)
 
 void http_server_quiesce(struct http_server *s)
 {
-	MHD_socket fd;
-
 	atomic_store(&s->draining, true);
-	fd = MHD_quiesce_daemon(s->daemon);
-
-	if (fd != MHD_INVALID_SOCKET)
-		close(fd);
+	http_loops_stop_accepting(s);
 }
 
 int http_server_wait_idle(struct http_server *s, int timeout_ms)
@@ -546,9 +501,11 @@ void http_server_stop(struct http_server *s)
 	if (!s)
 		return;
 	http_guard_stop(s);
-	if (s->daemon)
-		MHD_stop_daemon(s->daemon);
+	http_loops_stop(s);
+	if (s->listen_fd >= 0)
+		close(s->listen_fd);
 	http_guard_free(s);
+	http_tls_free(s);
 	http_router_free(s);
 	free(s);
 }

@@ -86,6 +86,10 @@ def test_ten_thousand_idle_connections_from_40_addresses(grantd):
         for i in range(10000):
             socks.append(open_from(f"127.0.0.{2 + i % 40}", grantd.port))
             assert time.monotonic() < deadline, "opening took over 60 s"
+        # the flood's own SYNs, dropped while the listen queue was full,
+        # are retried by the kernel 1 and 3 s later: the probes measure
+        # service while the connections are held, not that retry storm
+        time.sleep(3.5)
         slow = probe_many(grantd)
         assert not slow, f"{len(slow)} probes over {PROBE_LIMIT_S} s: {slow}"
     finally:
