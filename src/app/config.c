@@ -78,7 +78,7 @@ static size_t schema_find(const struct yaml_schema *s, const char *path,
 
 /* Returns the index of the section path[0..len), adding it (and any missing
  * parent) with an optional mapping field in its parent when new. */
-static size_t schema_section(struct yaml_schema *s, const char *path,
+static size_t schema_section(struct yaml_schema *s, const char *path, /* NOLINT(misc-no-recursion): as deep as the dots of a section name in the built-in option table */
 		size_t len)
 {
 	size_t i = schema_find(s, path, len), parent, name;
@@ -210,7 +210,7 @@ static void schema_release(struct yaml_schema *s)
 }
 
 /* The node section `sec` was loaded into, or NULL if the file lacks it. */
-static const void *schema_node(const struct yaml_schema *s, const void *root,
+static const void *schema_node(const struct yaml_schema *s, const void *root, /* NOLINT(misc-no-recursion): as deep as the section's parents in the built-in option table */
 		size_t sec)
 {
 	const void *parent;
