@@ -156,15 +156,10 @@ check-banned:
 # release build configured in build-tidy/; any finding fails. The Clang
 # static analyzer is left out (it makes the run four times longer):
 # `make tidy TIDY_ANALYZER=1` adds it.
-TIDY_FLAGS = $(if $(TIDY_ANALYZER),,--checks=-clang-analyzer-*)
 tidy: deps
 	@cmake -S . -B build-tidy -DCMAKE_BUILD_TYPE=Release \
 		-DCMAKE_EXPORT_COMPILE_COMMANDS=ON >/dev/null
-	@find src -name '*.c' | sort | xargs -P $(JOBS) -n 2 clang-tidy-14 \
-		-p build-tidy --quiet $(TIDY_FLAGS) > build-tidy/tidy.log 2>&1; \
-	rc=$$?; grep -v ' generated\.$$' build-tidy/tidy.log; \
-	if [ $$rc -ne 0 ]; then echo "tidy: FAILED"; exit 1; fi; \
-	echo "tidy: $$(find src -name '*.c' | wc -l) files clean"
+	@sh scripts/tidy.sh $(JOBS) $(if $(TIDY_ANALYZER),analyzer)
 
 # The benchmark: grantd against a bare libmicrohttpd baseline (wrk, and an
 # open-loop generator), then pull syncs against the provider fakes; writes
