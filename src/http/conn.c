@@ -402,9 +402,10 @@ void http_conn_sweep(struct http_conn *c, int64_t now_us)
 {
 	int64_t idle = (int64_t)c->loop->server->opts.connection_timeout_s * 1000000;
 
-	if (c->state == HTTP_CONN_LINGER && now_us > c->linger_until_us)
-		http_conn_close(c);
-	else if (c->state != HTTP_CONN_LINGER && c->state != HTTP_CONN_HANDLING &&
-		 now_us - c->last_io_us > idle)
+	bool lingered = c->state == HTTP_CONN_LINGER && now_us > c->linger_until_us;
+	bool idled = c->state != HTTP_CONN_LINGER &&
+		     c->state != HTTP_CONN_HANDLING && now_us - c->last_io_us > idle;
+
+	if (lingered || idled)
 		http_conn_close(c);
 }
