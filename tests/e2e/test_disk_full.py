@@ -28,6 +28,10 @@ ACCOUNTS = 4
 FULL_SECONDS = longer(3, 20)
 LOAD_LIMIT_S = longer(60, 120)
 MAX_REQUESTS = longer(30000, 150000)
+# refused transactions retried once the disk has room: a sample, since the
+# WAL grows until it restarts at 96 MiB (docs/operations.md, Durability)
+# and would fill the grown file system again
+RETRIED = 200
 
 
 def mount(*args):
@@ -191,14 +195,15 @@ def run(g, disk):
     with requests.Session() as s:
         for txn in after:
             assert post(s, g, account_of(txn), txn).status_code == 200
-        # the refused ones, retried as a caller would: granted now
-        for txn in refused:
+        # refused ones, retried as a caller would: granted now
+        retried = refused[::max(1, len(refused) // RETRIED)][:RETRIED]
+        for txn in retried:
             assert post(s, g, account_of(txn), txn).status_code == 200
 
     # ---- a crash, then: nothing lost, nothing granted twice -----------
     g.kill9()
     g.start()
-    everything = acked + after + refused
+    everything = acked + after + retried
     with g.db() as db:
         grants = dict(db.execute(
             "SELECT f.external_id, count(g.fulfillment_row) FROM"
@@ -230,7 +235,8 @@ def run(g, disk):
 
     seconds = round(time.monotonic() - t_begin, 1)
     print(f"disk full: {len(answers)} requests sent, {len(acked)} "
-          f"acknowledged, {len(refused)} refused 503, lost {lost}, "
+          f"acknowledged, {len(refused)} refused 503 ({len(retried)} "
+          f"retried and granted), lost {lost}, "
           f"duplicated {duplicated}; {len(errors)} store_error lines "
           f"standing for {len(errors) + held_back} failures in "
           f"{full_until - full_since:.1f} s full; /readyz 200 again "
@@ -238,6 +244,7 @@ def run(g, disk):
     record("test_disk_full.py::test_a_full_disk_refuses_writes_loses_"
            "nothing_and_recovers", driver=g.driver, requests=len(answers),
            faults=1, acknowledged=len(acked), refused=len(refused),
+           retried=len(retried),
            lost=lost, duplicated=duplicated, full_seconds=round(
                full_until - full_since, 1), store_error_lines=len(errors),
            store_errors_counted=len(errors) + held_back,
