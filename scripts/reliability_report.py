@@ -38,8 +38,8 @@ def notes(r):
     """What a test measured beyond the common figures."""
     out = []
     if "refused" in r:
-        out.append(f"{r['refused']} refused `503 StoreUnavailable` and "
-                   "granted once each when retried")
+        out.append(f"{r['refused']} refused `503 StoreUnavailable`, "
+                   f"{r.get('retried', 0)} of them retried and granted once")
     if "store_error_lines" in r:
         out.append(f"{r['store_error_lines']} `store_error` lines for "
                    f"{r['store_errors_counted']} failed statements")
@@ -91,8 +91,8 @@ def section(records, seconds):
     names = {r["test"].split("::")[-1] for r in records}
     missing = [n for n in EXPECTED if n not in names]
     if missing:
-        lines += ["", "Not run (skipped): " +
-                  ", ".join(f"`{n}`" for n in missing) + "."]
+        lines += ["", "No figures (skipped, or failed: see the run's "
+                  "output): " + ", ".join(f"`{n}`" for n in missing) + "."]
     return "\n".join(lines)
 
 

@@ -110,8 +110,8 @@ def test_a_full_disk_refuses_writes_loses_nothing_and_recovers(
         try:
             run(g, disk)
         finally:
-            if g.proc is not None:
-                g.stop()
+            if g.proc is not None:     # the test failed: before unmounting
+                g.kill9()
 
 
 def run(g, disk):
