@@ -3,7 +3,7 @@
 # Only missing packages are installed; apt-get update runs at most once.
 set -eu
 
-PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev
+PACKAGES="build-essential cmake pkg-config clang clang-tidy libclang-rt-14-dev
 libmicrohttpd-dev libjansson-dev libsqlite3-dev libcyaml-dev libyaml-dev libssl-dev
 libcurl4-openssl-dev libpq-dev libh2o-evloop-dev
 libcriterion-dev libjwt-dev sqlite3 curl openssl python3 python3-pytest

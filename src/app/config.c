@@ -78,7 +78,7 @@ static size_t schema_find(const struct yaml_schema *s, const char *path,
 
 /* Returns the index of the section path[0..len), adding it (and any missing
  * parent) with an optional mapping field in its parent when new. */
-static size_t schema_section(struct yaml_schema *s, const char *path,
+static size_t schema_section(struct yaml_schema *s, const char *path, /* NOLINT(misc-no-recursion): as deep as the dots of a section name in the built-in option table */
 		size_t len)
 {
 	size_t i = schema_find(s, path, len), parent, name;
@@ -210,7 +210,7 @@ static void schema_release(struct yaml_schema *s)
 }
 
 /* The node section `sec` was loaded into, or NULL if the file lacks it. */
-static const void *schema_node(const struct yaml_schema *s, const void *root,
+static const void *schema_node(const struct yaml_schema *s, const void *root, /* NOLINT(misc-no-recursion): as deep as the section's parents in the built-in option table */
 		size_t sec)
 {
 	const void *parent;
@@ -257,6 +257,33 @@ static const char *after_prefix(const char *s, const char *prefix)
 	return strncmp(s, prefix, n) == 0 ? s + n : NULL;
 }
 
+/* Reads the decimal number at *s into *out and moves *s past it.
+ * Returns 0, or -1 if there is none or it does not fit. */
+static int read_size(const char **s, size_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (**s < '0' || **s > '9')
+		return -1;
+	errno = 0;
+	v = strtoull(*s, &end, 10);
+	if (errno || v > SIZE_MAX)
+		return -1;
+	*out = (size_t)v;
+	*s = end;
+	return 0;
+}
+
+/* libcyaml's "(line: L, column: C)" at `s` into f. Returns 0 or -1. */
+static int yaml_frame_position(const char *s, struct yaml_frame *f)
+{
+	if (!(s = after_prefix(s, "(line: ")) || read_size(&s, &f->line) ||
+	    !(s = after_prefix(s, ", column: ")) || read_size(&s, &f->col))
+		return -1;
+	return *s == ')' ? 0 : -1;
+}
+
 /* Records `msg` if it is a backtrace line; false if it is not one. */
 static bool yaml_log_frame(struct yaml_log *log, const char *msg)
 {
@@ -266,7 +293,7 @@ static bool yaml_log_frame(struct yaml_log *log, const char *msg)
 	if (!after_prefix(msg, "  in "))
 		return false;
 	if (!pos || log->n_frames == FRAMES_MAX ||
-	    sscanf(pos, "(line: %zu, column: %zu)", &f.line, &f.col) != 2)
+	    yaml_frame_position(pos, &f))
 		return true;
 	if ((name = after_prefix(msg, "  in mapping field '")) != NULL) {
 		const char *end = strchr(name, '\'');

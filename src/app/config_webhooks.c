@@ -55,8 +55,8 @@ static int known_keys(struct walk *w, yaml_node_t *m, size_t i)
 		yaml_node_t *k = yaml_document_get_node(w->doc, p->key);
 		const char *name = scalar(k);
 
-		if (!name || (strcmp(name, "url") && strcmp(name, "secret") &&
-			      strcmp(name, "events"))) {
+		if (!name || (strcmp(name, "url") != 0 && strcmp(name, "secret") != 0 &&
+			      strcmp(name, "events") != 0)) {
 			problem(w, k ? k : m, NULL, i, "unknown key (known: url, "
 				"secret, events)");
 			return -1;

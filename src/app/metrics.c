@@ -2,6 +2,7 @@
  * process in Prometheus text format, gathered from each module's stats. */
 #include "app/app_int.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -138,15 +139,32 @@ static void store_metrics(struct util_buf *b, struct store *st)
 	commit_histogram(b, &s);
 }
 
+/* The second field of /proc/self/statm's `line`; 0 if it has none. */
+static long statm_resident(const char *line)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	(void)strtol(line, &end, 10);
+	if (errno || end == line)
+		return 0;
+	line = end;
+	v = strtol(line, &end, 10);
+	return errno || end == line || v < 0 ? 0 : v;
+}
+
 static void process_metrics(struct util_buf *b, struct catalog_holder *holder)
 {
 	struct catalog *c = catalog_holder_get(holder);
-	long pages = 0, rss = 0;
+	long rss = 0;
 	FILE *f = fopen("/proc/self/statm", "r");
+	char line[128];
 
+	/* "size resident shared ...", in pages */
 	if (f) {
-		if (fscanf(f, "%ld %ld", &pages, &rss) != 2)
-			rss = 0;
+		if (fgets(line, sizeof(line), f))
+			rss = statm_resident(line);
 		fclose(f);
 	}
 	ops_metric_family(b, "grantd_process_resident_memory_bytes", "gauge",

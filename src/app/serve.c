@@ -594,6 +594,15 @@ static int start_outbox(struct server *s)
 	return 0;
 }
 
+/* tentuplay.nonce_bytes as a number; 0 (which the relay refuses) if it is
+ * not one. */
+static int nonce_size(const char *choice)
+{
+	int64_t n;
+
+	return util_parse_int64(choice, 1, 64, &n) ? 0 : (int)n;
+}
+
 /* The TentuPlay offer relay (off while tentuplay.verify_url is empty). */
 static int start_offers(struct server *s)
 {
@@ -606,7 +615,7 @@ static int start_offers(struct server *s)
 		.api_key = c->tentuplay.api_key,
 		.api_key_header = c->tentuplay.api_key_header,
 		.payload_key = c->tentuplay.payload_key,
-		.nonce_bytes = atoi(c->tentuplay.nonce_bytes),
+		.nonce_bytes = nonce_size(c->tentuplay.nonce_bytes),
 		.timezone = c->tentuplay.timezone,
 		.timeout_ms = c->tentuplay.timeout_ms,
 	};
@@ -774,12 +783,17 @@ static int write_pid_file(const char *path)
 static void remove_pid_file(const char *path)
 {
 	FILE *f = fopen(path, "r");
-	long pid = 0;
+	char line[32];
+	int64_t pid;
 
 	if (!f)
 		return;
-	if (fscanf(f, "%ld", &pid) == 1 && pid == (long)getpid())
-		unlink(path);
+	if (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = '\0';
+		if (util_parse_int64(line, 1, INT64_MAX, &pid) == 0 &&
+		    pid == (int64_t)getpid())
+			unlink(path);
+	}
 	fclose(f);
 }
 

@@ -55,16 +55,13 @@ struct auth {
 	bool started;
 };
 
+/* Decodes exactly 2n hex digits (the whole of `hex`) into n bytes.
+ * Returns 0 or -1. */
 static int hex_to_bytes(const char *hex, unsigned char *out, size_t n)
 {
-	for (size_t i = 0; i < n; i++) {
-		unsigned v;
-
-		if (sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -1;
-		out[i] = (unsigned char)v;
-	}
-	return hex[2 * n] == '\0' ? 0 : -1;
+	if (strlen(hex) != 2 * n)
+		return -1;
+	return util_hex_decode(hex, 2 * n, out);
 }
 
 /* store_credential_fn: adds live credentials to the snapshot being built. */
@@ -113,11 +110,13 @@ static void snapshot_index(struct snapshot *snap)
 {
 	if (snap->len)
 		qsort(snap->items, snap->len, sizeof(*snap->items), by_id);
-	snap->by_hash = util_xcalloc(snap->len + 1, sizeof(*snap->by_hash));
+	snap->by_hash = util_xcalloc(snap->len + 1,
+				     sizeof(struct cached_credential *));
 	for (size_t i = 0; i < snap->len; i++)
 		if (!snap->items[i].oauth_client)
 			snap->by_hash[snap->n_keys++] = &snap->items[i];
-	qsort(snap->by_hash, snap->n_keys, sizeof(*snap->by_hash), by_hash);
+	qsort(snap->by_hash, snap->n_keys, sizeof(struct cached_credential *),
+	      by_hash);
 }
 
 static void snapshot_release(struct snapshot *snap)
@@ -310,7 +309,8 @@ static struct cached_credential *find_key(struct snapshot *snap,
 	struct cached_credential probe, *pp = &probe, **hit;
 
 	memcpy(probe.hash, hash, sizeof(probe.hash));
-	hit = bsearch(&pp, snap->by_hash, snap->n_keys, sizeof(pp), by_hash);
+	hit = bsearch(&pp, snap->by_hash, snap->n_keys,
+		      sizeof(struct cached_credential *), by_hash);
 	if (!hit || CRYPTO_memcmp((*hit)->hash, hash, SHA256_DIGEST_LENGTH) != 0)
 		return NULL;
 	return *hit;

@@ -81,9 +81,9 @@ int auth_key_generate(char key[AUTH_KEY_LEN + 1], char id[AUTH_KEY_ID_LEN + 1])
 	if (util_random_bytes(secret, sizeof(secret)) ||
 	    util_random_bytes(idbytes, sizeof(idbytes)))
 		return -1;
-	memcpy(key, AUTH_KEY_PREFIX, 4);
+	memcpy(key, AUTH_KEY_PREFIX, 4); /* NOLINT(bugprone-not-null-terminated-result): the encoder below writes the NUL */
 	util_base64url_encode(secret, sizeof(secret), key + 4);
-	memcpy(id, "key_", 4);
+	memcpy(id, "key_", 4); /* NOLINT(bugprone-not-null-terminated-result): util_hex_encode writes the NUL */
 	util_hex_encode(idbytes, sizeof(idbytes), id + 4);
 	return 0;
 }
@@ -97,10 +97,10 @@ int auth_client_generate(char secret[AUTH_CLIENT_SECRET_LEN + 1],
 	if (util_random_bytes(bytes, sizeof(bytes)) ||
 	    util_random_bytes(idbytes, sizeof(idbytes)))
 		return -1;
-	memcpy(secret, AUTH_CLIENT_SECRET_PREFIX, prefix);
+	memcpy(secret, AUTH_CLIENT_SECRET_PREFIX, prefix); /* NOLINT(bugprone-not-null-terminated-result): the encoder below writes the NUL */
 	util_base64url_encode(bytes, sizeof(bytes), secret + prefix);
 	if (id) {
-		memcpy(id, "client_", 7);
+		memcpy(id, "client_", 7); /* NOLINT(bugprone-not-null-terminated-result): util_hex_encode writes the NUL */
 		util_hex_encode(idbytes, sizeof(idbytes), id + 7);
 	}
 	return 0;

@@ -18,7 +18,7 @@ int auth_signing_key_generate(char kid[AUTH_STORE_KID_LEN + 1],
 	if (util_random_bytes(bytes, sizeof(bytes)) ||
 	    util_random_bytes(idbytes, sizeof(idbytes)))
 		return -1;
-	memcpy(kid, "sk_", 3);
+	memcpy(kid, "sk_", 3); /* NOLINT(bugprone-not-null-terminated-result): util_hex_encode writes the NUL */
 	util_hex_encode(idbytes, sizeof(idbytes), kid + 3);
 	util_base64url_encode(bytes, sizeof(bytes), secret);
 	OPENSSL_cleanse(bytes, sizeof(bytes));

@@ -116,7 +116,7 @@ static void printable_copy(const char *s, char *out, size_t size)
 	size_t i;
 
 	for (i = 0; s[i] && i + 1 < size; i++)
-		out[i] = util_is_printable_ascii(&s[i], 1) ? s[i] : '?';
+		out[i] = (char)(util_is_printable_ascii(&s[i], 1) ? s[i] : '?');
 	out[i] = '\0';
 }
 

@@ -434,7 +434,7 @@ static void parse_bundle(struct ctx *x, json_t *j, size_t i, void *arg)
 
 /* Where each provider's item id sits inside a providerDetails element. */
 static const char *const provider_paths[CATALOG_PROVIDER_COUNT] = {
-#define NAMESPACE_PATH(name, path) [CATALOG_##name] = path,
+#define NAMESPACE_PATH(name, path) [CATALOG_##name] = (path),
 	CATALOG_NAMESPACES(NAMESPACE_PATH)
 #undef NAMESPACE_PATH
 };
@@ -783,7 +783,7 @@ static void sort_and_find_duplicates(struct ctx *x, struct catalog_index *ix,
 
 	catalog__index_sort(ix);
 	for (size_t i = 1; i < ix->len; i++) {
-		if (strcmp(ix->keys[i].key, ix->keys[first].key))
+		if (strcmp(ix->keys[i].key, ix->keys[first].key) != 0)
 			first = i;
 		else
 			fn(x, &ix->keys[i], &ix->keys[first], arg);

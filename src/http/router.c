@@ -129,7 +129,7 @@ static bool segments_match(const struct http_compiled_route *cr, size_t n,
 
 		if (!lit && len[i] == 0)
 			return false;  /* a parameter is never empty */
-		if (lit && (strlen(lit) != len[i] || memcmp(lit, seg[i], len[i])))
+		if (lit && (strlen(lit) != len[i] || memcmp(lit, seg[i], len[i]) != 0))
 			return false;
 	}
 	return true;
@@ -142,13 +142,14 @@ static void clear_params(struct http_request *req)
 	req->n_params = 0;
 }
 
-/* Decodes the parameters of a matched route into req. Returns 0 or -1. */
+/* Decodes the parameters of a matched route (its `n` segments, seg and
+ * len) into req. Returns 0 or -1. */
 static int bind_params(const struct http_compiled_route *cr,
-		       struct http_request *req, const char **seg,
+		       struct http_request *req, size_t n, const char **seg,
 		       const size_t *len)
 {
 	clear_params(req);
-	for (size_t i = 0; i < cr->n_segments; i++) {
+	for (size_t i = 0; i < n && i < cr->n_segments; i++) {
 		char *v;
 
 		if (!cr->param_name[i])
@@ -193,7 +194,7 @@ char *http_router_redact(const struct http_server *s, const char *url)
 				hide[k] = true;
 				continue;
 			}
-			if (strlen(lit) != len[k] || memcmp(lit, seg[k], len[k]))
+			if (strlen(lit) != len[k] || memcmp(lit, seg[k], len[k]) != 0)
 				break;
 		}
 	}
@@ -230,7 +231,7 @@ const struct http_compiled_route *http_router_match(struct http_server *s,
 		*allowed |= (unsigned)cr->route->method;
 		if (cr->route->method != method)
 			continue;
-		*bad_param = bind_params(cr, req, seg, len) != 0;
+		*bad_param = bind_params(cr, req, n, seg, len) != 0;
 		return cr;
 	}
 	return NULL;

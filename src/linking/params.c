@@ -3,6 +3,7 @@
  * states, PKCE verifiers) and the return_to URL a player is sent back to. */
 #include "linking/linking.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,8 +20,7 @@ int linking_secret_new(const char *prefix, char *out, size_t size)
 	if (util_random_bytes(raw, sizeof(raw)))
 		return -1;
 	util_base64url_encode(raw, sizeof(raw), b64);
-	memcpy(out, prefix, n);
-	memcpy(out + n, b64, SECRET_B64_LEN + 1);
+	snprintf(out, size, "%s%s", prefix, b64);
 	memset(raw, 0, sizeof(raw));
 	return 0;
 }

@@ -149,13 +149,13 @@ static void settle(struct outbox *ob, struct delivery *d)
 static void deliver_many(struct batch *b, size_t first, const struct kind *k)
 {
 	size_t max = k->max ? k->max : 1, n = 0;
-	struct delivery **group = util_xcalloc(max, sizeof(*group));
+	struct delivery **group = util_xcalloc(max, sizeof(struct delivery *));
 	struct store_outbox_item *items = util_xcalloc(max, sizeof(*items));
 	enum outbox_verdict *verdicts = util_xcalloc(max, sizeof(*verdicts));
 	char *errors = util_xcalloc(max, OUTBOX_ERROR_MAX);
 
 	for (size_t i = first; i < b->n && n < max; i++) {
-		if (b->done[i].handled || strcmp(b->done[i].item.kind, k->name))
+		if (b->done[i].handled || strcmp(b->done[i].item.kind, k->name) != 0)
 			continue;
 		group[n] = &b->done[i];
 		items[n++] = b->done[i].item;

@@ -145,7 +145,7 @@ int sources_gamepot_parse(const char *form, size_t len,
 		goto fail;
 	}
 	tp = out->field[SOURCES_GP_TP];
-	if (tp && strcmp(tp, "0") && strcmp(tp, "1")) {
+	if (tp && strcmp(tp, "0") != 0 && strcmp(tp, "1") != 0) {
 		snprintf(msg, msg_size, "tp: must be 0 or 1");
 		goto fail;
 	}

@@ -201,7 +201,7 @@ static void copy_message(const char *s, size_t n, char *out)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		out[i] = c < 0x20 || c == 0x7f ? ' ' : (char)c;
+		out[i] = (char)(c < 0x20 || c == 0x7f ? ' ' : c);
 	}
 	out[n] = '\0';
 }

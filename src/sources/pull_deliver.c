@@ -93,7 +93,7 @@ static void deliver_reports(void *ctx, const struct store_outbox_item *items,
 	const char **payloads = util_xcalloc(n, sizeof(*payloads));
 	const char **fids = util_xcalloc(n, sizeof(*fids));
 	char **reports = util_xcalloc(n, sizeof(*reports));
-	json_t **roots = util_xcalloc(n, sizeof(*roots));
+	json_t **roots = util_xcalloc(n, sizeof(json_t *));
 	size_t *at = util_xcalloc(n, sizeof(*at)), m = 0;
 	enum outbox_verdict *v = util_xcalloc(n, sizeof(*v));
 	char *errs = util_xcalloc(n, size);

@@ -174,7 +174,11 @@ void pull_sync_handler(struct http_request *req)
 		/* shutting down: this part fails, the others finish */
 		pull_part_fail(&run->tasks[i].part, "ProviderUnavailable",
 			       "grantd is shutting down", true);
-		if (atomic_fetch_sub(&run->pending, 1) == 1)
+		/* only the last part can be the last to finish: run is
+		 * freed, and nothing is left to queue */
+		if (atomic_fetch_sub(&run->pending, 1) == 1) {
 			answer(run);
+			break;
+		}
 	}
 }

@@ -257,7 +257,7 @@ static void twitch_report_many(struct pull_provider *p,
 	char *url = util_xasprintf("%s/entitlements/drops", p->settings.api_base);
 	json_t *ids = json_array(), *answer = NULL;
 	const char **id = util_xcalloc(n, sizeof(*id));
-	json_t **parsed = util_xcalloc(n, sizeof(*parsed));
+	json_t **parsed = util_xcalloc(n, sizeof(json_t *));
 	char msg[PULL_MESSAGE_MAX], *body;
 	struct outbound_result r;
 	bool called;

@@ -270,7 +270,7 @@ bool util_cidr_contains(const struct util_cidr *net, const void *sa)
 	}
 	full = net->bits / 8;
 	rest = net->bits % 8;
-	if (memcmp(a, net->addr, full))
+	if (memcmp(a, net->addr, full) != 0)
 		return false;
 	if (rest && ((a[full] ^ net->addr[full]) & (0xffu << (8 - rest)) & 0xffu))
 		return false;

@@ -44,7 +44,7 @@ def value_position_of(g, section, key):
 @pytest.mark.parametrize("extra,key,expect", [
     ({"server": {"bogus": 1}}, "bogus",
      'unknown key "bogus" in server (known keys: listen, threads, max_body_bytes, '
-     'connection_timeout_seconds, max_connections, max_connections_per_ip, '
+     'connection_timeout_seconds, request_header_timeout_seconds, max_connections, max_connections_per_ip, '
      'max_header_bytes, tls)'),
     ({"nonsense": 1}, "nonsense",
      'unknown key "nonsense" at the top level (known keys: '
@@ -124,7 +124,7 @@ def test_missing_config_file(make_grantd, tmp_path):
      "with spaces only"),
     ("server:\n  listen: [a, b]\n", ":2:11: server.listen: must be a single value, not a list"),
     ("server: 8080\n", ":1:9: server: must be a section with the keys listen, threads, "
-     "max_body_bytes, connection_timeout_seconds, max_connections, "
+     "max_body_bytes, connection_timeout_seconds, request_header_timeout_seconds, max_connections, "
      "max_connections_per_ip, max_header_bytes, tls, not a single value"),
     ("server:\n  threads: 2\n  threads: 3\n", ":3:3: server.threads: set more than once"),
 ])

@@ -2,6 +2,7 @@
  * order under an advisory lock so nodes starting together migrate once. */
 #include "store/postgres/pg_int.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -232,6 +233,7 @@ static int command(PGconn *pg, const char *sql, const char *what, char **err)
 static int read_version(PGconn *pg, int *version, char **err)
 {
 	PGresult *res;
+	int64_t v;
 
 	if (command(pg, "CREATE TABLE IF NOT EXISTS grantd_schema ("
 		    " id integer PRIMARY KEY CHECK (id = 1),"
@@ -244,7 +246,15 @@ static int read_version(PGconn *pg, int *version, char **err)
 		PQclear(res);
 		return -1;
 	}
-	*version = PQntuples(res) ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	v = 0;
+	if (PQntuples(res) &&
+	    util_parse_int64(PQgetvalue(res, 0, 0), 0, INT_MAX, &v)) {
+		*err = util_xasprintf("the schema version \"%s\" is not a "
+				      "number", PQgetvalue(res, 0, 0));
+		PQclear(res);
+		return -1;
+	}
+	*version = (int)v;
 	PQclear(res);
 	return 0;
 }

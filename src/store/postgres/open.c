@@ -37,7 +37,7 @@ static void pool_split(struct store *st, struct store_pg *pg)
 static int open_writers(struct store *st, struct store_pg *pg, char **err)
 {
 	pg->writer_conns = util_xcalloc((size_t)pg->writers,
-					sizeof(*pg->writer_conns));
+					sizeof(struct pg_conn *));
 	for (int i = 0; i < pg->writers; i++) {
 		if (pg_conn_open(st, &pg->writer_conns[i], err))
 			return -1;
