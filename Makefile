@@ -1,5 +1,5 @@
 # Thin driver over CMake: deps, build, run, test, bench. See README.md.
-.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan browser-test fuzz fuzz-smoke openapi-lint tidy bench clean
+.PHONY: all deps build build-asan build-fuzz run test unit e2e e2e-sqlite e2e-postgres e2e-asan browser-test fuzz fuzz-smoke openapi-lint tidy bench reliability clean
 
 JOBS       ?= $(shell nproc)
 PYTHON     ?= /usr/bin/python3
@@ -168,6 +168,27 @@ bench: build
 	$(PYTHON) bench/run.py
 	$(PYTHON) bench/sync.py
 	$(PYTHON) bench/pg.py
+
+# The fault tests at length (GRANTD_RELIABILITY=1: kill -9 under load 20
+# times, a full disk for 20 s, and connection exhaustion), each appending
+# its figures to build/reliability.jsonl, then the figures section of
+# docs/reliability.md rewritten from them. The full disk needs root (it
+# mounts a tmpfs). RELIABILITY_DRIVERS=sqlite,postgres adds PostgreSQL for
+# the kill -9 test. Not part of make test.
+RELIABILITY_DRIVERS ?= sqlite
+# A test that fails records nothing (the figures say so) and fails the run.
+RELIABILITY_TESTS = \
+	tests/e2e/test_connection_exhaustion.py::test_ten_thousand_idle_connections_from_40_addresses \
+	tests/e2e/test_connection_exhaustion.py::test_slow_drip_from_5_addresses \
+	tests/e2e/test_guarantees.py::test_kill_9_under_load_loses_nothing_and_doubles_nothing \
+	tests/e2e/test_disk_full.py
+reliability: build
+	@rm -f build/reliability.jsonl; start=$$(date +%s); \
+	GRANTD_BIN=$(CURDIR)/build/grantd GRANTD_TEST_DRIVERS=$(RELIABILITY_DRIVERS) \
+		GRANTD_RELIABILITY=1 GRANTD_RELIABILITY_REPORT=$(CURDIR)/build/reliability.jsonl \
+		$(PYTHON) -m pytest -q -p no:cacheprovider -rs $(RELIABILITY_TESTS); rc=$$?; \
+	$(PYTHON) scripts/reliability_report.py build/reliability.jsonl \
+		docs/reliability.md --seconds $$(( $$(date +%s) - start )) && exit $$rc
 
 clean:
 	rm -rf build build-asan build-fuzz build-tsan build-tidy
