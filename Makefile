@@ -68,7 +68,8 @@ e2e-sqlite e2e-postgres: e2e-%: build
 		$(PYTHON) -m pytest -q tests/e2e
 
 # The tests of what grantd calls out to (providers, linking, the outbox,
-# the offer relay) and of the GAMEPOT webhook's parsing, against the
+# the offer relay), of the GAMEPOT webhook's parsing and of the HTTP layer
+# (hostile framing, TLS, bodies over the limit), against the
 # ASan/UBSan build, each server stopped cleanly and its stderr
 # checked for sanitizer reports.
 E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
@@ -80,7 +81,8 @@ E2E_ASAN = tests/e2e/test_pull_twitch.py tests/e2e/test_pull_epic.py \
 	tests/e2e/test_gamepot_login.py \
 	tests/e2e/test_gamepot_payments.py \
 	tests/e2e/test_offers_redeem.py tests/e2e/test_readiness.py \
-	tests/e2e/test_events.py
+	tests/e2e/test_events.py tests/e2e/test_http_framing.py \
+	tests/e2e/test_tls.py tests/e2e/test_body_limit.py
 # and the PostgreSQL driver's paths under the sanitizers
 E2E_ASAN_PG = tests/e2e/test_guarantees.py tests/e2e/test_nodes.py \
 	tests/e2e/test_links.py tests/e2e/test_outbox_ops.py \
