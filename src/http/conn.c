@@ -167,8 +167,14 @@ static void flush(struct http_conn *c)
 		c->out_off += (size_t)n;
 		c->last_io_us = util_mono_us();
 	}
-	if (c->state == HTTP_CONN_WRITING)
+	if (c->state == HTTP_CONN_WRITING) {
 		reply_sent(c);
+		return;
+	}
+	/* a "100 Continue" is out: back to reading the body */
+	c->out.len = 0;
+	c->out_off = 0;
+	http_loop_watch(c, EPOLLIN);
 }
 
 /* ---- reading ------------------------------------------------------------ */
@@ -360,6 +366,14 @@ static void linger(struct http_conn *c)
 
 void http_conn_event(struct http_conn *c, unsigned events)
 {
+	if (c->state == HTTP_CONN_HANDLING) {
+		/* only an error or hang-up comes now, and it would come again
+		 * and again: unwatched until the reply is ready (its send
+		 * then finds out) */
+		epoll_ctl(c->loop->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		c->registered = false;
+		return;
+	}
 	if (events & EPOLLERR) {
 		http_conn_close(c);
 		return;
@@ -377,6 +391,11 @@ void http_conn_event(struct http_conn *c, unsigned events)
 	case HTTP_CONN_HEAD:
 	case HTTP_CONN_BODY:
 		break;
+	}
+	if (c->out_off < c->out.len) {        /* a "100 Continue" to finish */
+		flush(c);
+		if (c->closed || c->out_off < c->out.len)
+			return;
 	}
 	do {
 		if (!fill(c))
