@@ -73,6 +73,7 @@ struct http_chunked {
 	unsigned digits;
 	size_t line;
 	bool trailer_line;
+	bool ext;                /* a chunk extension's ';' was seen */
 	uint64_t total, limit;   /* data bytes so far; the most allowed */
 };
 typedef void (*http_body_sink)(void *cls, const char *data, size_t n);

@@ -238,6 +238,8 @@ static int chunk_step(struct http_chunked *c, unsigned char b,
 					       "larger than the limit");
 		if (b == ';' || b == ' ' || b == '\t') {
 			c->state = CH_EXT;
+			c->ext = b == ';';
+			c->line = 0;
 			return 0;
 		}
 		if (b != '\r')
@@ -245,9 +247,13 @@ static int chunk_step(struct http_chunked *c, unsigned char b,
 		c->state = CH_SIZE_LF;
 		return 0;
 	case CH_EXT:
-		if (b == '\r')
+		/* whitespace, then ";name=value" pairs (dropped) */
+		if (b == ';')
+			c->ext = true;
+		else if (b == '\r' && c->ext)
 			c->state = CH_SIZE_LF;
-		else if (!is_value_char(b) || ++c->line > CH_MAX_TRAILER)
+		else if ((b != ' ' && b != '\t' && !c->ext) || !is_value_char(b) ||
+			 ++c->line > CH_MAX_TRAILER)
 			return (int)chunk_fail(err, 400, "malformed chunk extension");
 		return 0;
 	case CH_SIZE_LF:
