@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """bench/run.py: grantd's benchmark driver (make bench).
 
-Runs grantd and a bare libmicrohttpd baseline (bench/baseline.c) under wrk at
+Runs grantd and a bare libmicrohttpd server (bench/baseline.c: the HTTP
+work alone, on a mature library) under wrk at
 1, 16, 64 and 256 connections, grantd with storage.batch_max: 1 as the
 one-commit-per-request reference, the open-loop generator (bench/openloop.c)
 at fixed rates, and an RSS soak; checks every grantd database afterwards;
@@ -990,7 +991,8 @@ def write_report(b, summary):
            f"{ACCOUNTS} accounts (inserted into the template database with sqlite3), "
            f"SKUs {', '.join(b.skus)} (bench/catalog.json: no limits, no unique items)",
            f"- servers: grantd and the baseline both with {SERVER_THREADS} HTTP threads "
-           "(libmicrohttpd thread pool, epoll); each point on a fresh copy of the "
+           "(grantd: its own epoll loops; the baseline: a libmicrohttpd thread pool, "
+           "epoll); each point on a fresh copy of the "
            "template database", "",
            "grantd configuration (`storage.batch_max: 1` added for the reference run):",
            "", "```yaml", b.configs.get("grantd", "").replace("{port}", "<port>").rstrip(),
