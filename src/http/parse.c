@@ -139,16 +139,17 @@ static int parse_field(const char *p, size_t n, struct http_head *h,
 long http_parse_head(const char *buf, size_t len, size_t max,
 		     struct http_head *h, struct http_parse_error *err)
 {
-	size_t end, pos, skip = 0, line;
+	size_t avail = len < max ? len : max, end, pos, skip = 0, line;
 
-	/* empty lines before a request are ignored (RFC 9112 2.2) */
-	while (skip + 1 < len && buf[skip] == '\r' && buf[skip + 1] == '\n')
+	/* empty lines before a request are ignored (RFC 9112 2.2), but count
+	 * against the limit like the head itself */
+	while (skip + 1 < avail && buf[skip] == '\r' && buf[skip + 1] == '\n')
 		skip += 2;
-	end = head_end(buf + skip, len - skip > max ? max : len - skip);
+	end = head_end(buf + skip, avail - skip);
 	if (!end) {
-		const char *nl = memchr(buf + skip, '\n', len - skip);
+		const char *nl = memchr(buf + skip, '\n', avail - skip);
 
-		if (len - skip < max)
+		if (len < max)
 			return line_ends_ok(buf + skip, nl ? (size_t)(nl - buf - skip) + 1 :
 					    0) ? 0 : fail(err, 400, "InvalidRequest",
 					    "a line ends in a bare CR or LF");

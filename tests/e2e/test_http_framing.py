@@ -453,3 +453,15 @@ def test_bad_request_in_a_pipeline_ends_it(g):
     assert [r[0] for r in got] == [200, 400]
     assert closed
     assert_unharmed(g, before)
+
+
+def test_endless_empty_lines_are_refused(g):
+    """Empty lines before a request are skipped, but count against
+    server.max_header_bytes: a stream of them is refused, not read forever."""
+    before = g.snapshot()
+    got, closed = exchange(g, b"\r\n" * (MAX_HEADER_BYTES + 1024))
+    assert len(got) == 1
+    assert got[0][0] in (414, 431)
+    assert_json_error(got[0], got[0][0])
+    assert closed
+    assert_unharmed(g, before)

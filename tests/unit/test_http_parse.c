@@ -96,6 +96,17 @@ Test(http_parse, oversized_heads_are_431_or_414)
 	cr_assert_eq(err.status, 431);
 }
 
+Test(http_parse, endless_empty_lines_count_against_the_limit)
+{
+	char crlf[300];
+
+	for (size_t i = 0; i < sizeof(crlf); i += 2)
+		memcpy(crlf + i, "\r\n", 2);
+	cr_assert_eq(http_parse_head(crlf, 200, 256, &head, &err), 0);
+	cr_assert_eq(http_parse_head(crlf, sizeof(crlf), 256, &head, &err), -1);
+	cr_assert(err.status == 414 || err.status == 431);
+}
+
 Test(http_framing, one_length_and_one_credential)
 {
 	cr_assert_eq(refusal("POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n"
