@@ -81,7 +81,7 @@ typedef enum http_auth_result (*http_auth_fn)(void *arg,
 
 struct http_options {
 	const char *listen;          /* "host:port", "[v6addr]:port"; port 0 = any */
-	int threads;                 /* >= 1; 1 uses poll mode, more a thread pool */
+	int threads;                 /* >= 1: event loops, each a thread */
 	size_t max_body_bytes;
 	unsigned connection_timeout_s;  /* idle connections are closed */
 	/* a connection's first request header block must be in this soon */
