@@ -51,6 +51,28 @@ static void route_latency(void *arg, const struct http_route_stats *s)
 	ops_metric_u64(b, "grantd_http_request_duration_seconds_count", kv, s->count);
 }
 
+static void connection_metrics(struct util_buf *b, struct http_request *req)
+{
+	struct http_conn_stats c;
+	const char *timeout[] = { "reason", "header_timeout", NULL };
+	const char *evicted[] = { "reason", "evicted", NULL };
+	const char *per_ip[] = { "reason", "per_ip_limit", NULL };
+
+	http_stats_connections(req, &c);
+	ops_metric_family(b, "grantd_http_connections_open", "gauge",
+			  "Client connections open now.");
+	ops_metric_u64(b, "grantd_http_connections_open", NULL, c.open);
+	ops_metric_family(b, "grantd_http_connections_closed_total", "counter",
+			  "Client connections closed by the connection table's "
+			  "defences, by reason.");
+	ops_metric_u64(b, "grantd_http_connections_closed_total", timeout,
+		       c.header_timeouts);
+	ops_metric_u64(b, "grantd_http_connections_closed_total", evicted,
+		       c.evicted);
+	ops_metric_u64(b, "grantd_http_connections_closed_total", per_ip,
+		       c.refused_per_ip);
+}
+
 static void http_metrics(struct util_buf *b, struct http_request *req)
 {
 	ops_metric_family(b, "grantd_http_requests_total", "counter",
@@ -63,6 +85,7 @@ static void http_metrics(struct util_buf *b, struct http_request *req)
 			  "Requests being handled now.");
 	ops_metric_u64(b, "grantd_http_requests_in_flight", NULL,
 		       (uint64_t)http_stats_in_flight(req));
+	connection_metrics(b, req);
 }
 
 static void outcome(void *arg, const char *source, enum engine_outcome o,

@@ -202,6 +202,17 @@ void http_stats_each(const struct http_request *req, http_route_stats_fn fn,
 /* Requests being handled now by the server handling `req`. */
 long http_stats_in_flight(const struct http_request *req);
 
+/* The connection table of the server handling `req`: open connections,
+ * and connections closed by its defences since start. */
+struct http_conn_stats {
+	uint64_t open;
+	uint64_t header_timeouts;  /* no request head by the deadline */
+	uint64_t evicted;          /* closed to make room in a full table */
+	uint64_t refused_per_ip;   /* over server.max_connections_per_ip */
+};
+void http_stats_connections(const struct http_request *req,
+			    struct http_conn_stats *out);
+
 /* ---- answering: exactly one reply per request ------------------------ */
 
 /* Adds a response header to the coming reply (both strings copied). */

@@ -65,3 +65,16 @@ long http_stats_in_flight(const struct http_request *req)
 {
 	return atomic_load(&req->server->in_flight);
 }
+
+void http_stats_connections(const struct http_request *req,
+			    struct http_conn_stats *out)
+{
+	struct http_guard *g = &req->server->guard;
+
+	pthread_mutex_lock(&g->lock);
+	out->open = g->count - g->closing;
+	pthread_mutex_unlock(&g->lock);
+	out->header_timeouts = atomic_load(&g->header_timeouts);
+	out->evicted = atomic_load(&g->evictions);
+	out->refused_per_ip = atomic_load(&g->refused_per_ip);
+}

@@ -250,6 +250,15 @@ class Grantd:
         return self.request("PUT", f"/v1/accounts/{account_id}",
                             key=key or self.partner_key, json={"state": state})
 
+    def connections_closed(self, reason):
+        """grantd_http_connections_closed_total{reason=...} from /metrics
+        (needs self.ops_key)."""
+        r = self.request("GET", "/metrics", key=self.ops_key)
+        assert r.status_code == 200, r.text
+        prefix = f'grantd_http_connections_closed_total{{reason="{reason}"}} '
+        [line] = [l for l in r.text.splitlines() if l.startswith(prefix)]
+        return int(float(line[len(prefix):]))
+
     def inventory(self, account_id):
         r = self.request("GET", f"/v1/accounts/{account_id}/inventory",
                          key=self.partner_key)

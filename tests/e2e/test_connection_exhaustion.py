@@ -10,6 +10,8 @@ import time
 
 import pytest
 
+from conftest import ready
+
 from reliability import record
 
 pytestmark = pytest.mark.sqlite_only  # the HTTP layer, whatever the store
@@ -160,9 +162,8 @@ def test_slow_drip_from_5_addresses(grantd):
 
 
 def test_header_deadline_closes_a_silent_connection(make_grantd):
-    from conftest import ready
     g = ready(make_grantd(config={"server": {
-        "request_header_timeout_seconds": 1}}))
+        "request_header_timeout_seconds": 1}}), operator=True)
     s = socket.create_connection(("127.0.0.1", g.port), timeout=5)
     t0 = time.monotonic()
     s.sendall(b"GET /healthz HTTP/1.1\r\n")
@@ -175,12 +176,13 @@ def test_header_deadline_closes_a_silent_connection(make_grantd):
     took = time.monotonic() - t0
     s.close()
     assert 0.9 <= took < 2.5, took
+    assert g.connections_closed("header_timeout") == 1
+    assert g.connections_closed("evicted") == 0
 
 
 def test_full_table_keeps_room_by_evicting_the_oldest_idle(make_grantd):
-    from conftest import ready
     g = ready(make_grantd(config={"server": {
-        "max_connections": 64, "max_connections_per_ip": 0}}))
+        "max_connections": 64, "max_connections_per_ip": 0}}), operator=True)
     # a client that has been served keeps its connection over idle ones
     get = b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n"
     kept = socket.create_connection(("127.0.0.1", g.port), timeout=5)
@@ -193,6 +195,9 @@ def test_full_table_keeps_room_by_evicting_the_oldest_idle(make_grantd):
             assert probe(g, "127.0.0.3") < PROBE_LIMIT_S
         kept.sendall(get)
         assert kept.recv(4096).startswith(b"HTTP/1.1 200")
+        # 300 idle connections into 60 places: most were evicted
+        assert g.connections_closed("evicted") >= 300 - 64
+        assert g.connections_closed("per_ip_limit") == 0
     finally:
         close_all(socks)
         kept.close()

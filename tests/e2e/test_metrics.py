@@ -36,6 +36,8 @@ def test_the_exposition_parses_and_has_every_family(make_grantd):
         # the parser names counters without their _total suffix
         "grantd_http_requests": "counter",
         "grantd_http_request_duration_seconds": "histogram",
+        "grantd_http_connections_open": "gauge",
+        "grantd_http_connections_closed": "counter",
         "grantd_fulfillments": "counter",
         "grantd_store_batch_size": "histogram",
         "grantd_store_commit_duration_seconds": "histogram",
