@@ -227,7 +227,8 @@ static void begin_request(struct http_conn *c, const struct http_head *h,
 		return;
 	}
 	http_guard_request_began(s, c);
-	c->req = http_request_begin(s, c, h, c->in, (size_t)head_len, &answer_now);
+	c->req = http_request_begin(s, c, h, c->in, (size_t)head_len,
+				    c->chunked ? 0 : c->body_left, &answer_now);
 	consume_input(c, (size_t)head_len);
 	if (answer_now) {
 		c->close_after = true;

@@ -238,6 +238,7 @@ struct http_request {
 	char request_id[129];
 	enum http_request_state state;
 
+	uint64_t length;       /* Content-Length as framed; 0 if none (or chunked) */
 	struct util_buf body;
 	size_t discarded;
 	bool failed_early;     /* an error reply is ready; the body is drained */
@@ -310,13 +311,14 @@ const char *http_framing_origin_path(const char *target);
 
 /* The request life cycle (server.c), called by the connection. */
 /* A complete, well-framed head: a new request (owned by the connection
- * until http_request_completed). Sets *answer_now when its reply is ready
+ * until http_request_completed), `length` its framed Content-Length (0 if
+ * none or chunked). Sets *answer_now when its reply is ready
  * and must go out before any body is read. */
 struct http_request *http_request_begin(struct http_server *s,
 					struct http_conn *conn,
 					const struct http_head *h,
 					const char *raw, size_t raw_len,
-					bool *answer_now);
+					uint64_t length, bool *answer_now);
 /* A refused head: a request carrying only the error reply. */
 struct http_request *http_request_refused(struct http_server *s,
 					  struct http_conn *conn,

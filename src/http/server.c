@@ -141,7 +141,7 @@ static bool authenticate(struct http_request *req)
 
 static bool check_body_rules(struct http_request *req)
 {
-	const char *ct, *cl;
+	const char *ct;
 	size_t max = req->server->opts.max_body_bytes;
 
 	if (!(req->route->route->flags & HTTP_ROUTE_JSON_BODY))
@@ -152,8 +152,7 @@ static bool check_body_rules(struct http_request *req)
 				 "must be application/json, not \"%s\"", ct ? ct : "");
 		return false;
 	}
-	cl = http_request_header(req, "Content-Length");
-	if (cl && strtoull(cl, NULL, 10) > max) {
+	if (req->length > max) {
 		reply_too_large(req);
 		return false;
 	}
@@ -209,10 +208,7 @@ static bool drain_exhausted(const struct http_request *req)
  * than would ever be drained. */
 static bool answer_before_body(const struct http_request *req)
 {
-	const char *cl = http_request_header(req, "Content-Length");
-
-	return expects_continue(req) ||
-	       (cl && strtoull(cl, NULL, 10) > HTTP_DRAIN_MAX);
+	return expects_continue(req) || req->length > HTTP_DRAIN_MAX;
 }
 
 /* The answer to a request over its credential's rate limit. */
@@ -308,11 +304,12 @@ struct http_request *http_request_begin(struct http_server *s,
 					struct http_conn *conn,
 					const struct http_head *h,
 					const char *raw, size_t raw_len,
-					bool *answer_now)
+					uint64_t length, bool *answer_now)
 {
 	struct http_request *req = request_alloc(s, conn);
 	bool has_path;
 
+	req->length = length;
 	copy_head(req, h, raw, raw_len);
 	req->method = req->head.method;
 	has_path = split_target(req);
